@@ -1,0 +1,156 @@
+//! Scale and path math for the page's plots, kept out of the components so it is
+//! plain, testable Rust; the components only draw what these functions return.
+
+use std::fmt::Write;
+
+/// The drawing area inside an SVG of `width` x `height` pixels.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Frame {
+    pub width: f64,
+    pub height: f64,
+    pub left: f64,
+    pub right: f64,
+    pub top: f64,
+    pub bottom: f64,
+}
+
+impl Frame {
+    pub fn x_range(&self) -> (f64, f64) {
+        (self.left, self.width - self.right)
+    }
+    pub fn y_range(&self) -> (f64, f64) {
+        (self.height - self.bottom, self.top)
+    }
+}
+
+/// Maps a domain interval onto a pixel interval, linearly or in log2 space.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Scale {
+    d0: f64,
+    d1: f64,
+    r0: f64,
+    r1: f64,
+    log2: bool,
+}
+
+impl Scale {
+    pub fn linear((d0, d1): (f64, f64), (r0, r1): (f64, f64)) -> Self {
+        Scale { d0, d1, r0, r1, log2: false }
+    }
+
+    /// Needs a positive domain.
+    pub fn log2((d0, d1): (f64, f64), (r0, r1): (f64, f64)) -> Self {
+        Scale { d0: d0.log2(), d1: d1.log2(), r0, r1, log2: true }
+    }
+
+    pub fn map(&self, v: f64) -> f64 {
+        let v = if self.log2 { v.log2() } else { v };
+        let span = self.d1 - self.d0;
+        let t = if span == 0.0 { 0.5 } else { (v - self.d0) / span };
+        self.r0 + t * (self.r1 - self.r0)
+    }
+}
+
+/// An axis tick: where it goes (pixels) and its label.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Tick {
+    pub at: f64,
+    pub label: String,
+}
+
+/// Powers of two inside `[lo, hi]` (the paper plots widths on a log2 axis).
+pub fn log2_ticks(lo: f64, hi: f64) -> Vec<f64> {
+    let (a, b) = (lo.log2().ceil() as i32, hi.log2().floor() as i32);
+    (a..=b).map(|e| 2f64.powi(e)).collect()
+}
+
+/// Whole-number ticks for `0..=max`, about `count` of them, at 1/2/5 x 10^k steps.
+pub fn integer_ticks(max: f64, count: usize) -> Vec<f64> {
+    let raw = (max / count.max(1) as f64).max(1.0);
+    let mag = 10f64.powf(raw.log10().floor());
+    let step = [1.0, 2.0, 5.0, 10.0].into_iter().map(|m| m * mag).find(|s| *s >= raw).unwrap_or(10.0 * mag);
+    (0..).map(|i| i as f64 * step).take_while(|v| *v <= max).collect()
+}
+
+/// The per-block width figure: u_j as a line, w_j as steps, stage boundaries.
+#[derive(Debug, Clone, PartialEq)]
+pub struct WidthChart {
+    /// SVG path of u_j through the block centres.
+    pub continuous: String,
+    /// SVG path of the quantized widths, one flat step per block.
+    pub quantized: String,
+    /// x (pixels) of each boundary between stages.
+    pub boundaries: Vec<f64>,
+    pub x_ticks: Vec<Tick>,
+    pub y_ticks: Vec<Tick>,
+}
+
+impl WidthChart {
+    /// `continuous` and `quantized` have one entry per block, in block order.
+    pub fn new(continuous: &[f64], quantized: &[u32], frame: &Frame) -> Self {
+        let n = continuous.len().min(quantized.len());
+        let x = Scale::linear((-0.5, n as f64 - 0.5), frame.x_range());
+        let all = continuous[..n].iter().copied().chain(quantized[..n].iter().map(|w| f64::from(*w)));
+        let (lo, hi) = all.fold((f64::MAX, f64::MIN), |(lo, hi), v| (lo.min(v), hi.max(v)));
+        let (lo, hi) = if n == 0 { (1.0, 2.0) } else { (lo / 1.25, hi * 1.25) };
+        let y = Scale::log2((lo, hi), frame.y_range());
+
+        let mut cont = String::new();
+        for (j, u) in continuous[..n].iter().enumerate() {
+            let cmd = if j == 0 { 'M' } else { 'L' };
+            let _ = write!(cont, "{cmd}{:.1},{:.1}", x.map(j as f64), y.map(*u));
+        }
+        let mut quant = String::new();
+        let mut boundaries = Vec::new();
+        for (j, w) in quantized[..n].iter().enumerate() {
+            let (x0, x1, yw) = (x.map(j as f64 - 0.5), x.map(j as f64 + 0.5), y.map(f64::from(*w)));
+            let cmd = if j == 0 { 'M' } else { 'L' };
+            let _ = write!(quant, "{cmd}{x0:.1},{yw:.1}H{x1:.1}");
+            if j > 0 && quantized[j - 1] != *w {
+                boundaries.push(x0);
+            }
+        }
+        let x_ticks = integer_ticks(n.saturating_sub(1) as f64, 8)
+            .into_iter()
+            .map(|v| Tick { at: x.map(v), label: format!("{v}") })
+            .collect();
+        let y_ticks = log2_ticks(lo, hi).into_iter().map(|v| Tick { at: y.map(v), label: format!("{v}") }).collect();
+        WidthChart { continuous: cont, quantized: quant, boundaries, x_ticks, y_ticks }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const FRAME: Frame = Frame { width: 400.0, height: 200.0, left: 40.0, right: 10.0, top: 10.0, bottom: 30.0 };
+
+    #[test]
+    fn scales_map_domain_ends_to_range_ends() {
+        let s = Scale::log2((8.0, 512.0), (100.0, 0.0));
+        assert_eq!(s.map(8.0), 100.0);
+        assert_eq!(s.map(512.0), 0.0);
+        assert!((s.map(64.0) - 50.0).abs() < 1e-9);
+        assert_eq!(Scale::linear((0.0, 0.0), (0.0, 10.0)).map(0.0), 5.0);
+    }
+
+    #[test]
+    fn ticks() {
+        assert_eq!(log2_ticks(20.0, 300.0), vec![32.0, 64.0, 128.0, 256.0]);
+        assert_eq!(integer_ticks(12.0, 8), vec![0.0, 2.0, 4.0, 6.0, 8.0, 10.0, 12.0]);
+        assert_eq!(integer_ticks(63.0, 8), vec![0.0, 10.0, 20.0, 30.0, 40.0, 50.0, 60.0]);
+        assert_eq!(integer_ticks(0.0, 8), vec![0.0]);
+    }
+
+    #[test]
+    fn paper_example_has_one_boundary_between_blocks_1_and_2() {
+        let c = WidthChart::new(&[32.0, 40.0, 48.0, 56.0], &[32, 32, 64, 64], &FRAME);
+        // x spans -0.5..3.5 over 40..390: block edge 1.5 sits at 40 + 2/4 * 350.
+        assert_eq!(c.boundaries, vec![215.0]);
+        assert_eq!(c.quantized.matches('H').count(), 4);
+        assert_eq!(c.continuous.matches('L').count(), 3);
+        assert!(c.y_ticks.iter().any(|t| t.label == "64"));
+        let empty = WidthChart::new(&[], &[], &FRAME);
+        assert!(empty.quantized.is_empty() && empty.boundaries.is_empty());
+    }
+}

@@ -1,0 +1,73 @@
+//! Runs the real `regnet` binary.
+
+use std::process::{Command, Output};
+
+fn regnet(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_regnet")).args(args).output().expect("regnet runs")
+}
+
+fn json(args: &[&str]) -> serde_json::Value {
+    let out = regnet(args);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    serde_json::from_slice(&out.stdout).expect("stdout is one JSON object")
+}
+
+#[test]
+fn shape_json_has_the_documented_keys() {
+    let v = json(&["shape", "--d", "13", "--w0", "24", "--wa", "36.44", "--wm", "2.49", "--json"]);
+    for key in [
+        "depths",
+        "widths",
+        "group_widths",
+        "num_stages",
+        "total_stages",
+        "block_widths",
+        "block_widths_continuous",
+        "flops",
+        "params",
+        "acts",
+    ] {
+        assert!(v.get(key).is_some(), "missing {key}: {v}");
+    }
+    assert_eq!(v["depths"], serde_json::json!([1, 1, 4, 7]));
+    assert_eq!(v["widths"], serde_json::json!([24, 56, 152, 368]));
+    assert_eq!(v["params"], 2_684_792);
+    assert_eq!(v["block_widths"].as_array().unwrap().len(), 13);
+}
+
+#[test]
+fn presets_and_datasets() {
+    let y = json(&["shape", "--preset", "regnety-200mf", "--json"]);
+    assert_eq!(y["params"], 3_162_996);
+    let best = json(&[
+        "shape", "--d", "12", "--w0", "96", "--wa", "19.5", "--wm", "2.942", "--se", "--dataset", "cifar10", "--json",
+    ]);
+    assert_eq!(best["params"], 1_811_688);
+    assert_eq!(best["depths"], serde_json::json!([4, 8]));
+    for p in regnet_playground::design::PRESETS {
+        let out = regnet(&["shape", "--preset", p.name]);
+        assert!(out.status.success(), "{}", p.name);
+        assert!(String::from_utf8_lossy(&out.stdout).contains("stage  blocks"));
+    }
+}
+
+#[test]
+fn bad_input_exits_2_with_one_line() {
+    for args in [
+        &["shape", "--d", "13", "--w0", "20", "--wa", "36", "--wm", "2.49"][..],
+        &["shape", "--d", "13", "--w0", "24", "--wa", "-1", "--wm", "2.49"],
+        &["shape", "--d", "13", "--w0", "24", "--wa", "36", "--wm", "1"],
+        &["shape", "--d", "abc", "--w0", "24", "--wa", "36", "--wm", "2"],
+        &["shape", "--d", "13"],
+        &["shape", "--preset", "resnet50"],
+        &["shape", "--preset", "regnetx-200mf", "--dataset", "mnist"],
+        &["shape", "--preset", "regnetx-200mf", "--b", "0"],
+    ] {
+        let out = regnet(args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(err.trim_end().lines().count(), 1, "{args:?}: {err}");
+        assert!(err.starts_with("error:"), "{err}");
+        assert!(out.stdout.is_empty());
+    }
+}

@@ -1,0 +1,134 @@
+#!/usr/bin/env python3
+"""Regenerates tests/golden/pycls.json by running pycls's own code.
+
+Usage: python3 gen_pycls_goldens.py PATH_TO_PYCLS_CHECKOUT > pycls.json
+Needs numpy and yacs. torch and iopath are stubbed: the shape and complexity
+functions we call never touch them. Nothing from pycls is copied here; the
+golden numbers come from executing it.
+"""
+import json
+import os
+import random
+import sys
+import types
+
+
+def stub_modules():
+    torch = types.ModuleType("torch")
+    nn = types.ModuleType("torch.nn")
+    nn.Module = object
+    torch.nn = nn
+    sys.modules["torch"] = torch
+    sys.modules["torch.nn"] = nn
+    # Skip pycls/models/__init__.py (it pulls in the trainer and its deps).
+    models = types.ModuleType("pycls.models")
+    models.__path__ = [os.path.join(sys.argv[1], "pycls", "models")]
+    sys.modules["pycls.models"] = models
+    for name in ["iopath", "iopath.common", "iopath.common.file_io"]:
+        sys.modules[name] = types.ModuleType(name)
+    sys.modules["iopath.common.file_io"].PathManagerFactory = types.SimpleNamespace(
+        get=lambda *a, **k: None
+    )
+
+
+def case(name, d, w0, wa, wm, g, b, q, se, dataset):
+    from pycls.models.anynet import AnyNet
+    from pycls.models.blocks import adjust_block_compatibility
+    from pycls.models.regnet import generate_regnet
+
+    ws, ds, num_stages, total_stages, ws_all, ws_cont = generate_regnet(wa, w0, wm, d, q)
+    bot_mul = 1.0 / b
+    bs = [bot_mul for _ in ws]
+    gs = [g for _ in ws]
+    adj_ws, _, adj_gs = adjust_block_compatibility(ws, bs, gs)
+    imagenet = dataset == "imagenet"
+    params = {
+        "stem_type": "simple_stem_in" if imagenet else "res_stem_cifar",
+        "stem_w": 32 if imagenet else 16,
+        "block_type": "res_bottleneck_block",
+        "depths": ds,
+        "widths": adj_ws,
+        "strides": [2 for _ in ws],
+        "bot_muls": bs,
+        "group_ws": adj_gs,
+        "head_w": 0,
+        "se_r": 0.25 if se else 0,
+        "num_classes": 1000 if imagenet else 10,
+    }
+    res = 224 if imagenet else 32
+    cx = {"h": res, "w": res, "flops": 0, "params": 0, "acts": 0}
+    cx = AnyNet.complexity(cx, params)
+    return {
+        "name": name,
+        "input": {"d": d, "w0": w0, "wa": wa, "wm": wm, "g": g, "b": b, "q": q,
+                  "se": se, "dataset": dataset},
+        "block_widths_continuous": ws_cont,
+        "block_widths": ws_all,
+        "raw_widths": ws,
+        "depths": ds,
+        "num_stages": num_stages,
+        "total_stages": int(total_stages),
+        "widths": adj_ws,
+        "group_widths": adj_gs,
+        "flops": cx["flops"],
+        "params": cx["params"],
+        "acts": cx["acts"],
+    }
+
+
+PRESETS_X = [
+    ("200MF", 13, 24, 36.44, 2.49, 8), ("400MF", 22, 24, 24.48, 2.54, 16),
+    ("600MF", 16, 48, 36.97, 2.24, 24), ("800MF", 16, 56, 35.73, 2.28, 16),
+    ("1.6GF", 18, 80, 34.01, 2.25, 24), ("3.2GF", 25, 88, 26.31, 2.25, 48),
+    ("4.0GF", 23, 96, 38.65, 2.43, 40), ("6.4GF", 17, 184, 60.83, 2.07, 56),
+    ("8.0GF", 23, 80, 49.56, 2.88, 120), ("12GF", 19, 168, 73.36, 2.37, 112),
+    ("16GF", 22, 216, 55.59, 2.1, 128), ("32GF", 23, 320, 69.86, 2.0, 168),
+]
+PRESETS_Y = [
+    ("200MF", 13, 24, 36.44, 2.49, 8), ("400MF", 16, 48, 27.89, 2.09, 8),
+    ("600MF", 15, 48, 32.54, 2.32, 16), ("800MF", 14, 56, 38.84, 2.4, 16),
+    ("1.6GF", 27, 48, 20.71, 2.65, 24), ("3.2GF", 21, 80, 42.63, 2.66, 24),
+    ("4.0GF", 22, 96, 31.41, 2.24, 64), ("6.4GF", 25, 112, 33.22, 2.27, 72),
+    ("8.0GF", 17, 192, 76.82, 2.19, 56), ("12GF", 19, 168, 73.36, 2.37, 112),
+    ("16GF", 18, 200, 106.23, 2.48, 112), ("32GF", 20, 232, 115.89, 2.53, 232),
+]
+
+
+def main():
+    sys.path.insert(0, sys.argv[1])
+    stub_modules()
+    cases = []
+    for fam, presets, se in (("x", PRESETS_X, False), ("y", PRESETS_Y, True)):
+        for tag, d, w0, wa, wm, g in presets:
+            for ds in ("imagenet", "cifar10"):
+                name = "regnet%s-%s/%s" % (fam, tag.lower(), ds)
+                cases.append(case(name, d, w0, wa, wm, g, 1, 8, se, ds))
+    cases.append(case("cifar_best", 12, 96, 19.5, 2.942, 8, 1, 8, True, "cifar10"))
+    cases.append(case("paper_example", 4, 32, 8.0, 2.0, 8, 1, 8, False, "imagenet"))
+    cases.append(case("mini_regnetx", 6, 24, 16.0, 2.5, 8, 1, 8, False, "cifar10"))
+    # NumPy rounds halves to even: 20/8 = 2.5 -> 2 (Rust's round gives 3).
+    cases.append(case("half_even_quantize", 2, 8, 12.0, 2.5, 8, 1, 8, False, "imagenet"))
+    # s_1 = log(2)/log(4) = 0.5 exactly -> exponent 0, one stage.
+    cases.append(case("half_even_exponent", 2, 8, 8.0, 4.0, 8, 1, 8, False, "imagenet"))
+    # Group width larger than the bottleneck: clipped, then rounded half-even.
+    cases.append(case("compat_round", 8, 24, 8.0, 1.5, 16, 1, 8, False, "imagenet"))
+    cases.append(case("compat_bottleneck", 16, 48, 27.89, 2.09, 24, 4, 8, True, "imagenet"))
+    cases.append(case("inverted_bottleneck", 10, 32, 20.0, 2.2, 8, 0.5, 8, False, "cifar10"))
+    rng = random.Random(20200330)
+    for i in range(300):
+        q = rng.choice([1, 4, 8, 8, 8, 16])
+        d = rng.randint(1, 64)
+        w0 = q * rng.randint(1, max(1, 256 // q))
+        wa = round(rng.uniform(0, 256), 2)
+        wm = round(rng.uniform(1.05, 4.0), 3)
+        g = rng.choice([1, 2, 4, 8, 16, 24, 32, 48, 64, 128])
+        b = rng.choice([1, 1, 2, 4, 0.5, 0.25])
+        se = rng.random() < 0.5
+        ds = rng.choice(["imagenet", "cifar10"])
+        cases.append(case("random_%03d" % i, d, w0, wa, wm, g, b, q, se, ds))
+    json.dump({"generator": "tests/golden/gen_pycls_goldens.py", "cases": cases},
+              sys.stdout, indent=1)
+
+
+if __name__ == "__main__":
+    main()
