@@ -35,18 +35,34 @@ pub struct Scale {
 
 impl Scale {
     pub fn linear((d0, d1): (f64, f64), (r0, r1): (f64, f64)) -> Self {
-        Scale { d0, d1, r0, r1, log2: false }
+        Scale {
+            d0,
+            d1,
+            r0,
+            r1,
+            log2: false,
+        }
     }
 
     /// Needs a positive domain.
     pub fn log2((d0, d1): (f64, f64), (r0, r1): (f64, f64)) -> Self {
-        Scale { d0: d0.log2(), d1: d1.log2(), r0, r1, log2: true }
+        Scale {
+            d0: d0.log2(),
+            d1: d1.log2(),
+            r0,
+            r1,
+            log2: true,
+        }
     }
 
     pub fn map(&self, v: f64) -> f64 {
         let v = if self.log2 { v.log2() } else { v };
         let span = self.d1 - self.d0;
-        let t = if span == 0.0 { 0.5 } else { (v - self.d0) / span };
+        let t = if span == 0.0 {
+            0.5
+        } else {
+            (v - self.d0) / span
+        };
         self.r0 + t * (self.r1 - self.r0)
     }
 }
@@ -68,8 +84,15 @@ pub fn log2_ticks(lo: f64, hi: f64) -> Vec<f64> {
 pub fn integer_ticks(max: f64, count: usize) -> Vec<f64> {
     let raw = (max / count.max(1) as f64).max(1.0);
     let mag = 10f64.powf(raw.log10().floor());
-    let step = [1.0, 2.0, 5.0, 10.0].into_iter().map(|m| m * mag).find(|s| *s >= raw).unwrap_or(10.0 * mag);
-    (0..).map(|i| i as f64 * step).take_while(|v| *v <= max).collect()
+    let step = [1.0, 2.0, 5.0, 10.0]
+        .into_iter()
+        .map(|m| m * mag)
+        .find(|s| *s >= raw)
+        .unwrap_or(10.0 * mag);
+    (0..)
+        .map(|i| i as f64 * step)
+        .take_while(|v| *v <= max)
+        .collect()
 }
 
 /// The per-block width figure: u_j as a line, w_j as steps, stage boundaries.
@@ -90,9 +113,16 @@ impl WidthChart {
     pub fn new(continuous: &[f64], quantized: &[u32], frame: &Frame) -> Self {
         let n = continuous.len().min(quantized.len());
         let x = Scale::linear((-0.5, n as f64 - 0.5), frame.x_range());
-        let all = continuous[..n].iter().copied().chain(quantized[..n].iter().map(|w| f64::from(*w)));
+        let all = continuous[..n]
+            .iter()
+            .copied()
+            .chain(quantized[..n].iter().map(|w| f64::from(*w)));
         let (lo, hi) = all.fold((f64::MAX, f64::MIN), |(lo, hi), v| (lo.min(v), hi.max(v)));
-        let (lo, hi) = if n == 0 { (1.0, 2.0) } else { (lo / 1.25, hi * 1.25) };
+        let (lo, hi) = if n == 0 {
+            (1.0, 2.0)
+        } else {
+            (lo / 1.25, hi * 1.25)
+        };
         let y = Scale::log2((lo, hi), frame.y_range());
 
         let mut cont = String::new();
@@ -103,7 +133,11 @@ impl WidthChart {
         let mut quant = String::new();
         let mut boundaries = Vec::new();
         for (j, w) in quantized[..n].iter().enumerate() {
-            let (x0, x1, yw) = (x.map(j as f64 - 0.5), x.map(j as f64 + 0.5), y.map(f64::from(*w)));
+            let (x0, x1, yw) = (
+                x.map(j as f64 - 0.5),
+                x.map(j as f64 + 0.5),
+                y.map(f64::from(*w)),
+            );
             let cmd = if j == 0 { 'M' } else { 'L' };
             let _ = write!(quant, "{cmd}{x0:.1},{yw:.1}H{x1:.1}");
             if j > 0 && quantized[j - 1] != *w {
@@ -112,10 +146,25 @@ impl WidthChart {
         }
         let x_ticks = integer_ticks(n.saturating_sub(1) as f64, 8)
             .into_iter()
-            .map(|v| Tick { at: x.map(v), label: format!("{v}") })
+            .map(|v| Tick {
+                at: x.map(v),
+                label: format!("{v}"),
+            })
             .collect();
-        let y_ticks = log2_ticks(lo, hi).into_iter().map(|v| Tick { at: y.map(v), label: format!("{v}") }).collect();
-        WidthChart { continuous: cont, quantized: quant, boundaries, x_ticks, y_ticks }
+        let y_ticks = log2_ticks(lo, hi)
+            .into_iter()
+            .map(|v| Tick {
+                at: y.map(v),
+                label: format!("{v}"),
+            })
+            .collect();
+        WidthChart {
+            continuous: cont,
+            quantized: quant,
+            boundaries,
+            x_ticks,
+            y_ticks,
+        }
     }
 }
 
@@ -123,7 +172,14 @@ impl WidthChart {
 mod tests {
     use super::*;
 
-    const FRAME: Frame = Frame { width: 400.0, height: 200.0, left: 40.0, right: 10.0, top: 10.0, bottom: 30.0 };
+    const FRAME: Frame = Frame {
+        width: 400.0,
+        height: 200.0,
+        left: 40.0,
+        right: 10.0,
+        top: 10.0,
+        bottom: 30.0,
+    };
 
     #[test]
     fn scales_map_domain_ends_to_range_ends() {
@@ -137,8 +193,14 @@ mod tests {
     #[test]
     fn ticks() {
         assert_eq!(log2_ticks(20.0, 300.0), vec![32.0, 64.0, 128.0, 256.0]);
-        assert_eq!(integer_ticks(12.0, 8), vec![0.0, 2.0, 4.0, 6.0, 8.0, 10.0, 12.0]);
-        assert_eq!(integer_ticks(63.0, 8), vec![0.0, 10.0, 20.0, 30.0, 40.0, 50.0, 60.0]);
+        assert_eq!(
+            integer_ticks(12.0, 8),
+            vec![0.0, 2.0, 4.0, 6.0, 8.0, 10.0, 12.0]
+        );
+        assert_eq!(
+            integer_ticks(63.0, 8),
+            vec![0.0, 10.0, 20.0, 30.0, 40.0, 50.0, 60.0]
+        );
         assert_eq!(integer_ticks(0.0, 8), vec![0.0]);
     }
 

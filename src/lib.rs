@@ -1,8 +1,8 @@
 //! The RegNet design-space playground: the design-space core shared by the web app
 //! (`app`, wasm32 only) and the `regnet` command-line tool.
 
-pub mod design;
 pub mod chart;
+pub mod design;
 pub mod report;
 pub mod url_params;
 

@@ -7,6 +7,8 @@ fn main() {
 
 #[cfg(not(target_arch = "wasm32"))]
 fn main() {
-    eprintln!("The playground is a web app: build and serve it with `scripts/serve` (see README.md).");
+    eprintln!(
+        "The playground is a web app: build and serve it with `scripts/serve` (see README.md)."
+    );
     std::process::exit(2);
 }

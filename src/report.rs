@@ -41,7 +41,12 @@ impl Report {
         let shape = params.shape()?;
         let net = NetSpec::new(&shape, dataset);
         let complexity = net.complexity();
-        Ok(Report { dataset, shape, net, complexity })
+        Ok(Report {
+            dataset,
+            shape,
+            net,
+            complexity,
+        })
     }
 
     /// Ways this model leaves the paper's RegNet space, or was changed by pycls's
@@ -66,13 +71,19 @@ impl Report {
             ));
         }
         if p.d >= 64 {
-            notes.push(format!("d = {} is outside the paper's range (d < 64).", p.d));
+            notes.push(format!(
+                "d = {} is outside the paper's range (d < 64).",
+                p.d
+            ));
         }
         if p.w0 >= 256 || p.wa >= 256.0 {
             notes.push("w0 and wa are below 256 in the paper's RegNet space.".to_string());
         }
         if !(1.5..=3.0).contains(&p.wm) {
-            notes.push(format!("wm = {} is outside the paper's range 1.5 <= wm <= 3.", p.wm));
+            notes.push(format!(
+                "wm = {} is outside the paper's range 1.5 <= wm <= 3.",
+                p.wm
+            ));
         }
         for (i, s) in self.shape.stages.iter().enumerate() {
             if s.width != s.raw_width {
@@ -131,7 +142,13 @@ pub fn human_count(n: u64) -> String {
     } else {
         return n.to_string();
     };
-    let digits = if v >= 100.0 { 0 } else if v >= 10.0 { 1 } else { 2 };
+    let digits = if v >= 100.0 {
+        0
+    } else if v >= 10.0 {
+        1
+    } else {
+        2
+    };
     format!("{v:.digits$}{unit}")
 }
 
@@ -167,11 +184,29 @@ mod tests {
     fn notes_flag_models_outside_the_paper_space() {
         let paper = Report::new(&RegNetParams::default(), Dataset::Imagenet).unwrap();
         assert!(paper.notes().is_empty(), "{:?}", paper.notes());
-        let two = Report::new(&RegNetParams { d: 4, w0: 32, wa: 8.0, wm: 2.0, ..Default::default() }, Dataset::Imagenet)
-            .unwrap();
+        let two = Report::new(
+            &RegNetParams {
+                d: 4,
+                w0: 32,
+                wa: 8.0,
+                wm: 2.0,
+                ..Default::default()
+            },
+            Dataset::Imagenet,
+        )
+        .unwrap();
         assert!(two.notes()[0].starts_with("2 stages"), "{:?}", two.notes());
-        let cifar = Report::new(&RegNetParams { d: 4, w0: 32, wa: 8.0, wm: 2.0, ..Default::default() }, Dataset::Cifar10)
-            .unwrap();
+        let cifar = Report::new(
+            &RegNetParams {
+                d: 4,
+                w0: 32,
+                wa: 8.0,
+                wm: 2.0,
+                ..Default::default()
+            },
+            Dataset::Cifar10,
+        )
+        .unwrap();
         assert!(cifar.notes().is_empty(), "{:?}", cifar.notes());
     }
 }

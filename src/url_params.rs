@@ -7,8 +7,15 @@ use crate::design::{Dataset, RegNetParams};
 /// What values a parameter takes. Ranges are the sliders' ranges.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Kind {
-    Int { min: u32, max: u32 },
-    Float { min: f64, max: f64, step: f64 },
+    Int {
+        min: u32,
+        max: u32,
+    },
+    Float {
+        min: f64,
+        max: f64,
+        step: f64,
+    },
     /// `0` or `1`.
     Flag,
     /// One of these tokens.
@@ -59,7 +66,8 @@ pub const D: ParamDef = ParamDef {
 pub const W0: ParamDef = ParamDef {
     key: "w0",
     label: "initial width w0",
-    help: "Initial width: the number of channels of the first block; the rule starts its line here.",
+    help:
+        "Initial width: the number of channels of the first block; the rule starts its line here.",
     kind: Kind::Int { min: 8, max: 512 },
     advanced: false,
 };
@@ -67,7 +75,11 @@ pub const WA: ParamDef = ParamDef {
     key: "wa",
     label: "slope wa",
     help: "Slope: how many channels the continuous width u_j gains from one block to the next.",
-    kind: Kind::Float { min: 0.0, max: 256.0, step: 0.01 },
+    kind: Kind::Float {
+        min: 0.0,
+        max: 256.0,
+        step: 0.01,
+    },
     advanced: false,
 };
 pub const WM: ParamDef = ParamDef {
@@ -94,7 +106,8 @@ pub const B: ParamDef = ParamDef {
 pub const Q: ParamDef = ParamDef {
     key: "q",
     label: "quantum q",
-    help: "Quantum: every width is rounded to a multiple of q (the paper uses 8); w0 must be one too.",
+    help:
+        "Quantum: every width is rounded to a multiple of q (the paper uses 8); w0 must be one too.",
     kind: Kind::Int { min: 1, max: 32 },
     advanced: true,
 };
@@ -112,6 +125,16 @@ pub const DATA: ParamDef = ParamDef {
     kind: Kind::Choice(&["cifar10", "imagenet"]),
     advanced: false,
 };
+
+/// Slider `(min, max, step)` for `def` in `state`: w0 steps by q from a multiple of q.
+pub fn slider(def: &ParamDef, state: &PageState) -> (f64, f64, f64) {
+    let (min, max) = def.bounds();
+    if def.key == W0.key {
+        let q = f64::from(state.params.q);
+        return ((min / q).ceil() * q, (max / q).floor() * q, q);
+    }
+    (min, max, def.step())
+}
 
 /// Every parameter, in URL order. `q` comes before `w0` so w0 can be checked against it.
 pub const TABLE: [ParamDef; 9] = [D, Q, W0, WA, WM, G, B, SE, DATA];
@@ -152,7 +175,10 @@ impl PageState {
     /// Numeric value of a parameter (flags as 0/1, choices as their index).
     pub fn number(&self, def: &ParamDef) -> f64 {
         match def.kind {
-            Kind::Choice(tokens) => tokens.iter().position(|t| *t == self.get(def.key)).unwrap_or(0) as f64,
+            Kind::Choice(tokens) => tokens
+                .iter()
+                .position(|t| *t == self.get(def.key))
+                .unwrap_or(0) as f64,
             _ => self.get(def.key).parse().unwrap_or(0.0),
         }
     }
@@ -169,19 +195,32 @@ impl PageState {
             "b" => p.b = v,
             "q" => p.q = v as u32,
             "se" => p.se = v != 0.0,
-            "data" => self.dataset = if v == 0.0 { Dataset::Cifar10 } else { Dataset::Imagenet },
+            "data" => {
+                self.dataset = if v == 0.0 {
+                    Dataset::Cifar10
+                } else {
+                    Dataset::Imagenet
+                }
+            }
             _ => {}
         }
     }
 
     /// The query pairs of this state, in table order.
     pub fn to_query(&self) -> Vec<(&'static str, String)> {
-        TABLE.iter().map(|def| (def.key, self.get(def.key))).collect()
+        TABLE
+            .iter()
+            .map(|def| (def.key, self.get(def.key)))
+            .collect()
     }
 
     /// `?d=13&q=8&...`: every key, so a link never depends on our defaults.
     pub fn query_string(&self) -> String {
-        let pairs: Vec<String> = self.to_query().into_iter().map(|(k, v)| format!("{k}={v}")).collect();
+        let pairs: Vec<String> = self
+            .to_query()
+            .into_iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect();
         format!("?{}", pairs.join("&"))
     }
 
@@ -198,7 +237,11 @@ impl PageState {
                 Ok(v) => state.set(def, v),
                 Err((v, why)) => {
                     state.set(def, v);
-                    notices.push(format!("{}: {why}, so {} is used.", def.key, state.get(def.key)));
+                    notices.push(format!(
+                        "{}: {why}, so {} is used.",
+                        def.key,
+                        state.get(def.key)
+                    ));
                 }
             }
         }
@@ -215,7 +258,12 @@ fn parse_value(def: &ParamDef, raw: &str, state: &PageState) -> Result<f64, (f64
             .iter()
             .position(|t| t.eq_ignore_ascii_case(raw))
             .map(|i| i as f64)
-            .ok_or_else(|| (default, format!("'{shown}' is not one of {}", tokens.join(", ")))),
+            .ok_or_else(|| {
+                (
+                    default,
+                    format!("'{shown}' is not one of {}", tokens.join(", ")),
+                )
+            }),
         Kind::Flag => match raw {
             "0" | "false" | "x" => Ok(0.0),
             "1" | "true" | "y" => Ok(1.0),
@@ -228,17 +276,29 @@ fn parse_value(def: &ParamDef, raw: &str, state: &PageState) -> Result<f64, (f64
             };
             let (min, max) = def.bounds();
             if v < min {
-                return Err((fit(def, min, state), format!("{shown} is below the minimum {min}")));
+                return Err((
+                    fit(def, min, state),
+                    format!("{shown} is below the minimum {min}"),
+                ));
             }
             if v > max {
-                return Err((fit(def, max, state), format!("{shown} is above the maximum {max}")));
+                return Err((
+                    fit(def, max, state),
+                    format!("{shown} is above the maximum {max}"),
+                ));
             }
             if matches!(def.kind, Kind::Int { .. }) && v.fract() != 0.0 {
-                return Err((fit(def, v.round(), state), format!("{shown} is not a whole number")));
+                return Err((
+                    fit(def, v.round(), state),
+                    format!("{shown} is not a whole number"),
+                ));
             }
             if def.key == W0.key && v as u32 % state.params.q != 0 {
                 let q = state.params.q;
-                return Err((fit(def, v, state), format!("{shown} is not a multiple of q = {q}")));
+                return Err((
+                    fit(def, v, state),
+                    format!("{shown} is not a multiple of q = {q}"),
+                ));
             }
             if def.key == B.key && v.fract() != 0.0 {
                 return Err((v.round(), format!("{shown} is not a whole number")));
@@ -286,11 +346,23 @@ mod tests {
     #[test]
     fn round_trips_every_key() {
         let state = PageState {
-            params: RegNetParams { d: 12, w0: 96, wa: 19.5, wm: 2.942, g: 8, b: 1.0, q: 8, se: true },
+            params: RegNetParams {
+                d: 12,
+                w0: 96,
+                wa: 19.5,
+                wm: 2.942,
+                g: 8,
+                b: 1.0,
+                q: 8,
+                se: true,
+            },
             dataset: Dataset::Cifar10,
         };
         let qs = state.query_string();
-        assert_eq!(qs, "?d=12&q=8&w0=96&wa=19.5&wm=2.942&g=8&b=1&se=1&data=cifar10");
+        assert_eq!(
+            qs,
+            "?d=12&q=8&w0=96&wa=19.5&wm=2.942&g=8&b=1&se=1&data=cifar10"
+        );
         let back = parse(&qs[1..]);
         assert_eq!(back.state, state);
         assert!(back.notices.is_empty());
@@ -317,9 +389,24 @@ mod tests {
         assert!(!s.se);
         assert_eq!(p.state.dataset, Dataset::Imagenet);
         assert_eq!(p.notices.len(), 8, "{:#?}", p.notices);
-        assert!(p.notices[0].starts_with("d: 'abc' is not a number, so 13 is used"), "{}", p.notices[0]);
-        assert!(p.notices.iter().any(|n| n.starts_with("w0: 20 is not a multiple of q = 8, so 24")));
+        assert!(
+            p.notices[0].starts_with("d: 'abc' is not a number, so 13 is used"),
+            "{}",
+            p.notices[0]
+        );
+        assert!(p
+            .notices
+            .iter()
+            .any(|n| n.starts_with("w0: 20 is not a multiple of q = 8, so 24")));
         assert!(p.state.params.shape().is_ok());
+    }
+
+    #[test]
+    fn w0_slider_steps_by_q_from_a_multiple_of_q() {
+        let mut state = PageState::default();
+        state.params.q = 3;
+        assert_eq!(slider(&W0, &state), (9.0, 510.0, 3.0));
+        assert_eq!(slider(&WM, &state), (1.05, 4.0, 0.001));
     }
 
     #[test]

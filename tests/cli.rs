@@ -3,18 +3,27 @@
 use std::process::{Command, Output};
 
 fn regnet(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_regnet")).args(args).output().expect("regnet runs")
+    Command::new(env!("CARGO_BIN_EXE_regnet"))
+        .args(args)
+        .output()
+        .expect("regnet runs")
 }
 
 fn json(args: &[&str]) -> serde_json::Value {
     let out = regnet(args);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     serde_json::from_slice(&out.stdout).expect("stdout is one JSON object")
 }
 
 #[test]
 fn shape_json_has_the_documented_keys() {
-    let v = json(&["shape", "--d", "13", "--w0", "24", "--wa", "36.44", "--wm", "2.49", "--json"]);
+    let v = json(&[
+        "shape", "--d", "13", "--w0", "24", "--wa", "36.44", "--wm", "2.49", "--json",
+    ]);
     for key in [
         "depths",
         "widths",
@@ -40,7 +49,19 @@ fn presets_and_datasets() {
     let y = json(&["shape", "--preset", "regnety-200mf", "--json"]);
     assert_eq!(y["params"], 3_162_996);
     let best = json(&[
-        "shape", "--d", "12", "--w0", "96", "--wa", "19.5", "--wm", "2.942", "--se", "--dataset", "cifar10", "--json",
+        "shape",
+        "--d",
+        "12",
+        "--w0",
+        "96",
+        "--wa",
+        "19.5",
+        "--wm",
+        "2.942",
+        "--se",
+        "--dataset",
+        "cifar10",
+        "--json",
     ]);
     assert_eq!(best["params"], 1_811_688);
     assert_eq!(best["depths"], serde_json::json!([4, 8]));
@@ -54,10 +75,18 @@ fn presets_and_datasets() {
 #[test]
 fn bad_input_exits_2_with_one_line() {
     for args in [
-        &["shape", "--d", "13", "--w0", "20", "--wa", "36", "--wm", "2.49"][..],
-        &["shape", "--d", "13", "--w0", "24", "--wa", "-1", "--wm", "2.49"],
-        &["shape", "--d", "13", "--w0", "24", "--wa", "36", "--wm", "1"],
-        &["shape", "--d", "abc", "--w0", "24", "--wa", "36", "--wm", "2"],
+        &[
+            "shape", "--d", "13", "--w0", "20", "--wa", "36", "--wm", "2.49",
+        ][..],
+        &[
+            "shape", "--d", "13", "--w0", "24", "--wa", "-1", "--wm", "2.49",
+        ],
+        &[
+            "shape", "--d", "13", "--w0", "24", "--wa", "36", "--wm", "1",
+        ],
+        &[
+            "shape", "--d", "abc", "--w0", "24", "--wa", "36", "--wm", "2",
+        ],
         &["shape", "--d", "13"],
         &["shape", "--preset", "resnet50"],
         &["shape", "--preset", "regnetx-200mf", "--dataset", "mnist"],

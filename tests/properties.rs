@@ -5,7 +5,17 @@ use regnet_playground::design::{Dataset, RegNetParams};
 use regnet_playground::report::Report;
 
 fn slider_params() -> impl Strategy<Value = (RegNetParams, Dataset)> {
-    (1u32..=64, 1u32..=32, 1u32..=512, 0u32..=25_600, 1_050u32..=4_000, 1u32..=256, 1u32..=4, any::<bool>(), any::<bool>())
+    (
+        1u32..=64,
+        1u32..=32,
+        1u32..=512,
+        0u32..=25_600,
+        1_050u32..=4_000,
+        1u32..=256,
+        1u32..=4,
+        any::<bool>(),
+        any::<bool>(),
+    )
         .prop_map(|(d, q, w0, wa, wm, g, b, se, cifar)| {
             let w0 = (w0 / q).max(1) * q;
             let params = RegNetParams {
@@ -18,7 +28,14 @@ fn slider_params() -> impl Strategy<Value = (RegNetParams, Dataset)> {
                 q,
                 se,
             };
-            (params, if cifar { Dataset::Cifar10 } else { Dataset::Imagenet })
+            (
+                params,
+                if cifar {
+                    Dataset::Cifar10
+                } else {
+                    Dataset::Imagenet
+                },
+            )
         })
 }
 

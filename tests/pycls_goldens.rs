@@ -43,7 +43,9 @@ struct Case {
 
 fn cases() -> Vec<Case> {
     let text = include_str!("golden/pycls.json");
-    serde_json::from_str::<Golden>(text).expect("golden file parses").cases
+    serde_json::from_str::<Golden>(text)
+        .expect("golden file parses")
+        .cases
 }
 
 #[test]
@@ -52,20 +54,40 @@ fn all_pycls_goldens_match_exactly() {
     assert!(cases.len() > 300, "golden file lost its cases");
     for c in &cases {
         let i = &c.input;
-        let params = RegNetParams { d: i.d, w0: i.w0, wa: i.wa, wm: i.wm, g: i.g, b: i.b, q: i.q, se: i.se };
+        let params = RegNetParams {
+            d: i.d,
+            w0: i.w0,
+            wa: i.wa,
+            wm: i.wm,
+            g: i.g,
+            b: i.b,
+            q: i.q,
+            se: i.se,
+        };
         let dataset: Dataset = i.dataset.parse().unwrap();
         let r = Report::new(&params, dataset).unwrap_or_else(|e| panic!("{}: {e}", c.name));
         let q = &r.shape.quantized;
         let n = &c.name;
-        assert_eq!(q.block_widths_continuous, c.block_widths_continuous, "{n}: u_j");
+        assert_eq!(
+            q.block_widths_continuous, c.block_widths_continuous,
+            "{n}: u_j"
+        );
         assert_eq!(q.block_widths, c.block_widths, "{n}: w_j");
         assert_eq!(q.stage_widths, c.raw_widths, "{n}: raw stage widths");
         assert_eq!(r.shape.depths(), c.depths, "{n}: depths");
-        assert_eq!((q.num_stages, q.total_stages), (c.num_stages, c.total_stages), "{n}: stages");
+        assert_eq!(
+            (q.num_stages, q.total_stages),
+            (c.num_stages, c.total_stages),
+            "{n}: stages"
+        );
         assert_eq!(r.shape.widths(), c.widths, "{n}: adjusted widths");
         assert_eq!(r.shape.group_widths(), c.group_widths, "{n}: group widths");
         let cx = r.complexity;
-        assert_eq!((cx.flops, cx.params, cx.acts), (c.flops, c.params, c.acts), "{n}: complexity");
+        assert_eq!(
+            (cx.flops, cx.params, cx.acts),
+            (c.flops, c.params, c.acts),
+            "{n}: complexity"
+        );
     }
 }
 

@@ -15,7 +15,11 @@ mod cli {
     use regnet_playground::report::{grouped, human_count, Report};
 
     #[derive(Parser)]
-    #[command(name = "regnet", version, about = "The RegNet design space on the command line")]
+    #[command(
+        name = "regnet",
+        version,
+        about = "The RegNet design space on the command line"
+    )]
     struct Cli {
         #[command(subcommand)]
         command: Command,
@@ -69,10 +73,15 @@ mod cli {
     pub fn run() -> i32 {
         let cli = match Cli::try_parse() {
             Ok(cli) => cli,
-            Err(e) if matches!(e.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion) => e.exit(),
+            Err(e) if matches!(e.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion) => {
+                e.exit()
+            }
             Err(e) => {
                 let text = e.render().to_string();
-                eprintln!("{}", text.lines().next().unwrap_or("error: invalid arguments"));
+                eprintln!(
+                    "{}",
+                    text.lines().next().unwrap_or("error: invalid arguments")
+                );
                 return 2;
             }
         };

@@ -18,11 +18,23 @@ pub struct Complexity {
 impl Complexity {
     /// A square input image of `resolution` pixels, nothing counted yet.
     pub fn input(resolution: u64) -> Self {
-        Complexity { h: resolution, w: resolution, ..Self::default() }
+        Complexity {
+            h: resolution,
+            w: resolution,
+            ..Self::default()
+        }
     }
 
     /// A k x k conv with "same" padding; counted at its output resolution.
-    pub fn conv2d(self, w_in: u64, w_out: u64, k: u64, stride: u64, groups: u64, bias: bool) -> Self {
+    pub fn conv2d(
+        self,
+        w_in: u64,
+        w_out: u64,
+        k: u64,
+        stride: u64,
+        groups: u64,
+        bias: bool,
+    ) -> Self {
         let (h, w) = ((self.h - 1) / stride + 1, (self.w - 1) / stride + 1);
         let bias_n = if bias { w_out } else { 0 };
         Complexity {
@@ -36,7 +48,10 @@ impl Complexity {
 
     /// Batch norm: a scale and a shift per channel.
     pub fn norm2d(self, w: u64) -> Self {
-        Complexity { params: self.params + 2 * w, ..self }
+        Complexity {
+            params: self.params + 2 * w,
+            ..self
+        }
     }
 
     /// Global average pooling: free, leaves a 1 x 1 map.
@@ -58,7 +73,11 @@ impl Complexity {
     /// Runs `side` (a shortcut or SE branch) and keeps its totals, but not its
     /// spatial size: the main path continues from the size it had.
     pub fn branch(self, side: impl FnOnce(Self) -> Self) -> Self {
-        Complexity { h: self.h, w: self.w, ..side(self) }
+        Complexity {
+            h: self.h,
+            w: self.w,
+            ..side(self)
+        }
     }
 }
 

@@ -58,8 +58,14 @@ impl Dataset {
 
     pub fn stem(self) -> StemSpec {
         match self {
-            Dataset::Imagenet => StemSpec { w_out: 32, stride: 2 },
-            Dataset::Cifar10 => StemSpec { w_out: 16, stride: 1 },
+            Dataset::Imagenet => StemSpec {
+                w_out: 32,
+                stride: 2,
+            },
+            Dataset::Cifar10 => StemSpec {
+                w_out: 16,
+                stride: 1,
+            },
         }
     }
 
@@ -81,7 +87,10 @@ impl fmt::Display for Dataset {
 impl FromStr for Dataset {
     type Err = ParamError;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Dataset::ALL.into_iter().find(|d| d.key() == s).ok_or_else(|| ParamError::UnknownDataset(s.to_string()))
+        Dataset::ALL
+            .into_iter()
+            .find(|d| d.key() == s)
+            .ok_or_else(|| ParamError::UnknownDataset(s.to_string()))
     }
 }
 
@@ -114,17 +123,29 @@ impl BlockSpec {
     }
 
     fn complexity(&self, cx: Complexity) -> Complexity {
-        let (w_in, w_out, w_b, w_se) =
-            (u64::from(self.w_in), u64::from(self.w_out), u64::from(self.w_b), u64::from(self.w_se));
+        let (w_in, w_out, w_b, w_se) = (
+            u64::from(self.w_in),
+            u64::from(self.w_out),
+            u64::from(self.w_b),
+            u64::from(self.w_se),
+        );
         let stride = u64::from(self.stride);
-        let cx = if self.has_proj() { cx.branch(|c| c.conv2d(w_in, w_out, 1, stride, 1, false).norm2d(w_out)) } else { cx };
+        let cx = if self.has_proj() {
+            cx.branch(|c| c.conv2d(w_in, w_out, 1, stride, 1, false).norm2d(w_out))
+        } else {
+            cx
+        };
         let cx = cx
             .conv2d(w_in, w_b, 1, 1, 1, false)
             .norm2d(w_b)
             .conv2d(w_b, w_b, 3, stride, u64::from(self.groups), false)
             .norm2d(w_b);
         let cx = if w_se > 0 {
-            cx.branch(|c| c.gap2d().conv2d(w_b, w_se, 1, 1, 1, true).conv2d(w_se, w_b, 1, 1, 1, true))
+            cx.branch(|c| {
+                c.gap2d()
+                    .conv2d(w_b, w_se, 1, 1, 1, true)
+                    .conv2d(w_se, w_b, 1, 1, 1, true)
+            })
         } else {
             cx
         };
@@ -158,7 +179,11 @@ impl NetSpec {
                             stride: if i == 0 { 2 } else { 1 },
                             w_b: stage.bottleneck_width,
                             groups: stage.groups,
-                            w_se: if shape.params.se { round_half_even(f64::from(w_in) * SE_RATIO) as u32 } else { 0 },
+                            w_se: if shape.params.se {
+                                round_half_even(f64::from(w_in) * SE_RATIO) as u32
+                            } else {
+                                0
+                            },
                         };
                         w_in = stage.width;
                         block
@@ -166,21 +191,45 @@ impl NetSpec {
                     .collect()
             })
             .collect();
-        NetSpec { dataset, stem, stages, num_classes: dataset.num_classes() }
+        NetSpec {
+            dataset,
+            stem,
+            stages,
+            num_classes: dataset.num_classes(),
+        }
     }
 
     /// Channels entering the head.
     pub fn head_width(&self) -> u32 {
-        self.stages.iter().flatten().last().map_or(self.stem.w_out, |b| b.w_out)
+        self.stages
+            .iter()
+            .flatten()
+            .last()
+            .map_or(self.stem.w_out, |b| b.w_out)
     }
 
     /// Flops, params and acts of the whole network at the dataset's resolution.
     pub fn complexity(&self) -> Complexity {
         let stem = self.stem;
         let cx = Complexity::input(u64::from(self.dataset.resolution()))
-            .conv2d(3, u64::from(stem.w_out), 3, u64::from(stem.stride), 1, false)
+            .conv2d(
+                3,
+                u64::from(stem.w_out),
+                3,
+                u64::from(stem.stride),
+                1,
+                false,
+            )
             .norm2d(u64::from(stem.w_out));
-        let cx = self.stages.iter().flatten().fold(cx, |cx, block| block.complexity(cx));
-        cx.gap2d().linear(u64::from(self.head_width()), u64::from(self.num_classes), true)
+        let cx = self
+            .stages
+            .iter()
+            .flatten()
+            .fold(cx, |cx, block| block.complexity(cx));
+        cx.gap2d().linear(
+            u64::from(self.head_width()),
+            u64::from(self.num_classes),
+            true,
+        )
     }
 }

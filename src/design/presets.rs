@@ -18,13 +18,25 @@ pub struct Preset {
 
 impl Preset {
     pub fn params(&self) -> RegNetParams {
-        RegNetParams { d: self.d, w0: self.w0, wa: self.wa, wm: self.wm, g: self.g, b: 1.0, q: 8, se: self.se }
+        RegNetParams {
+            d: self.d,
+            w0: self.w0,
+            wa: self.wa,
+            wm: self.wm,
+            g: self.g,
+            b: 1.0,
+            q: 8,
+            se: self.se,
+        }
     }
 
     /// Finds a preset by its exact name.
     pub fn find(name: &str) -> Result<&'static Preset, ParamError> {
         let lower = name.to_ascii_lowercase();
-        PRESETS.iter().find(|p| p.name == lower).ok_or_else(|| ParamError::UnknownPreset(name.to_string()))
+        PRESETS
+            .iter()
+            .find(|p| p.name == lower)
+            .ok_or_else(|| ParamError::UnknownPreset(name.to_string()))
     }
 
     /// The preset these parameters are exactly equal to, if any.
@@ -34,11 +46,27 @@ impl Preset {
 }
 
 const fn x(name: &'static str, d: u32, w0: u32, wa: f64, wm: f64, g: u32) -> Preset {
-    Preset { name, d, w0, wa, wm, g, se: false }
+    Preset {
+        name,
+        d,
+        w0,
+        wa,
+        wm,
+        g,
+        se: false,
+    }
 }
 
 const fn y(name: &'static str, d: u32, w0: u32, wa: f64, wm: f64, g: u32) -> Preset {
-    Preset { name, d, w0, wa, wm, g, se: true }
+    Preset {
+        name,
+        d,
+        w0,
+        wa,
+        wm,
+        g,
+        se: true,
+    }
 }
 
 pub const PRESETS: [Preset; 24] = [
@@ -80,6 +108,9 @@ mod tests {
             assert_eq!(Preset::matching(&p.params()).unwrap().name, p.name);
         }
         assert!(Preset::find("RegNetX-200MF").is_ok());
-        assert!(matches!(Preset::find("resnet50"), Err(ParamError::UnknownPreset(_))));
+        assert!(matches!(
+            Preset::find("resnet50"),
+            Err(ParamError::UnknownPreset(_))
+        ));
     }
 }

@@ -50,7 +50,16 @@ pub struct RegNetParams {
 impl Default for RegNetParams {
     /// RegNetX-200MF.
     fn default() -> Self {
-        RegNetParams { d: 13, w0: 24, wa: 36.44, wm: 2.49, g: 8, b: 1.0, q: 8, se: false }
+        RegNetParams {
+            d: 13,
+            w0: 24,
+            wa: 36.44,
+            wm: 2.49,
+            g: 8,
+            b: 1.0,
+            q: 8,
+            se: false,
+        }
     }
 }
 
@@ -107,28 +116,53 @@ impl RegNetParams {
     /// Checks every range pycls asserts, plus our size limits.
     pub fn validate(&self) -> Result<(), ParamError> {
         if !(1..=MAX_D).contains(&self.d) {
-            return Err(ParamError::Depth { got: self.d, max: MAX_D });
+            return Err(ParamError::Depth {
+                got: self.d,
+                max: MAX_D,
+            });
         }
         if !(1..=MAX_Q).contains(&self.q) {
-            return Err(ParamError::Quantum { got: self.q, max: MAX_Q });
+            return Err(ParamError::Quantum {
+                got: self.q,
+                max: MAX_Q,
+            });
         }
         if !(1..=MAX_W0).contains(&self.w0) {
-            return Err(ParamError::W0Range { got: self.w0, max: MAX_W0 });
+            return Err(ParamError::W0Range {
+                got: self.w0,
+                max: MAX_W0,
+            });
         }
         if self.w0 % self.q != 0 {
-            return Err(ParamError::W0NotMultiple { w0: self.w0, q: self.q });
+            return Err(ParamError::W0NotMultiple {
+                w0: self.w0,
+                q: self.q,
+            });
         }
         if !(self.wa >= 0.0 && self.wa <= MAX_WA) {
-            return Err(ParamError::Slope { got: self.wa, max: MAX_WA });
+            return Err(ParamError::Slope {
+                got: self.wa,
+                max: MAX_WA,
+            });
         }
         if !(self.wm > 1.0 && self.wm <= MAX_WM) {
-            return Err(ParamError::Multiplier { got: self.wm, max: MAX_WM });
+            return Err(ParamError::Multiplier {
+                got: self.wm,
+                max: MAX_WM,
+            });
         }
         if !(1..=MAX_G).contains(&self.g) {
-            return Err(ParamError::GroupWidth { got: self.g, max: MAX_G });
+            return Err(ParamError::GroupWidth {
+                got: self.g,
+                max: MAX_G,
+            });
         }
         if !(self.b >= MIN_B && self.b <= MAX_B) {
-            return Err(ParamError::Bottleneck { got: self.b, min: MIN_B, max: MAX_B });
+            return Err(ParamError::Bottleneck {
+                got: self.b,
+                min: MIN_B,
+                max: MAX_B,
+            });
         }
         let m = self.bot_mul();
         if !(m < 1.0 || m.fract() == 0.0) {
@@ -151,7 +185,10 @@ impl RegNetParams {
             max_k = max_k.max(k);
             let w = round_half_even(w0 * self.wm.powf(k) / q) * q;
             if w > MAX_WIDTH as f64 {
-                return Err(ParamError::TooWide { width: w as u64, max: MAX_WIDTH });
+                return Err(ParamError::TooWide {
+                    width: w as u64,
+                    max: MAX_WIDTH,
+                });
             }
             block_widths.push(w as u32);
         }
@@ -187,7 +224,11 @@ impl RegNetParams {
             .zip(&quantized.depths)
             .map(|(&w, &depth)| self.adjust_stage(w, depth))
             .collect::<Result<Vec<_>, _>>()?;
-        Ok(RegNetShape { params: *self, quantized, stages })
+        Ok(RegNetShape {
+            params: *self,
+            quantized,
+            stages,
+        })
     }
 
     /// pycls `adjust_block_compatibility` for one stage: clip the group width to
@@ -197,11 +238,15 @@ impl RegNetParams {
         let v = (f64::from(raw_width) * m).max(1.0).trunc() as u64;
         let g = u64::from(self.g).min(v);
         let multiple = if m > 1.0 { lcm(g, m as u64) } else { g };
-        let v = multiple.max((round_half_even(v as f64 / multiple as f64) * multiple as f64) as u64);
+        let v =
+            multiple.max((round_half_even(v as f64 / multiple as f64) * multiple as f64) as u64);
         let width = (v as f64 / m).trunc() as u64;
         let bottleneck = round_half_even(width as f64 * m);
         if width > MAX_WIDTH || bottleneck > MAX_WIDTH as f64 {
-            return Err(ParamError::TooWide { width: width.max(bottleneck as u64), max: MAX_WIDTH });
+            return Err(ParamError::TooWide {
+                width: width.max(bottleneck as u64),
+                max: MAX_WIDTH,
+            });
         }
         let bottleneck = bottleneck as u64;
         if width == 0 || (width as f64 * m) % g as f64 != 0.0 || bottleneck % g != 0 {
@@ -236,7 +281,11 @@ impl RegNetShape {
 
     /// Index of the stage each block belongs to (blocks are ordered by width).
     pub fn block_stages(&self) -> Vec<usize> {
-        self.stages.iter().enumerate().flat_map(|(i, s)| std::iter::repeat_n(i, s.depth as usize)).collect()
+        self.stages
+            .iter()
+            .enumerate()
+            .flat_map(|(i, s)| std::iter::repeat_n(i, s.depth as usize))
+            .collect()
     }
 }
 
@@ -245,18 +294,32 @@ mod tests {
     use super::*;
 
     fn p(d: u32, w0: u32, wa: f64, wm: f64) -> RegNetParams {
-        RegNetParams { d, w0, wa, wm, ..RegNetParams::default() }
+        RegNetParams {
+            d,
+            w0,
+            wa,
+            wm,
+            ..RegNetParams::default()
+        }
     }
 
     #[test]
     fn paper_worked_example() {
         let s = p(4, 32, 8.0, 2.0).shape().unwrap();
-        assert_eq!(s.quantized.block_widths_continuous, vec![32.0, 40.0, 48.0, 56.0]);
+        assert_eq!(
+            s.quantized.block_widths_continuous,
+            vec![32.0, 40.0, 48.0, 56.0]
+        );
         assert_eq!(s.quantized.block_widths, vec![32, 32, 64, 64]);
         assert_eq!(s.depths(), vec![2, 2]);
         assert_eq!(s.widths(), vec![32, 64]);
         assert_eq!((s.quantized.num_stages, s.quantized.total_stages), (2, 2));
-        let rounded: Vec<f64> = s.quantized.exponents.iter().map(|e| (e * 100.0).round() / 100.0).collect();
+        let rounded: Vec<f64> = s
+            .quantized
+            .exponents
+            .iter()
+            .map(|e| (e * 100.0).round() / 100.0)
+            .collect();
         assert_eq!(rounded, vec![0.0, 0.32, 0.58, 0.81]);
     }
 
@@ -280,11 +343,25 @@ mod tests {
     fn compatibility_clips_and_rounds_group_width() {
         // Raw widths [24, 32, 56, 80] with g = 16: 24 / 16 = 1.5 rounds to 2 -> 32,
         // 56 / 16 = 3.5 rounds to 4 -> 64.
-        let s = RegNetParams { g: 16, ..p(8, 24, 8.0, 1.5) }.shape().unwrap();
+        let s = RegNetParams {
+            g: 16,
+            ..p(8, 24, 8.0, 1.5)
+        }
+        .shape()
+        .unwrap();
         assert_eq!(s.quantized.stage_widths, vec![24, 32, 56, 80]);
         assert_eq!(s.widths(), vec![32, 32, 64, 80]);
-        let small = RegNetParams { g: 64, ..p(1, 8, 0.0, 2.0) }.shape().unwrap();
-        assert_eq!(small.group_widths(), vec![8], "g is clipped to the bottleneck width");
+        let small = RegNetParams {
+            g: 64,
+            ..p(1, 8, 0.0, 2.0)
+        }
+        .shape()
+        .unwrap();
+        assert_eq!(
+            small.group_widths(),
+            vec![8],
+            "g is clipped to the bottleneck width"
+        );
     }
 
     #[test]
@@ -294,20 +371,34 @@ mod tests {
             RegNetParams { d: 0, ..base },
             RegNetParams { w0: 20, ..base },
             RegNetParams { wa: -1.0, ..base },
-            RegNetParams { wa: f64::NAN, ..base },
+            RegNetParams {
+                wa: f64::NAN,
+                ..base
+            },
             RegNetParams { wm: 1.0, ..base },
-            RegNetParams { wm: f64::INFINITY, ..base },
+            RegNetParams {
+                wm: f64::INFINITY,
+                ..base
+            },
             RegNetParams { g: 0, ..base },
             RegNetParams { b: 0.0, ..base },
             RegNetParams { b: -2.0, ..base },
             RegNetParams { b: 0.3, ..base },
             RegNetParams { q: 0, ..base },
-            RegNetParams { d: 128, w0: 8192, wa: 8192.0, ..base },
+            RegNetParams {
+                d: 128,
+                w0: 8192,
+                wa: 8192.0,
+                ..base
+            },
         ];
         for c in cases {
             let err = c.shape().expect_err(&format!("{c:?} should be rejected"));
             assert!(!err.to_string().is_empty());
         }
-        assert!(matches!(RegNetParams { w0: 20, ..base }.shape(), Err(ParamError::W0NotMultiple { w0: 20, q: 8 })));
+        assert!(matches!(
+            RegNetParams { w0: 20, ..base }.shape(),
+            Err(ParamError::W0NotMultiple { w0: 20, q: 8 })
+        ));
     }
 }

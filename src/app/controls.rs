@@ -1,0 +1,162 @@
+//! Parameter controls (one component per table entry), presets and the link button.
+
+use leptos::prelude::*;
+use wasm_bindgen_futures::JsFuture;
+
+use super::playground::use_set_params;
+use crate::design::{Dataset, Preset, PRESETS};
+use crate::url_params::{slider, Kind, PageState, ParamDef, DATA, SE, TABLE};
+
+/// Every control of the parameter table, presets first, advanced ones folded away.
+#[component]
+pub fn Controls(state: Memo<PageState>) -> impl IntoView {
+    let sliders = |advanced: bool| {
+        TABLE
+            .iter()
+            .filter(move |d| {
+                d.advanced == advanced && matches!(d.kind, Kind::Int { .. } | Kind::Float { .. })
+            })
+            .map(|def| view! { <ParamSlider def=*def state=state /> })
+            .collect_view()
+    };
+    view! {
+        <PresetMenu state=state />
+        <Toggles state=state />
+        {sliders(false)}
+        <details class="advanced">
+            <summary>"advanced"</summary>
+            {sliders(true)}
+        </details>
+    }
+}
+
+/// A slider with a number box beside it and the parameter's one-sentence meaning.
+#[component]
+fn ParamSlider(def: ParamDef, state: Memo<PageState>) -> impl IntoView {
+    let set = use_set_params(state);
+    let set_typed = set.clone();
+    let key = def.key;
+    let value = move || state.with(|s| s.get(key));
+    let bounds = Memo::new(move |_| state.with(|s| slider(&def, s)));
+    view! {
+        <div class="param">
+            <label for=format!("slider-{key}")>
+                <span>{def.label}</span>
+                <input
+                    type="number"
+                    data-testid=format!("param-{key}-number")
+                    aria-label=def.label
+                    min=move || bounds.get().0
+                    max=move || bounds.get().1
+                    step="any"
+                    prop:value=value
+                    on:change=move |ev| set_typed(vec![(key, event_target_value(&ev))], false)
+                />
+            </label>
+            <input
+                type="range"
+                id=format!("slider-{key}")
+                data-testid=format!("param-{key}")
+                min=move || bounds.get().0
+                max=move || bounds.get().1
+                step=move || bounds.get().2
+                prop:value=value
+                on:input=move |ev| set(vec![(key, event_target_value(&ev))], false)
+            />
+            <p class="help">{def.help}</p>
+        </div>
+    }
+}
+
+/// The 24 published models; "custom" when the sliders match none of them.
+#[component]
+fn PresetMenu(state: Memo<PageState>) -> impl IntoView {
+    let set = use_set_params(state);
+    let current = move || state.with(|s| Preset::matching(&s.params).map_or("custom", |p| p.name));
+    view! {
+        <label class="preset">
+            "preset "
+            <select
+                data-testid="preset"
+                prop:value=current
+                on:change=move |ev| {
+                    if let Ok(p) = Preset::find(&event_target_value(&ev)) {
+                        let p = p.params();
+                        let s = PageState { params: p, ..state.get_untracked() };
+                        set(s.to_query(), true);
+                    }
+                }
+            >
+                <option value="custom">"custom"</option>
+                {PRESETS.iter().map(|p| view! { <option value=p.name>{p.name}</option> }).collect_view()}
+            </select>
+        </label>
+    }
+}
+
+/// X/Y (squeeze-excitation) and the dataset the stages are placed in.
+#[component]
+fn Toggles(state: Memo<PageState>) -> impl IntoView {
+    let set = use_set_params(state);
+    let set_data = set.clone();
+    let se = move || state.with(|s| s.params.se);
+    let dataset = move || state.with(|s| s.dataset);
+    view! {
+        <div class="toggles">
+            <div class="segmented" role="group" aria-label="block type">
+                <button data-testid="block-x" class:on=move || !se() on:click={
+                    let set = set.clone();
+                    move |_| set(vec![(SE.key, "0".into())], false)
+                }>"RegNetX"</button>
+                <button data-testid="block-y" class:on=se on:click=move |_| set(vec![(SE.key, "1".into())], false)>
+                    "RegNetY (+SE)"
+                </button>
+            </div>
+            <p class="help">{SE.help}</p>
+            <div class="segmented" role="group" aria-label="dataset">
+                {Dataset::ALL
+                    .map(|d| {
+                        let set = set_data.clone();
+                        view! {
+                            <button
+                                data-testid=format!("dataset-{}", d.key())
+                                class:on=move || dataset() == d
+                                on:click=move |_| set(vec![(DATA.key, d.key().into())], false)
+                            >
+                                {d.label()}
+                            </button>
+                        }
+                    })
+                    .collect_view()}
+            </div>
+            <p class="help">{DATA.help}</p>
+        </div>
+    }
+}
+
+/// Copies the page's URL, which holds every parameter.
+#[component]
+pub fn CopyLink() -> impl IntoView {
+    let (status, set_status) = signal(String::new());
+    let copy = move |_| {
+        let Some(window) = web_sys::window() else {
+            return;
+        };
+        let href = window.location().href().unwrap_or_default();
+        let promise = window.navigator().clipboard().write_text(&href);
+        leptos::task::spawn_local(async move {
+            match JsFuture::from(promise).await {
+                Ok(_) => set_status.set("Link copied: it reproduces this view.".into()),
+                Err(_) => set_status.set(format!(
+                    "Could not reach the clipboard; copy this link: {href}"
+                )),
+            }
+        });
+    };
+    view! {
+        <div class="copy">
+            <button data-testid="copy-link" on:click=copy>"Copy link"</button>
+            <span class="muted" data-testid="copy-status" role="status">{status}</span>
+        </div>
+    }
+}

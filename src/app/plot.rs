@@ -1,0 +1,90 @@
+//! The per-block width figure in the style of the paper: u_j as a line, w_j as
+//! steps, on a log2 axis, with stage boundaries. Geometry comes from `crate::chart`.
+
+use leptos::prelude::*;
+
+use crate::chart::{Frame, WidthChart};
+use crate::report::Report;
+
+const FRAME: Frame = Frame {
+    width: 640.0,
+    height: 300.0,
+    left: 52.0,
+    right: 16.0,
+    top: 16.0,
+    bottom: 40.0,
+};
+
+#[component]
+pub fn WidthPlot(report: Memo<Report>) -> impl IntoView {
+    let chart = Memo::new(move |_| {
+        report.with(|r| {
+            WidthChart::new(
+                &r.shape.quantized.block_widths_continuous,
+                &r.shape.quantized.block_widths,
+                &FRAME,
+            )
+        })
+    });
+    let (x0, x1) = FRAME.x_range();
+    let (y0, y1) = FRAME.y_range();
+    view! {
+        <figure class="plot">
+            <svg
+                data-testid="width-plot"
+                viewBox=format!("0 0 {} {}", FRAME.width, FRAME.height)
+                role="img"
+                aria-label="Per-block widths: continuous line and quantized steps"
+            >
+                <g class="grid">
+                    {move || {
+                        chart.with(|c| {
+                            c.y_ticks
+                                .iter()
+                                .map(|t| {
+                                    view! {
+                                        <line x1=x0 x2=x1 y1=t.at y2=t.at />
+                                        <text x=x0 - 6.0 y=t.at + 4.0 text-anchor="end">{t.label.clone()}</text>
+                                    }
+                                })
+                                .collect_view()
+                        })
+                    }}
+                    {move || {
+                        chart.with(|c| {
+                            c.x_ticks
+                                .iter()
+                                .map(|t| {
+                                    view! { <text x=t.at y=y0 + 16.0 text-anchor="middle">{t.label.clone()}</text> }
+                                })
+                                .collect_view()
+                        })
+                    }}
+                </g>
+                <g class="boundaries">
+                    {move || {
+                        chart.with(|c| {
+                            c.boundaries
+                                .iter()
+                                .map(|x| view! { <line data-testid="stage-boundary" x1=*x x2=*x y1=y0 y2=y1 /> })
+                                .collect_view()
+                        })
+                    }}
+                </g>
+                <path class="continuous" d=move || chart.with(|c| c.continuous.clone()) />
+                <path class="quantized" data-testid="quantized-path" d=move || chart.with(|c| c.quantized.clone()) />
+                <text class="axis-label" x=(x0 + x1) / 2.0 y=FRAME.height - 6.0 text-anchor="middle">
+                    "block index j"
+                </text>
+                <text class="axis-label" transform=format!("translate(12 {}) rotate(-90)", (y0 + y1) / 2.0) text-anchor="middle">
+                    "width (log2 scale)"
+                </text>
+            </svg>
+            <figcaption>
+                <span class="key continuous">"u_j = w0 + wa·j (continuous)"</span>
+                <span class="key quantized">"w_j (quantized to wm powers, multiple of q)"</span>
+                <span class="key boundary">"stage boundary"</span>
+            </figcaption>
+        </figure>
+    }
+}
