@@ -293,7 +293,7 @@ fn parse_value(def: &ParamDef, raw: &str, state: &PageState) -> Result<f64, (f64
                     format!("{shown} is not a whole number"),
                 ));
             }
-            if def.key == W0.key && v as u32 % state.params.q != 0 {
+            if def.key == W0.key && !(v as u32).is_multiple_of(state.params.q) {
                 let q = state.params.q;
                 return Err((
                     fit(def, v, state),

@@ -133,7 +133,7 @@ impl RegNetParams {
                 max: MAX_W0,
             });
         }
-        if self.w0 % self.q != 0 {
+        if !self.w0.is_multiple_of(self.q) {
             return Err(ParamError::W0NotMultiple {
                 w0: self.w0,
                 q: self.q,
@@ -249,7 +249,7 @@ impl RegNetParams {
             });
         }
         let bottleneck = bottleneck as u64;
-        if width == 0 || (width as f64 * m) % g as f64 != 0.0 || bottleneck % g != 0 {
+        if width == 0 || (width as f64 * m) % g as f64 != 0.0 || !bottleneck.is_multiple_of(g) {
             return Err(ParamError::BottleneckNotInverse { got: self.b });
         }
         Ok(Stage {
