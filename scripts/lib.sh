@@ -45,11 +45,14 @@ ensure_build_tools() {
   ensure_node_tools
 }
 
-ensure_chromium() {
-  if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null; then
-    say "installing Debian's chromium and chromium-driver"
+# Chromium for the browser tests; Mesa's Vulkan drivers so Burn's wgpu backend finds
+# the lavapipe CPU adapter on machines without a GPU.
+ensure_test_packages() {
+  if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null \
+    || ! ls /usr/share/vulkan/icd.d/lvp_icd.*.json >/dev/null 2>&1; then
+    say "installing Debian's chromium, chromium-driver and mesa-vulkan-drivers"
     as_root apt-get update -qq
-    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver mesa-vulkan-drivers
   fi
 }
 

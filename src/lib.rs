@@ -2,9 +2,13 @@
 //! (`app`, wasm32 only) and the `regnet` command-line tool.
 
 pub mod chart;
+pub mod data;
 pub mod design;
 pub mod report;
 pub mod url_params;
+
+#[cfg(not(target_arch = "wasm32"))]
+pub mod train;
 
 #[cfg(target_arch = "wasm32")]
 pub mod app;

@@ -34,6 +34,8 @@ pub struct ShapeJson<'a> {
     pub params_count: u64,
     pub acts: u64,
     pub notes: Vec<String>,
+    /// Stem and every block, for peers that rebuild the network (bench/torch_regnet.py).
+    pub net: &'a NetSpec,
 }
 
 impl Report {
@@ -126,6 +128,7 @@ impl Report {
             params_count: self.complexity.params,
             acts: self.complexity.acts,
             notes: self.notes(),
+            net: &self.net,
         }
     }
 }

@@ -100,3 +100,60 @@ fn bad_input_exits_2_with_one_line() {
         assert!(out.stdout.is_empty());
     }
 }
+
+#[test]
+fn train_runs_on_extracted_batches_and_reports_json() {
+    let dir = std::env::temp_dir().join(format!("regnet-cli-train-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let record = |i: usize| -> Vec<u8> {
+        let mut r = vec![(i % 10) as u8];
+        r.extend((0..3072).map(|p| ((i * 13 + p) % 251) as u8));
+        r
+    };
+    let batch: Vec<u8> = (0..20).flat_map(record).collect();
+    for name in [
+        "data_batch_1",
+        "data_batch_2",
+        "data_batch_3",
+        "data_batch_4",
+        "data_batch_5",
+        "test_batch",
+    ] {
+        std::fs::write(dir.join(format!("{name}.bin")), &batch).unwrap();
+    }
+    let data = dir.to_str().unwrap();
+    let common = [
+        "--d", "2", "--w0", "8", "--wa", "8", "--wm", "2", "--epochs", "1", "--batch", "8",
+    ];
+    let mut args = vec![
+        "train",
+        "--data",
+        data,
+        "--train-images",
+        "16",
+        "--test-images",
+        "10",
+        "--json",
+    ];
+    args.extend(common);
+    let v = json(&args);
+    for key in [
+        "test_error",
+        "train_loss",
+        "images_per_s",
+        "params",
+        "flops",
+        "seconds",
+    ] {
+        assert!(v.get(key).is_some(), "missing {key}: {v}");
+    }
+    assert!(v["train_loss"].as_f64().unwrap().is_finite());
+    assert_eq!(v["test_images"], 10);
+
+    let mut bad = vec!["train", "--data", "/nonexistent/cifar.tar.gz"];
+    bad.extend(common);
+    let out = regnet(&bad);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("/nonexistent/cifar.tar.gz"));
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -1,0 +1,78 @@
+//! Real CIFAR-10: the mini RegNetX trained natively for one epoch on 10,000
+//! images must reach a test error below 65% on 2,000 test images (chance is 90%).
+//! The archive's path comes from REGNET_CIFAR, else ../shared/data next to the
+//! project; a missing file fails the test, it never skips.
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use burn::prelude::*;
+use regnet_playground::data::Cifar10;
+use regnet_playground::design::{Dataset, RegNetParams};
+use regnet_playground::report::Report;
+use regnet_playground::train::{Recipe, Trainer};
+
+fn archive() -> PathBuf {
+    let path = std::env::var_os("REGNET_CIFAR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/data/cifar-10-binary.tar.gz")
+        });
+    assert!(
+        path.exists(),
+        "CIFAR-10 not found at {} (set REGNET_CIFAR)",
+        path.display()
+    );
+    path
+}
+
+#[test]
+fn reads_the_real_archive() {
+    let data = Cifar10::open(&archive()).unwrap();
+    assert_eq!((data.train.len(), data.test.len()), (50_000, 10_000));
+    let mut counts = [0; 10];
+    data.test
+        .labels
+        .iter()
+        .for_each(|l| counts[*l as usize] += 1);
+    assert_eq!(counts, [1000; 10]);
+}
+
+#[test]
+fn mini_regnetx_learns_cifar10_in_one_epoch() {
+    let data = Cifar10::open(&archive()).unwrap();
+    let params = RegNetParams {
+        d: 6,
+        w0: 24,
+        wa: 16.0,
+        wm: 2.5,
+        g: 8,
+        ..RegNetParams::default()
+    };
+    let report = Report::new(&params, Dataset::Cifar10).unwrap();
+    assert_eq!(report.complexity.params, 111_818);
+    let recipe = Recipe {
+        epochs: 1,
+        train_images: 10_000,
+        test_images: 2_000,
+        batch: 32,
+        lr: 0.1,
+        warmup_epochs: 0.2,
+        zero_final_gamma: false,
+        ..Recipe::default()
+    };
+    let mut trainer = Trainer::new(&report.net, recipe, &data, &Device::flex()).unwrap();
+    let start = Instant::now();
+    let mut steps = 0;
+    while let Some(loss) = trainer.step_sync() {
+        assert!(loss.is_finite(), "loss {loss} at step {steps}");
+        steps += 1;
+    }
+    let error = trainer.test_error(500);
+    eprintln!(
+        "mini RegNetX, 1 epoch of 10k images: {steps} steps in {:.1} s, test error {:.1}%",
+        start.elapsed().as_secs_f64(),
+        100.0 * error
+    );
+    assert!(error < 0.65, "test error {error}");
+}
