@@ -187,29 +187,17 @@ mod tests {
     fn notes_flag_models_outside_the_paper_space() {
         let paper = Report::new(&RegNetParams::default(), Dataset::Imagenet).unwrap();
         assert!(paper.notes().is_empty(), "{:?}", paper.notes());
-        let two = Report::new(
-            &RegNetParams {
-                d: 4,
-                w0: 32,
-                wa: 8.0,
-                wm: 2.0,
-                ..Default::default()
-            },
-            Dataset::Imagenet,
-        )
-        .unwrap();
+        // The paper's worked example has 2 stages: outside the ImageNet space, inside pycls's CIFAR one.
+        let example = RegNetParams {
+            d: 4,
+            w0: 32,
+            wa: 8.0,
+            wm: 2.0,
+            ..Default::default()
+        };
+        let two = Report::new(&example, Dataset::Imagenet).unwrap();
         assert!(two.notes()[0].starts_with("2 stages"), "{:?}", two.notes());
-        let cifar = Report::new(
-            &RegNetParams {
-                d: 4,
-                w0: 32,
-                wa: 8.0,
-                wm: 2.0,
-                ..Default::default()
-            },
-            Dataset::Cifar10,
-        )
-        .unwrap();
+        let cifar = Report::new(&example, Dataset::Cifar10).unwrap();
         assert!(cifar.notes().is_empty(), "{:?}", cifar.notes());
     }
 }
