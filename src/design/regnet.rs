@@ -278,15 +278,6 @@ impl RegNetShape {
     pub fn group_widths(&self) -> Vec<u32> {
         self.stages.iter().map(|s| s.group_width).collect()
     }
-
-    /// Index of the stage each block belongs to (blocks are ordered by width).
-    pub fn block_stages(&self) -> Vec<usize> {
-        self.stages
-            .iter()
-            .enumerate()
-            .flat_map(|(i, s)| std::iter::repeat_n(i, s.depth as usize))
-            .collect()
-    }
 }
 
 #[cfg(test)]
