@@ -168,6 +168,81 @@ impl WidthChart {
     }
 }
 
+/// Ticks at 1/2/5 x 10^k steps covering `[lo, hi]`, about `count` of them.
+pub fn nice_ticks(lo: f64, hi: f64, count: usize) -> Vec<f64> {
+    let span = hi - lo;
+    if !span.is_finite() || span <= 0.0 {
+        return vec![lo];
+    }
+    let raw = span / count.max(1) as f64;
+    let mag = 10f64.powf(raw.log10().floor());
+    let step = [1.0, 2.0, 5.0, 10.0]
+        .into_iter()
+        .map(|m| m * mag)
+        .find(|s| *s >= raw)
+        .unwrap_or(10.0 * mag);
+    let first = (lo / step).ceil() as i64;
+    (first..)
+        .map(|i| i as f64 * step)
+        .take_while(|v| *v <= hi + step * 1e-9)
+        .collect()
+}
+
+/// A training curve: one polyline of (x, y) points over fixed axes, with optional
+/// dots (for sparse series such as the per-epoch test error).
+#[derive(Debug, Clone, PartialEq)]
+pub struct CurveChart {
+    pub path: String,
+    /// Pixel positions of the points, for dots.
+    pub points: Vec<(f64, f64)>,
+    pub x_ticks: Vec<Tick>,
+    pub y_ticks: Vec<Tick>,
+}
+
+impl CurveChart {
+    /// `x_max` fixes the x axis (the run's length) so a live curve grows into it;
+    /// `y` is the y domain, or `None` to fit the points (from zero).
+    pub fn new(points: &[(f64, f64)], x_max: f64, y: Option<(f64, f64)>, frame: &Frame) -> Self {
+        let finite = points.iter().filter(|(_, v)| v.is_finite());
+        let y_dom = y.unwrap_or_else(|| {
+            let hi = finite.clone().fold(0.0f64, |m, (_, v)| m.max(*v));
+            (0.0, if hi > 0.0 { hi * 1.05 } else { 1.0 })
+        });
+        let xs = Scale::linear((0.0, x_max.max(1e-9)), frame.x_range());
+        let ys = Scale::linear(y_dom, frame.y_range());
+        let pixels: Vec<(f64, f64)> = finite
+            .map(|(x, v)| (xs.map(*x), ys.map(v.clamp(y_dom.0, y_dom.1))))
+            .collect();
+        let mut path = String::new();
+        for (i, (px, py)) in pixels.iter().enumerate() {
+            let cmd = if i == 0 { 'M' } else { 'L' };
+            let _ = write!(path, "{cmd}{px:.1},{py:.1}");
+        }
+        let label = |v: f64| {
+            let s = format!("{v:.3}");
+            s.trim_end_matches('0').trim_end_matches('.').to_string()
+        };
+        CurveChart {
+            path,
+            points: pixels,
+            x_ticks: nice_ticks(0.0, x_max, 6)
+                .into_iter()
+                .map(|v| Tick {
+                    at: xs.map(v),
+                    label: label(v),
+                })
+                .collect(),
+            y_ticks: nice_ticks(y_dom.0, y_dom.1, 4)
+                .into_iter()
+                .map(|v| Tick {
+                    at: ys.map(v),
+                    label: label(v),
+                })
+                .collect(),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -214,5 +289,31 @@ mod tests {
         assert!(c.y_ticks.iter().any(|t| t.label == "64"));
         let empty = WidthChart::new(&[], &[], &FRAME);
         assert!(empty.quantized.is_empty() && empty.boundaries.is_empty());
+    }
+
+    #[test]
+    fn curves_fill_their_axes() {
+        assert_eq!(nice_ticks(0.0, 1.0, 4), vec![0.0, 0.5, 1.0]);
+        assert_eq!(nice_ticks(0.0, 5.0, 6), vec![0.0, 1.0, 2.0, 3.0, 4.0, 5.0]);
+        let c = CurveChart::new(
+            &[(0.0, 2.0), (1.0, 1.0), (2.0, f64::NAN)],
+            4.0,
+            None,
+            &FRAME,
+        );
+        assert_eq!(c.points.len(), 2, "non-finite points are left out");
+        let (x0, _) = FRAME.x_range();
+        let (y0, _) = FRAME.y_range();
+        assert_eq!(c.points[0].0, x0);
+        assert!(
+            c.points[0].1 < c.points[1].1,
+            "larger values are drawn higher"
+        );
+        assert!(c.points[1].1 < y0);
+        assert!(c.path.starts_with('M') && c.path.contains('L'));
+        let fixed = CurveChart::new(&[(4.0, 0.5)], 4.0, Some((0.0, 1.0)), &FRAME);
+        assert_eq!(fixed.points[0].0, FRAME.width - FRAME.right);
+        assert_eq!(fixed.y_ticks.first().map(|t| t.label.as_str()), Some("0"));
+        assert_eq!(fixed.y_ticks.last().map(|t| t.label.as_str()), Some("1"));
     }
 }

@@ -7,6 +7,7 @@ mod notices;
 mod playground;
 mod plot;
 mod stages;
+mod train;
 
 use leptos::prelude::*;
 use leptos_router::components::Router;

@@ -10,6 +10,7 @@ use super::controls::{Controls, CopyLink};
 use super::notices::{ErrorBanner, SpaceNotes, UrlNotice};
 use super::plot::WidthPlot;
 use super::stages::StageTable;
+use super::train::TrainPanel;
 use crate::design::ParamError;
 use crate::report::Report;
 use crate::url_params::{PageState, Parsed};
@@ -80,6 +81,7 @@ pub fn Playground() -> impl IntoView {
                 <StageTable report=report />
                 <ComplexityPanel state=state />
                 <SpaceNotes report=report />
+                <TrainPanel state=state report=report />
             </section>
         </main>
     }

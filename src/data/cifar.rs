@@ -116,7 +116,8 @@ impl Split {
         Ok(split)
     }
 
-    fn append(&mut self, other: Split) {
+    /// Adds `other`'s images after this split's.
+    pub fn append(&mut self, other: Split) {
         self.labels.extend(other.labels);
         self.pixels.extend(other.pixels);
     }

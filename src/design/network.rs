@@ -95,14 +95,14 @@ impl FromStr for Dataset {
 }
 
 /// The stem: one 3x3 conv + BN + ReLU from the 3 input channels.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StemSpec {
     pub w_out: u32,
     pub stride: u32,
 }
 
 /// One residual bottleneck block (pycls `ResBottleneckBlock`), X or Y.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct BlockSpec {
     pub w_in: u32,
     pub w_out: u32,
@@ -154,7 +154,7 @@ impl BlockSpec {
 }
 
 /// A complete network: stem, stages of blocks, avg-pool + fc head.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct NetSpec {
     pub dataset: Dataset,
     pub stem: StemSpec,

@@ -1,0 +1,246 @@
+//! The page's handle on the training worker: sends commands, turns the worker's
+//! events into signals the panel draws. The curves live here, on the page, so a
+//! crashed worker or a lost GPU never takes them along.
+
+use leptos::prelude::*;
+use wasm_bindgen::prelude::*;
+use web_sys::{ErrorEvent, File, MessageEvent, Worker};
+
+use crate::worker::protocol::{Command, DataStatus, Event};
+
+/// Where the run is.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Phase {
+    /// The worker's wasm is still loading.
+    Booting,
+    Idle,
+    /// Getting the data or the backend before the first step.
+    Preparing,
+    Running,
+    Paused,
+    Finished,
+    Cancelled,
+    Failed(String),
+}
+
+impl Phase {
+    /// A run holds the worker (Start is off, Pause and Cancel are on).
+    pub fn active(&self) -> bool {
+        matches!(self, Phase::Preparing | Phase::Running | Phase::Paused)
+    }
+}
+
+/// The backend a run uses, and the notice when it is a fallback.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BackendInfo {
+    pub name: String,
+    pub gpu: bool,
+    pub notice: Option<String>,
+}
+
+/// A run's fixed facts, from `Event::Started`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct RunInfo {
+    pub total_steps: usize,
+    pub steps_per_epoch: usize,
+    pub train_images: usize,
+    pub test_images: usize,
+    pub params: usize,
+}
+
+/// The latest step.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct StepInfo {
+    pub step: usize,
+    pub loss: f32,
+    pub images_per_s: f64,
+    pub elapsed_s: f64,
+}
+
+/// One run's curves: x in epochs.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Curves {
+    pub label: String,
+    pub loss: Vec<(f64, f64)>,
+    pub test_error: Vec<(f64, f64)>,
+}
+
+/// Everything the panel shows about training; `Copy`, so components share it.
+#[derive(Clone, Copy)]
+pub struct Training {
+    worker: StoredValue<Option<Worker>, LocalStorage>,
+    pub phase: RwSignal<Phase>,
+    pub data: RwSignal<DataStatus>,
+    pub backend: RwSignal<Option<BackendInfo>>,
+    pub run: RwSignal<Option<RunInfo>>,
+    pub last: RwSignal<Option<StepInfo>>,
+    pub curves: RwSignal<Curves>,
+    /// The run before this one, drawn faintly for comparison.
+    pub previous: RwSignal<Option<Curves>>,
+    pub result: RwSignal<Option<(f64, f64)>>,
+}
+
+/// Trunk writes the worker's loader under this name (see index.html).
+const WORKER_URL: &str = "./train_worker_loader.js";
+
+impl Training {
+    pub fn new() -> Self {
+        let training = Training {
+            worker: StoredValue::new_local(None),
+            phase: RwSignal::new(Phase::Booting),
+            data: RwSignal::new(DataStatus::Checking),
+            backend: RwSignal::new(None),
+            run: RwSignal::new(None),
+            last: RwSignal::new(None),
+            curves: RwSignal::new(Curves::default()),
+            previous: RwSignal::new(None),
+            result: RwSignal::new(None),
+        };
+        training.spawn();
+        training
+    }
+
+    /// Starts a fresh worker (at start-up and after a crash).
+    fn spawn(self) {
+        let worker = match Worker::new(WORKER_URL) {
+            Ok(w) => w,
+            Err(e) => {
+                self.phase.set(Phase::Failed(format!(
+                    "the training worker could not start ({e:?}); training is unavailable"
+                )));
+                return;
+            }
+        };
+        let on_message = Closure::<dyn Fn(MessageEvent)>::new(move |e: MessageEvent| {
+            let Some(text) = e.data().as_string() else {
+                return;
+            };
+            if let Ok(event) = serde_json::from_str::<Event>(&text) {
+                self.apply(event);
+            }
+        });
+        worker.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
+        on_message.forget();
+        let on_error = Closure::<dyn Fn(ErrorEvent)>::new(move |e: ErrorEvent| {
+            self.crashed(format!("the training worker failed: {}", e.message()));
+        });
+        worker.set_onerror(Some(on_error.as_ref().unchecked_ref()));
+        on_error.forget();
+        self.worker.set_value(Some(worker));
+    }
+
+    fn crashed(self, message: String) {
+        if let Some(w) = self.worker.get_value() {
+            w.terminate();
+        }
+        self.phase.set(Phase::Failed(format!(
+            "{message}. The curves so far are kept; Start runs again."
+        )));
+        self.backend.set(None);
+        self.data.set(DataStatus::Checking);
+        self.spawn();
+    }
+
+    pub fn send(self, command: &Command) {
+        let Ok(json) = serde_json::to_string(command) else {
+            return;
+        };
+        if let Some(w) = self.worker.get_value() {
+            let _ = w.post_message(&JsValue::from_str(&json));
+        }
+    }
+
+    pub fn send_file(self, file: &File) {
+        if let Some(w) = self.worker.get_value() {
+            let _ = w.post_message(file);
+        }
+    }
+
+    /// Keeps the finished curves as the comparison run and clears the live ones.
+    pub fn begin(self, label: String) {
+        let old = self.curves.get_untracked();
+        if !old.loss.is_empty() {
+            self.previous.set(Some(old));
+        }
+        self.curves.set(Curves {
+            label,
+            ..Default::default()
+        });
+        self.run.set(None);
+        self.last.set(None);
+        self.result.set(None);
+        self.phase.set(Phase::Preparing);
+    }
+
+    fn apply(self, event: Event) {
+        match event {
+            Event::Ready => {
+                self.phase.set(Phase::Idle);
+                self.send(&Command::Probe);
+            }
+            Event::Data(status) => self.data.set(status),
+            Event::Backend { name, gpu, notice } => {
+                self.backend.set(Some(BackendInfo { name, gpu, notice }))
+            }
+            Event::Started {
+                total_steps,
+                steps_per_epoch,
+                train_images,
+                test_images,
+                params,
+            } => {
+                self.run.set(Some(RunInfo {
+                    total_steps,
+                    steps_per_epoch,
+                    train_images,
+                    test_images,
+                    params,
+                }));
+                self.phase.set(Phase::Running);
+            }
+            Event::Step {
+                step,
+                loss,
+                images_per_s,
+                elapsed_s,
+                ..
+            } => {
+                let per_epoch = self
+                    .run
+                    .with_untracked(|r| r.map_or(1, |r| r.steps_per_epoch));
+                self.curves.update(|c| {
+                    c.loss
+                        .push((step as f64 / per_epoch as f64, f64::from(loss)))
+                });
+                self.last.set(Some(StepInfo {
+                    step,
+                    loss,
+                    images_per_s,
+                    elapsed_s,
+                }));
+            }
+            Event::Eval {
+                epoch, test_error, ..
+            } => self
+                .curves
+                .update(|c| c.test_error.push((f64::from(epoch), test_error))),
+            Event::Paused => self.phase.set(Phase::Paused),
+            Event::Resumed => self.phase.set(Phase::Running),
+            Event::Finished {
+                test_error,
+                seconds,
+            } => {
+                self.result.set(Some((test_error, seconds)));
+                self.phase.set(Phase::Finished);
+            }
+            Event::Cancelled => self.phase.set(Phase::Cancelled),
+            Event::Failed { message, crashed } => {
+                if crashed {
+                    self.crashed(message);
+                } else {
+                    self.phase.set(Phase::Failed(message));
+                }
+            }
+        }
+    }
+}

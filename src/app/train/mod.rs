@@ -1,0 +1,273 @@
+//! The Train panel: trains the CIFAR-10 version of the model on screen, in a Web
+//! Worker (WebGPU, or the CPU as a fallback), with progress and live curves.
+
+mod client;
+mod curves;
+mod data;
+
+use leptos::prelude::*;
+
+use self::client::{Phase, Training};
+use self::curves::TrainingCurves;
+use self::data::DataSource;
+use crate::design::{Dataset, NetSpec};
+use crate::report::Report;
+use crate::train::memory::{self, Target};
+use crate::train::Recipe;
+use crate::url_params::PageState;
+use crate::worker::protocol::{BackendChoice, Command};
+
+/// A recipe field: label, bounds, and how to read it from the recipe.
+struct Field {
+    key: &'static str,
+    label: &'static str,
+    min: f64,
+    max: f64,
+    step: f64,
+    get: fn(&Recipe) -> f64,
+    set: fn(&mut Recipe, f64),
+}
+
+const FIELDS: [Field; 5] = [
+    Field {
+        key: "train-images",
+        label: "training images",
+        min: 100.0,
+        max: 50_000.0,
+        step: 100.0,
+        get: |r| r.train_images as f64,
+        set: |r, v| r.train_images = v as usize,
+    },
+    Field {
+        key: "test-images",
+        label: "test images",
+        min: 100.0,
+        max: 10_000.0,
+        step: 100.0,
+        get: |r| r.test_images as f64,
+        set: |r, v| r.test_images = v as usize,
+    },
+    Field {
+        key: "epochs",
+        label: "epochs",
+        min: 1.0,
+        max: 100.0,
+        step: 1.0,
+        get: |r| f64::from(r.epochs),
+        set: |r, v| r.epochs = v as u32,
+    },
+    Field {
+        key: "batch",
+        label: "batch size",
+        min: 2.0,
+        max: 1024.0,
+        step: 1.0,
+        get: |r| r.batch as f64,
+        set: |r, v| r.batch = v as usize,
+    },
+    Field {
+        key: "lr",
+        label: "learning rate",
+        min: 0.001,
+        max: 5.0,
+        step: 0.001,
+        get: |r| r.lr,
+        set: |r, v| r.lr = v,
+    },
+];
+
+fn has_webgpu() -> bool {
+    let navigator = window().navigator();
+    js_sys::Reflect::get(&navigator, &"gpu".into()).is_ok_and(|g| !g.is_undefined())
+}
+
+fn minutes(seconds: f64) -> String {
+    let s = seconds.max(0.0).round() as u64;
+    if s < 60 {
+        format!("{s} s")
+    } else {
+        format!("{} min {:02} s", s / 60, s % 60)
+    }
+}
+
+#[component]
+pub fn TrainPanel(state: Memo<PageState>, report: Memo<Report>) -> impl IntoView {
+    let training = Training::new();
+    let recipe = RwSignal::new(Recipe::default());
+    let backend = RwSignal::new(BackendChoice::Auto);
+    // The CIFAR-10 network of the shape on screen (3x3 stem, 10 classes).
+    let spec = Memo::new(move |_| report.with(|r| NetSpec::new(&r.shape, Dataset::Cifar10)));
+    let target = Memo::new(move |_| {
+        let gpu = match training.backend.get() {
+            Some(b) => b.gpu,
+            None => has_webgpu(),
+        };
+        if gpu && backend.get() == BackendChoice::Auto {
+            Target::Gpu
+        } else {
+            Target::Cpu
+        }
+    });
+    let fit = Memo::new(move |_| {
+        let batch = recipe.with(|r| r.batch);
+        spec.with(|s| memory::check(s, batch, target.get()).map_err(|e| e.to_string()))
+    });
+    let phase = training.phase;
+    let can_start = move || {
+        !phase.with(Phase::active)
+            && !matches!(phase.get(), Phase::Booting)
+            && fit.with(Result::is_ok)
+    };
+    let label = move || {
+        state.with(|s| {
+            let p = s.params;
+            format!(
+                "d={} w0={} wa={} wm={} g={}{}",
+                p.d,
+                p.w0,
+                p.wa,
+                p.wm,
+                p.g,
+                if p.se { " SE" } else { "" }
+            )
+        })
+    };
+    let start = move |_| {
+        training.begin(label());
+        training.send(&Command::Start {
+            spec: spec.get_untracked(),
+            recipe: recipe.get_untracked(),
+            backend: backend.get_untracked(),
+        });
+    };
+    let epochs = Signal::derive(move || recipe.with(|r| r.epochs));
+
+    view! {
+        <section class="train" data-testid="train-panel">
+            <h2>"Train it on CIFAR-10, in this browser"</h2>
+            <p class="muted">
+                "Trains the CIFAR-10 version of the model above (3×3 stem, 10 classes, "
+                {move || format!("{} parameters", spec.with(|s| s.complexity().params))}
+                ") with SGD, warm-up and a half-cosine schedule, as pycls does, in a background worker."
+            </p>
+            <DataSource training />
+            <div class="recipe">
+                {FIELDS
+                    .iter()
+                    .map(|f| {
+                        let value = move || (f.get)(&recipe.get()).to_string();
+                        view! {
+                            <label>
+                                {f.label}
+                                <input
+                                    type="number"
+                                    data-testid=format!("train-{}", f.key)
+                                    min=f.min
+                                    max=f.max
+                                    step=f.step
+                                    prop:value=value
+                                    prop:disabled=move || phase.with(Phase::active)
+                                    on:change=move |ev| {
+                                        let parsed = event_target_value(&ev).parse::<f64>().ok();
+                                        recipe.update(|r| {
+                                            if let Some(v) = parsed.filter(|v| v.is_finite()) {
+                                                (f.set)(r, v.clamp(f.min, f.max));
+                                            }
+                                        });
+                                    }
+                                />
+                            </label>
+                        }
+                    })
+                    .collect_view()}
+                <label>
+                    "backend"
+                    <select
+                        data-testid="train-backend"
+                        prop:disabled=move || phase.with(Phase::active)
+                        on:change=move |ev| {
+                            backend.set(if event_target_value(&ev) == "cpu" { BackendChoice::Cpu } else { BackendChoice::Auto })
+                        }
+                    >
+                        <option value="auto" selected=true>"WebGPU if available"</option>
+                        <option value="cpu">"CPU only"</option>
+                    </select>
+                </label>
+            </div>
+            <p class=move || if fit.with(Result::is_ok) { "muted" } else { "error" } data-testid="memory-estimate">
+                {move || match fit.get() {
+                    Ok(bytes) => format!("Needs about {:.2} GB of memory to train.", bytes as f64 / 1e9),
+                    Err(message) => format!("Too big to train here: {message}."),
+                }}
+            </p>
+            <div class="buttons">
+                <button data-testid="train-start" on:click=start prop:disabled=move || !can_start()>
+                    "Start"
+                </button>
+                <button
+                    data-testid="train-pause"
+                    prop:disabled=move || !matches!(phase.get(), Phase::Running | Phase::Paused)
+                    on:click=move |_| {
+                        let command = if phase.get_untracked() == Phase::Paused { Command::Resume } else { Command::Pause };
+                        training.send(&command);
+                    }
+                >
+                    {move || if phase.get() == Phase::Paused { "Resume" } else { "Pause" }}
+                </button>
+                <button data-testid="train-cancel" prop:disabled=move || !phase.with(Phase::active) on:click=move |_| training.send(&Command::Cancel)>
+                    "Cancel"
+                </button>
+            </div>
+            {move || training.backend.get().map(|b| view! {
+                <p class="muted" data-testid="train-backend-used">{format!("Training on {}.", b.name)}</p>
+                {b.notice.map(|n| view! { <p class="notice inline" data-testid="cpu-fallback">{n}</p> })}
+            })}
+            <Progress training />
+            {move || match phase.get() {
+                Phase::Failed(message) => Some(view! { <p class="error" data-testid="train-error">{message}</p> }.into_any()),
+                Phase::Cancelled => Some(view! { <p class="muted">"Cancelled; the curves so far are kept."</p> }.into_any()),
+                _ => None,
+            }}
+            {move || training.result.get().map(|(err, seconds)| view! {
+                <p class="result" data-testid="train-result">
+                    {format!("Final test error {:.1}% after {}.", 100.0 * err, minutes(seconds))}
+                </p>
+            })}
+            <TrainingCurves training epochs />
+        </section>
+    }
+}
+
+#[component]
+fn Progress(training: Training) -> impl IntoView {
+    let line = move || {
+        let run = training.run.get()?;
+        let last = training.last.get();
+        let step = last.map_or(0, |l| l.step);
+        let mut text = format!(
+            "step {step} of {} · epoch {} of {}",
+            run.total_steps,
+            (step / run.steps_per_epoch.max(1) + 1)
+                .min(run.total_steps / run.steps_per_epoch.max(1)),
+            run.total_steps / run.steps_per_epoch.max(1)
+        );
+        if let Some(l) = last {
+            let per_step = l.elapsed_s / l.step.max(1) as f64;
+            text.push_str(&format!(
+                " · loss {:.3} · {:.0} images/s · about {} left",
+                l.loss,
+                l.images_per_s,
+                minutes(per_step * (run.total_steps - l.step) as f64)
+            ));
+        }
+        Some((step, run.total_steps, text))
+    };
+    view! {
+        {move || line().map(|(step, total, text)| view! {
+            <div class="progress">
+                <progress data-testid="train-progress" value=step max=total></progress>
+                <span data-testid="train-status">{text}</span>
+            </div>
+        })}
+    }
+}

@@ -1,0 +1,379 @@
+//! The worker's side: listens for commands, loads the data, picks the backend and
+//! drives the trainer one step at a time, awaiting every readback (synchronous reads
+//! panic on WebGPU) and yielding to the event loop between steps so Pause and Cancel
+//! get through.
+
+use std::cell::{Cell, RefCell};
+use std::rc::Rc;
+
+use burn::prelude::*;
+use gloo_timers::future::TimeoutFuture;
+use wasm_bindgen::prelude::*;
+use wasm_bindgen_futures::spawn_local;
+use web_sys::{DedicatedWorkerGlobalScope, File, MessageEvent};
+
+use super::data;
+use super::protocol::{BackendChoice, Command, DataStatus, Event};
+use crate::data::Cifar10;
+use crate::design::NetSpec;
+use crate::train::memory::{self, Target};
+use crate::train::{Recipe, Trainer};
+
+pub fn scope() -> DedicatedWorkerGlobalScope {
+    js_sys::global().unchecked_into()
+}
+
+/// A JS error's message, for user-facing text.
+pub fn js_error(value: &JsValue) -> String {
+    value
+        .dyn_ref::<js_sys::Error>()
+        .map(|e| String::from(e.message()))
+        .or_else(|| value.as_string())
+        .unwrap_or_else(|| format!("{value:?}"))
+}
+
+fn post(event: &Event) {
+    if let Ok(json) = serde_json::to_string(event) {
+        // Posting a string cannot fail to clone.
+        let _ = scope().post_message(&JsValue::from_str(&json));
+    }
+}
+
+fn now_s() -> f64 {
+    js_sys::Date::now() / 1000.0
+}
+
+/// The backend, chosen once: Burn registers a wgpu runtime only once per worker.
+#[derive(Clone)]
+struct Backend {
+    device: Device,
+    gpu: bool,
+}
+
+#[derive(Default)]
+struct State {
+    data: RefCell<Option<Rc<Cifar10>>>,
+    gpu: RefCell<Option<Result<Device, String>>>,
+    busy: Cell<bool>,
+    paused: Cell<bool>,
+    cancel: Cell<bool>,
+}
+
+/// Starts the worker: installs the message handler and says it is ready.
+pub fn run() {
+    std::panic::set_hook(Box::new(|info| {
+        console_error_panic_hook::hook(info);
+        let detail = info.payload_as_str().unwrap_or("an internal error");
+        post(&Event::Failed {
+            message: format!("training stopped: {detail}"),
+            crashed: true,
+        });
+    }));
+    let state = Rc::new(State::default());
+    let handler = Closure::<dyn Fn(MessageEvent)>::new(move |event: MessageEvent| {
+        let value = event.data();
+        if let Some(file) = data::as_file(&value) {
+            spawn_local(load_file(state.clone(), file));
+            return;
+        }
+        let Some(text) = value.as_string() else {
+            return;
+        };
+        match serde_json::from_str::<Command>(&text) {
+            Ok(command) => handle(&state, command),
+            Err(e) => post(&Event::Failed {
+                message: format!("the worker got a message it does not understand: {e}"),
+                crashed: false,
+            }),
+        }
+    });
+    scope().set_onmessage(Some(handler.as_ref().unchecked_ref()));
+    handler.forget();
+    post(&Event::Ready);
+}
+
+fn handle(state: &Rc<State>, command: Command) {
+    match command {
+        Command::Probe => {
+            let state = state.clone();
+            spawn_local(async move {
+                let status = match loaded_status(&state, "memory") {
+                    Some(ready) => ready,
+                    None => data::probe().await,
+                };
+                post(&Event::Data(status));
+            });
+        }
+        Command::Load => {
+            let state = state.clone();
+            spawn_local(async move {
+                let _ = ensure_data(&state).await;
+            });
+        }
+        Command::Start {
+            spec,
+            recipe,
+            backend,
+        } => {
+            if state.busy.replace(true) {
+                return;
+            }
+            state.cancel.set(false);
+            state.paused.set(false);
+            let state = state.clone();
+            spawn_local(async move {
+                if let Err(message) = start(&state, spec, recipe, backend).await {
+                    post(&Event::Failed {
+                        message,
+                        crashed: false,
+                    });
+                }
+                state.busy.set(false);
+            });
+        }
+        Command::Pause => state.paused.set(true),
+        Command::Resume => state.paused.set(false),
+        Command::Cancel => state.cancel.set(true),
+    }
+}
+
+fn loaded_status(state: &State, source: &str) -> Option<DataStatus> {
+    state.data.borrow().as_ref().map(|d| DataStatus::Ready {
+        train: d.train.len(),
+        test: d.test.len(),
+        source: source.to_string(),
+        cache_note: None,
+    })
+}
+
+/// The data, from memory, the cache or the server, reporting each stage.
+async fn ensure_data(state: &State) -> Result<Rc<Cifar10>, String> {
+    if let Some(d) = state.data.borrow().clone() {
+        return Ok(d);
+    }
+    post(&Event::Data(DataStatus::Checking));
+    if let Some(d) = data::from_cache().await {
+        return Ok(keep(state, d, "cache", None));
+    }
+    let bytes = match data::download(|s| post(&Event::Data(s))).await {
+        Ok(bytes) => bytes,
+        Err(message) => {
+            post(&Event::Data(DataStatus::Missing));
+            return Err(format!("no CIFAR-10 data: {message}"));
+        }
+    };
+    parse_and_keep(state, &bytes, "server").await
+}
+
+async fn parse_and_keep(
+    state: &State,
+    bytes: &js_sys::Uint8Array,
+    source: &str,
+) -> Result<Rc<Cifar10>, String> {
+    post(&Event::Data(DataStatus::Parsing));
+    // Let the status message out before the long synchronous parse.
+    TimeoutFuture::new(0).await;
+    match data::parse_archive(bytes) {
+        Ok(d) => {
+            let note = data::store(&d)
+                .await
+                .err()
+                .map(|e| format!("not kept for the next visit: {e}"));
+            Ok(keep(state, d, source, note))
+        }
+        Err(message) => {
+            post(&Event::Data(DataStatus::Invalid {
+                message: message.clone(),
+            }));
+            Err(message)
+        }
+    }
+}
+
+fn keep(state: &State, d: Cifar10, source: &str, cache_note: Option<String>) -> Rc<Cifar10> {
+    let d = Rc::new(d);
+    *state.data.borrow_mut() = Some(d.clone());
+    post(&Event::Data(DataStatus::Ready {
+        train: d.train.len(),
+        test: d.test.len(),
+        source: source.to_string(),
+        cache_note,
+    }));
+    d
+}
+
+async fn load_file(state: Rc<State>, file: File) {
+    if state.busy.get() {
+        return;
+    }
+    post(&Event::Data(DataStatus::Parsing));
+    match data::read_file(&file).await {
+        Ok(bytes) => {
+            let previous = state.data.borrow_mut().take();
+            if parse_and_keep(&state, &bytes, &file.name()).await.is_err() {
+                *state.data.borrow_mut() = previous;
+            }
+        }
+        Err(message) => post(&Event::Data(DataStatus::Invalid { message })),
+    }
+}
+
+/// WebGPU when asked for and available, else Burn's CPU backend, with a notice.
+async fn backend(state: &State, choice: BackendChoice) -> Backend {
+    let cpu = |notice: Option<String>| {
+        post(&Event::Backend {
+            name: "CPU (Burn flex)".into(),
+            gpu: false,
+            notice,
+        });
+        Backend {
+            device: Device::flex(),
+            gpu: false,
+        }
+    };
+    if choice == BackendChoice::Cpu {
+        return cpu(None);
+    }
+    let has_webgpu = js_sys::Reflect::get(&scope().navigator(), &"gpu".into())
+        .is_ok_and(|gpu| !gpu.is_undefined() && !gpu.is_null());
+    if !has_webgpu {
+        return cpu(Some(
+            "This browser offers no WebGPU, so training runs on the CPU, many times slower. \
+             Chrome and Edge 113+ (and recent Safari and Firefox) have WebGPU."
+                .into(),
+        ));
+    }
+    if state.gpu.borrow().is_none() {
+        let result = Device::wgpu_options()
+            .init_async()
+            .await
+            .map_err(|e| e.to_string());
+        *state.gpu.borrow_mut() = Some(result);
+    }
+    let gpu = state.gpu.borrow().clone();
+    match gpu.unwrap_or_else(|| Err("not initialised".into())) {
+        Ok(device) => {
+            post(&Event::Backend {
+                name: "WebGPU (Burn wgpu)".into(),
+                gpu: true,
+                notice: None,
+            });
+            Backend { device, gpu: true }
+        }
+        Err(reason) => cpu(Some(format!(
+            "WebGPU gave no usable GPU ({reason}), so training runs on the CPU, many times slower."
+        ))),
+    }
+}
+
+async fn start(
+    state: &State,
+    spec: NetSpec,
+    recipe: Recipe,
+    choice: BackendChoice,
+) -> Result<(), String> {
+    let data = ensure_data(state).await?;
+    let backend = backend(state, choice).await;
+    let target = if backend.gpu {
+        Target::Gpu
+    } else {
+        Target::Cpu
+    };
+    memory::check(&spec, recipe.batch, target).map_err(|e| e.to_string())?;
+    let mut trainer =
+        Trainer::new(&spec, recipe, &data, &backend.device).map_err(|e| e.to_string())?;
+    drop(data);
+    train(state, &mut trainer).await
+}
+
+/// Why a readback failed, in the user's words.
+fn device_error(e: impl std::fmt::Display) -> String {
+    format!("the GPU stopped answering ({e}); the device may have been lost")
+}
+
+async fn train(state: &State, trainer: &mut Trainer) -> Result<(), String> {
+    let recipe = trainer.recipe.clone();
+    let per_epoch = recipe.steps_per_epoch();
+    post(&Event::Started {
+        total_steps: recipe.total_steps(),
+        steps_per_epoch: per_epoch,
+        train_images: trainer.train_images(),
+        test_images: trainer.test_images(),
+        params: trainer.model.trainable_params(),
+    });
+    let started = now_s();
+    let mut paused_s = 0.0;
+    let mut test_error = f64::NAN;
+    while !trainer.done() {
+        if state.cancel.get() {
+            post(&Event::Cancelled);
+            return Ok(());
+        }
+        if state.paused.get() {
+            post(&Event::Paused);
+            let since = now_s();
+            while state.paused.get() && !state.cancel.get() {
+                TimeoutFuture::new(100).await;
+            }
+            paused_s += now_s() - since;
+            if !state.cancel.get() {
+                post(&Event::Resumed);
+            }
+            continue;
+        }
+        let step = trainer.step_index();
+        let lr = recipe.lr_at(step);
+        let Some(loss) = trainer.step() else { break };
+        let loss = loss
+            .into_scalar_async::<f32>()
+            .await
+            .map_err(device_error)?;
+        if !loss.is_finite() {
+            return Err(format!(
+                "the loss became {loss} at step {}: the learning rate {} is too high for \
+                 this model, try a smaller one",
+                step + 1,
+                recipe.lr
+            ));
+        }
+        let elapsed_s = now_s() - started - paused_s;
+        post(&Event::Step {
+            step: step + 1,
+            loss,
+            lr,
+            images_per_s: ((step + 1) * recipe.batch) as f64 / elapsed_s.max(1e-9),
+            elapsed_s,
+        });
+        if (step + 1).is_multiple_of(per_epoch) {
+            test_error = evaluate(trainer).await?;
+            post(&Event::Eval {
+                step: step + 1,
+                epoch: ((step + 1) / per_epoch) as u32,
+                test_error,
+            });
+        }
+        // Let Pause and Cancel messages in.
+        TimeoutFuture::new(0).await;
+    }
+    post(&Event::Finished {
+        test_error,
+        seconds: now_s() - started - paused_s,
+    });
+    Ok(())
+}
+
+/// Top-1 test error, batch by batch, each count read back asynchronously.
+async fn evaluate(trainer: &Trainer) -> Result<f64, String> {
+    let n = trainer.test_images();
+    let batch = trainer.recipe.batch.max(1);
+    let mut correct = 0i64;
+    for start in (0..n).step_by(batch) {
+        correct += trainer
+            .correct(start, batch)
+            .into_scalar_async::<i64>()
+            .await
+            .map_err(device_error)?;
+        TimeoutFuture::new(0).await;
+    }
+    Ok(1.0 - correct as f64 / n as f64)
+}
