@@ -63,7 +63,7 @@ pub enum DataStatus {
     Ready {
         train: usize,
         test: usize,
-        /// "cache", "server" or the picked file's name.
+        /// "the server", "this browser's cache" or the picked file's name.
         source: String,
         /// Why the parsed data could not be kept for the next visit, if it could not.
         cache_note: Option<String>,

@@ -153,7 +153,7 @@ async fn ensure_data(state: &State) -> Result<Rc<Cifar10>, String> {
     }
     post(&Event::Data(DataStatus::Checking));
     if let Some(d) = data::from_cache().await {
-        return Ok(keep(state, d, "cache", None));
+        return Ok(keep(state, d, "this browser's cache", None));
     }
     let bytes = match data::download(|s| post(&Event::Data(s))).await {
         Ok(bytes) => bytes,
@@ -162,7 +162,7 @@ async fn ensure_data(state: &State) -> Result<Rc<Cifar10>, String> {
             return Err(format!("no CIFAR-10 data: {message}"));
         }
     };
-    parse_and_keep(state, &bytes, "server").await
+    parse_and_keep(state, &bytes, "the server").await
 }
 
 async fn parse_and_keep(

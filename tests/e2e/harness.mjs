@@ -5,6 +5,7 @@ import { readFile, stat } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { extname, join, normalize } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { gzipSync } from 'node:zlib';
 import { chromium } from 'playwright-core';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
@@ -18,13 +19,29 @@ const TYPES = {
   '.svg': 'image/svg+xml',
 };
 
-/** Starts a static server for `dir`; unknown paths get index.html (client-side routes). */
-export async function serve(dir = DIST) {
+/** Where the page looks for the CIFAR-10 archive. */
+export const ARCHIVE_PATH = '/data/cifar-10-binary.tar.gz';
+
+/**
+ * Starts a static server for `dir`; unknown paths get index.html (client-side routes).
+ * `archive` (a Buffer) is served at ARCHIVE_PATH; without it that path is a 404, so a
+ * test decides what data the page finds, whatever the build linked there.
+ */
+export async function serve(dir = DIST, { archive = null } = {}) {
   if (!existsSync(join(dir, 'index.html'))) {
     throw new Error(`${dir}/index.html is missing: build the app first (trunk build --release)`);
   }
   const server = createServer(async (req, res) => {
     const path = normalize(decodeURIComponent(new URL(req.url, 'http://x').pathname)).replace(/^(\.\.[/\\])+/, '');
+    if (path === ARCHIVE_PATH) {
+      if (!archive) {
+        res.writeHead(404).end();
+        return;
+      }
+      res.writeHead(200, { 'content-type': 'application/gzip', 'content-length': archive.length });
+      res.end(req.method === 'HEAD' ? undefined : archive);
+      return;
+    }
     let file = join(dir, path);
     if (!(await stat(file).catch(() => null))?.isFile()) file = join(dir, 'index.html');
     res.writeHead(200, { 'content-type': TYPES[extname(file)] || 'application/octet-stream' });
@@ -80,4 +97,48 @@ export async function readStages(page) {
       groupWidth: Number(r.querySelector('[data-testid=stage-group-width]').textContent),
     })),
   );
+}
+
+/**
+ * A gzip'd tar in the official CIFAR-10 binary layout (cifar-10-batches-bin/, five
+ * training batches and a test batch), `perBatch` records each. Every image is a
+ * class-dependent colour plus noise, so a model can learn it in a few steps.
+ */
+export function cifarArchive(perBatch = 100, seed = 1) {
+  let state = seed;
+  const rand = () => ((state = (state * 1103515245 + 12345) >>> 0) >>> 16) & 0xff;
+  const batch = () => {
+    const out = Buffer.alloc(perBatch * 3073);
+    for (let i = 0; i < perBatch; i++) {
+      const label = i % 10;
+      out[i * 3073] = label;
+      for (let p = 0; p < 3072; p++) {
+        const channel = Math.floor(p / 1024);
+        const base = ((label + 1) * (channel + 3) * 37) % 256;
+        out[i * 3073 + 1 + p] = (base + (rand() >> 3)) & 0xff;
+      }
+    }
+    return out;
+  };
+  const names = ['data_batch_1', 'data_batch_2', 'data_batch_3', 'data_batch_4', 'data_batch_5', 'test_batch'];
+  const parts = [];
+  for (const name of names) {
+    const body = batch();
+    const header = Buffer.alloc(512);
+    header.write(`cifar-10-batches-bin/${name}.bin`, 0);
+    header.write('0000644\0', 100);
+    header.write('0000000\0', 108);
+    header.write('0000000\0', 116);
+    header.write(body.length.toString(8).padStart(11, '0') + '\0', 124);
+    header.write('00000000000\0', 136);
+    header.write('        ', 148);
+    header.write('0', 156);
+    header.write('ustar\0' + '00', 257);
+    let sum = 0;
+    for (const b of header) sum += b;
+    header.write(sum.toString(8).padStart(6, '0') + '\0 ', 148);
+    parts.push(header, body, Buffer.alloc((512 - (body.length % 512)) % 512));
+  }
+  parts.push(Buffer.alloc(1024));
+  return gzipSync(Buffer.concat(parts));
 }

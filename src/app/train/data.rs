@@ -77,7 +77,7 @@ pub fn DataSource(training: Training) -> impl IntoView {
             .into_any(),
             DataStatus::Ready { train, test, source, cache_note } => view! {
                 <p data-testid="data-ready">
-                    {format!("CIFAR-10 ready: {train} training and {test} test images (from the {source}).")}
+                    {format!("CIFAR-10 ready: {train} training and {test} test images (from {source}).")}
                 </p>
                 {cache_note.clone().map(|n| view! { <p class="muted">{n}</p> })}
             }

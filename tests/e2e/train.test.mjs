@@ -1,0 +1,138 @@
+// End-to-end: training in the browser (the real release build, the real worker, Burn
+// on WebGPU through SwiftShader or on the CPU), with a small CIFAR-format archive
+// served by the test.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { serve, launch, newPage, openApp, cifarArchive } from './harness.mjs';
+
+const TINY = '?d=2&w0=8&wa=8&wm=2&g=8&b=1&q=8&se=0&data=cifar10';
+const archive = cifarArchive(100);
+
+let withData;
+let withoutData;
+before(async () => {
+  withData = await serve(undefined, { archive });
+  withoutData = await serve();
+});
+after(() => {
+  withData?.close();
+  withoutData?.close();
+});
+
+async function setRecipe(page, { train = 200, test = 100, epochs = 2, batch = 20, lr = 0.1 } = {}) {
+  for (const [key, value] of Object.entries({ 'train-images': train, 'test-images': test, epochs, batch, lr })) {
+    await page.getByTestId(`train-${key}`).fill(String(value));
+    await page.getByTestId(`train-${key}`).dispatchEvent('change');
+  }
+}
+
+/** Records main-thread tasks over 50 ms (the Long Tasks API) from now on. */
+async function watchLongTasks(page) {
+  await page.evaluate(() => {
+    window.__long = [];
+    new PerformanceObserver((list) => {
+      for (const e of list.getEntries()) window.__long.push(e.duration);
+    }).observe({ type: 'longtask' });
+  });
+}
+
+const progressValue = (page) => page.getByTestId('train-progress').evaluate((p) => p.value);
+
+test('trains a tiny model on WebGPU: data download, progress, finite loss, result', async () => {
+  const browser = await launch(['--enable-unsafe-webgpu']);
+  try {
+    const page = await newPage(browser);
+    await openApp(page, withData.url, TINY);
+    await page.getByText(/server has the CIFAR-10 archive/).waitFor({ timeout: 60_000 });
+    await setRecipe(page);
+    await watchLongTasks(page);
+    await page.getByTestId('train-start').click();
+    await page.getByTestId('data-ready').waitFor({ timeout: 60_000 });
+    assert.match(await page.getByTestId('data-ready').textContent(), /500 training and 100 test images/);
+    await page.getByTestId('train-backend-used').waitFor({ timeout: 60_000 });
+    assert.match(await page.getByTestId('train-backend-used').textContent(), /WebGPU/);
+    assert.equal(await page.getByTestId('cpu-fallback').count(), 0);
+    await page.waitForFunction(() => document.querySelector('[data-testid=train-progress]')?.value >= 3, null, { timeout: 120_000 });
+    await page.getByTestId('train-result').waitFor({ timeout: 300_000 });
+    assert.equal(await progressValue(page), 20, 'all 20 steps ran');
+    const status = await page.getByTestId('train-status').textContent();
+    const loss = Number(/loss ([\d.]+)/.exec(status)?.[1]);
+    assert.ok(Number.isFinite(loss) && loss > 0 && loss < 10, `finite loss in "${status}"`);
+    const error = Number(/Final test error ([\d.]+)%/.exec(await page.getByTestId('train-result').textContent())?.[1]);
+    assert.ok(error >= 0 && error <= 100, 'a test error in percent');
+    assert.equal(await page.getByTestId('error-curve').locator('circle').count(), 2, 'one test error per epoch');
+    assert.ok((await page.getByTestId('loss-curve').locator('path.live').getAttribute('d')).split('L').length >= 20);
+    const long = await page.evaluate(() => window.__long);
+    assert.ok(Math.max(0, ...long) < 100, `no main-thread task over 100 ms while training: ${long}`);
+    assert.deepEqual(page.errors, []);
+  } finally {
+    await browser.close();
+  }
+});
+
+test('without WebGPU the CPU fallback says so and trains; Cancel keeps the curves', async () => {
+  const browser = await launch();
+  try {
+    const page = await newPage(browser);
+    await openApp(page, withData.url, TINY);
+    await setRecipe(page, { epochs: 5 });
+    await page.getByTestId('train-start').click();
+    await page.getByTestId('cpu-fallback').waitFor({ timeout: 120_000 });
+    assert.match(await page.getByTestId('cpu-fallback').textContent(), /CPU/);
+    assert.match(await page.getByTestId('train-backend-used').textContent(), /CPU/);
+    await page.waitForFunction(() => document.querySelector('[data-testid=train-progress]')?.value >= 2, null, { timeout: 120_000 });
+    await page.getByTestId('train-cancel').click();
+    await page.getByText('Cancelled; the curves so far are kept.').waitFor({ timeout: 60_000 });
+    const steps = await progressValue(page);
+    assert.ok(steps >= 2 && steps < 50, `stopped early, at step ${steps}`);
+    assert.match(await page.getByTestId('loss-curve').locator('path.live').getAttribute('d'), /^M[\d.]+,[\d.]+L/);
+    assert.equal(await page.getByTestId('train-start').isEnabled(), true, 'a new run can start');
+    assert.deepEqual(page.errors, []);
+  } finally {
+    await browser.close();
+  }
+});
+
+test('no archive on the server: the page says where to get it and takes a picked file', async () => {
+  const browser = await launch();
+  try {
+    const page = await newPage(browser);
+    await openApp(page, withoutData.url, TINY);
+    await page.getByTestId('data-missing').waitFor({ timeout: 60_000 });
+    assert.equal(
+      await page.getByTestId('data-missing').locator('a').getAttribute('href'),
+      'https://www.cs.toronto.edu/~kriz/cifar-10-binary.tar.gz',
+    );
+    const input = page.getByTestId('data-file');
+    await input.setInputFiles({ name: 'notes.tar.gz', mimeType: 'application/gzip', buffer: Buffer.from('not an archive') });
+    await page.getByTestId('data-invalid').waitFor({ timeout: 60_000 });
+    assert.match(await page.getByTestId('data-invalid').textContent(), /gzip/);
+    await input.setInputFiles({ name: 'cifar-10-binary.tar.gz', mimeType: 'application/gzip', buffer: archive });
+    await page.getByTestId('data-ready').waitFor({ timeout: 60_000 });
+    assert.match(await page.getByTestId('data-ready').textContent(), /500 training and 100 test images \(from cifar-10-binary.tar.gz\)/);
+    // Kept in the browser: a reload finds it without the server.
+    await page.reload();
+    await page.getByText(/stored in this browser/).waitFor({ timeout: 60_000 });
+    assert.deepEqual(page.errors, []);
+  } finally {
+    await browser.close();
+  }
+});
+
+test('a model too big for memory is refused before anything is allocated', async () => {
+  const browser = await launch();
+  try {
+    const page = await newPage(browser);
+    await openApp(page, withoutData.url, '?d=40&w0=256&wa=120&wm=2.5&g=64&b=1&q=8&se=1&data=cifar10');
+    await setRecipe(page, { batch: 1024 });
+    const estimate = page.getByTestId('memory-estimate');
+    assert.match(await estimate.textContent(), /Too big to train here: .* try a batch of \d+ or less/);
+    assert.equal(await page.getByTestId('train-start').isDisabled(), true);
+    const fits = Number(/batch of (\d+)/.exec(await estimate.textContent())[1]);
+    await setRecipe(page, { batch: fits });
+    assert.match(await estimate.textContent(), /Needs about [\d.]+ GB/);
+    assert.deepEqual(page.errors, []);
+  } finally {
+    await browser.close();
+  }
+});
