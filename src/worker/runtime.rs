@@ -7,6 +7,8 @@ use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 
 use burn::prelude::*;
+use cubecl_runtime::config::autotune::AutotuneLevel;
+use cubecl_runtime::config::{CubeClRuntimeConfig, RuntimeConfig};
 use gloo_timers::future::TimeoutFuture;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::spawn_local;
@@ -39,6 +41,11 @@ fn post(event: &Event) {
     }
 }
 
+/// A line in the worker's console: how long the first steps take (kernel compilation).
+fn log(message: &str) {
+    web_sys::console::log_1(&JsValue::from_str(message));
+}
+
 fn now_s() -> f64 {
     js_sys::Date::now() / 1000.0
 }
@@ -63,12 +70,20 @@ struct State {
 pub fn run() {
     std::panic::set_hook(Box::new(|info| {
         console_error_panic_hook::hook(info);
-        let detail = info.payload_as_str().unwrap_or("an internal error");
+        let detail = info
+            .payload_as_str()
+            .and_then(|p| p.lines().next())
+            .unwrap_or("an internal error");
         post(&Event::Failed {
             message: format!("training stopped: {detail}"),
             crashed: true,
         });
     }));
+    // Autotuning times every kernel variant on first use; on a slow or software
+    // adapter that delays the first step by minutes, so the browser tunes minimally.
+    let mut config = CubeClRuntimeConfig::default();
+    config.autotune.level = AutotuneLevel::Minimal;
+    let _ = CubeClRuntimeConfig::try_set(config);
     let state = Rc::new(State::default());
     let handler = Closure::<dyn Fn(MessageEvent)>::new(move |event: MessageEvent| {
         let value = event.data();
@@ -323,7 +338,15 @@ async fn train(state: &State, trainer: &mut Trainer) -> Result<(), String> {
         }
         let step = trainer.step_index();
         let lr = recipe.lr_at(step);
+        let t0 = now_s();
         let Some(loss) = trainer.step() else { break };
+        if step < 3 {
+            log(&format!(
+                "step {} recorded in {:.2} s",
+                step + 1,
+                now_s() - t0
+            ));
+        }
         let loss = loss
             .into_scalar_async::<f32>()
             .await
@@ -334,6 +357,13 @@ async fn train(state: &State, trainer: &mut Trainer) -> Result<(), String> {
                  this model, try a smaller one",
                 step + 1,
                 recipe.lr
+            ));
+        }
+        if step < 3 {
+            log(&format!(
+                "step {} read back after {:.2} s",
+                step + 1,
+                now_s() - t0
             ));
         }
         let elapsed_s = now_s() - started - paused_s;

@@ -6,7 +6,7 @@ use leptos::prelude::*;
 use wasm_bindgen::prelude::*;
 use web_sys::{ErrorEvent, File, MessageEvent, Worker};
 
-use crate::worker::protocol::{Command, DataStatus, Event};
+use crate::worker::protocol::{BackendChoice, Command, DataStatus, Event};
 
 /// Where the run is.
 #[derive(Debug, Clone, PartialEq)]
@@ -69,6 +69,13 @@ pub struct Curves {
 #[derive(Clone, Copy)]
 pub struct Training {
     worker: StoredValue<Option<Worker>, LocalStorage>,
+    /// Counts workers started, so events still queued from a terminated one are dropped.
+    generation: StoredValue<u32>,
+    /// The last Start, to rerun it on the CPU when WebGPU fails mid-run.
+    last_start: StoredValue<Option<Command>>,
+    rerun_on_cpu: StoredValue<bool>,
+    /// Why WebGPU failed in this tab, if it did: later runs use the CPU.
+    pub gpu_failed: RwSignal<Option<String>>,
     pub phase: RwSignal<Phase>,
     pub data: RwSignal<DataStatus>,
     pub backend: RwSignal<Option<BackendInfo>>,
@@ -87,6 +94,10 @@ impl Training {
     pub fn new() -> Self {
         let training = Training {
             worker: StoredValue::new_local(None),
+            generation: StoredValue::new(0),
+            last_start: StoredValue::new(None),
+            rerun_on_cpu: StoredValue::new(false),
+            gpu_failed: RwSignal::new(None),
             phase: RwSignal::new(Phase::Booting),
             data: RwSignal::new(DataStatus::Checking),
             backend: RwSignal::new(None),
@@ -102,6 +113,9 @@ impl Training {
 
     /// Starts a fresh worker (at start-up and after a crash).
     fn spawn(self) {
+        self.generation.update_value(|g| *g += 1);
+        let generation = self.generation.get_value();
+        let current = move || self.generation.get_value() == generation;
         let worker = match Worker::new(WORKER_URL) {
             Ok(w) => w,
             Err(e) => {
@@ -112,6 +126,9 @@ impl Training {
             }
         };
         let on_message = Closure::<dyn Fn(MessageEvent)>::new(move |e: MessageEvent| {
+            if !current() {
+                return;
+            }
             let Some(text) = e.data().as_string() else {
                 return;
             };
@@ -122,6 +139,9 @@ impl Training {
         worker.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
         on_message.forget();
         let on_error = Closure::<dyn Fn(ErrorEvent)>::new(move |e: ErrorEvent| {
+            if !current() {
+                return;
+            }
             self.crashed(format!("the training worker failed: {}", e.message()));
         });
         worker.set_onerror(Some(on_error.as_ref().unchecked_ref()));
@@ -133,12 +153,34 @@ impl Training {
         if let Some(w) = self.worker.get_value() {
             w.terminate();
         }
-        self.phase.set(Phase::Failed(format!(
-            "{message}. The curves so far are kept; Start runs again."
-        )));
+        let on_gpu = self
+            .backend
+            .with_untracked(|b| b.as_ref().is_some_and(|b| b.gpu));
+        if on_gpu && self.phase.with_untracked(Phase::active) {
+            // WebGPU broke (a lost device, a kernel the browser rejects): say so, keep
+            // the curves, and run the same recipe again on the CPU.
+            self.gpu_failed.set(Some(message));
+            self.rerun_on_cpu.set_value(true);
+            self.phase.set(Phase::Preparing);
+        } else {
+            self.phase.set(Phase::Failed(format!(
+                "{message}. The curves so far are kept; Start runs again."
+            )));
+        }
         self.backend.set(None);
         self.data.set(DataStatus::Checking);
         self.spawn();
+    }
+
+    /// Starts a run (the caller has called `begin`); on the CPU once WebGPU failed here.
+    pub fn start(self, mut command: Command) {
+        if let Command::Start { backend, .. } = &mut command {
+            if self.gpu_failed.with_untracked(Option::is_some) {
+                *backend = BackendChoice::Cpu;
+            }
+        }
+        self.send(&command);
+        self.last_start.set_value(Some(command));
     }
 
     pub fn send(self, command: &Command) {
@@ -175,8 +217,17 @@ impl Training {
     fn apply(self, event: Event) {
         match event {
             Event::Ready => {
-                self.phase.set(Phase::Idle);
                 self.send(&Command::Probe);
+                if self.rerun_on_cpu.get_value() {
+                    self.rerun_on_cpu.set_value(false);
+                    let failed = self.curves.with_untracked(|c| c.label.clone());
+                    self.begin(format!("{failed} (WebGPU, failed)"));
+                    if let Some(command) = self.last_start.get_value() {
+                        self.start(command);
+                    }
+                } else {
+                    self.phase.set(Phase::Idle);
+                }
             }
             Event::Data(status) => self.data.set(status),
             Event::Backend { name, gpu, notice } => {

@@ -100,7 +100,7 @@ pub fn TrainPanel(state: Memo<PageState>, report: Memo<Report>) -> impl IntoView
     let target = Memo::new(move |_| {
         let gpu = match training.backend.get() {
             Some(b) => b.gpu,
-            None => has_webgpu(),
+            None => has_webgpu() && training.gpu_failed.with(Option::is_none),
         };
         if gpu && backend.get() == BackendChoice::Auto {
             Target::Gpu
@@ -134,7 +134,7 @@ pub fn TrainPanel(state: Memo<PageState>, report: Memo<Report>) -> impl IntoView
     };
     let start = move |_| {
         training.begin(label());
-        training.send(&Command::Start {
+        training.start(Command::Start {
             spec: spec.get_untracked(),
             recipe: recipe.get_untracked(),
             backend: backend.get_untracked(),
@@ -222,6 +222,11 @@ pub fn TrainPanel(state: Memo<PageState>, report: Memo<Report>) -> impl IntoView
                 <p class="muted" data-testid="train-backend-used">{format!("Training on {}.", b.name)}</p>
                 {b.notice.map(|n| view! { <p class="notice inline" data-testid="cpu-fallback">{n}</p> })}
             })}
+            {move || training.gpu_failed.get().map(|reason| view! {
+                <p class="notice inline" data-testid="gpu-failed">
+                    {format!("WebGPU failed in this browser ({reason}), so this tab trains on the CPU from now on; the failed run's curves are kept for comparison.")}
+                </p>
+            })}
             <Progress training />
             {move || match phase.get() {
                 Phase::Failed(message) => Some(view! { <p class="error" data-testid="train-error">{message}</p> }.into_any()),
@@ -251,6 +256,9 @@ fn Progress(training: Training) -> impl IntoView {
                 .min(run.total_steps / run.steps_per_epoch.max(1)),
             run.total_steps / run.steps_per_epoch.max(1)
         );
+        if last.is_none() {
+            text.push_str(" · building the first step (the first steps compile the kernels)");
+        }
         if let Some(l) = last {
             let per_step = l.elapsed_s / l.step.max(1) as f64;
             text.push_str(&format!(
