@@ -80,15 +80,19 @@ pub fn log2_ticks(lo: f64, hi: f64) -> Vec<f64> {
     (a..=b).map(|e| 2f64.powi(e)).collect()
 }
 
-/// Whole-number ticks for `0..=max`, about `count` of them, at 1/2/5 x 10^k steps.
-pub fn integer_ticks(max: f64, count: usize) -> Vec<f64> {
-    let raw = (max / count.max(1) as f64).max(1.0);
+/// The smallest 1/2/5 x 10^k step at least `raw`.
+fn nice_step(raw: f64) -> f64 {
     let mag = 10f64.powf(raw.log10().floor());
-    let step = [1.0, 2.0, 5.0, 10.0]
+    [1.0, 2.0, 5.0, 10.0]
         .into_iter()
         .map(|m| m * mag)
         .find(|s| *s >= raw)
-        .unwrap_or(10.0 * mag);
+        .unwrap_or(10.0 * mag)
+}
+
+/// Whole-number ticks for `0..=max`, about `count` of them, at 1/2/5 x 10^k steps.
+pub fn integer_ticks(max: f64, count: usize) -> Vec<f64> {
+    let step = nice_step((max / count.max(1) as f64).max(1.0));
     (0..)
         .map(|i| i as f64 * step)
         .take_while(|v| *v <= max)
@@ -174,13 +178,7 @@ pub fn nice_ticks(lo: f64, hi: f64, count: usize) -> Vec<f64> {
     if !span.is_finite() || span <= 0.0 {
         return vec![lo];
     }
-    let raw = span / count.max(1) as f64;
-    let mag = 10f64.powf(raw.log10().floor());
-    let step = [1.0, 2.0, 5.0, 10.0]
-        .into_iter()
-        .map(|m| m * mag)
-        .find(|s| *s >= raw)
-        .unwrap_or(10.0 * mag);
+    let step = nice_step(span / count.max(1) as f64);
     let first = (lo / step).ceil() as i64;
     (first..)
         .map(|i| i as f64 * step)
