@@ -11,3 +11,9 @@ mod runtime;
 
 #[cfg(all(target_arch = "wasm32", feature = "training"))]
 pub use runtime::run;
+
+/// Whether a `navigator` (the page's or the worker's) offers WebGPU at all.
+#[cfg(target_arch = "wasm32")]
+pub fn has_webgpu(navigator: &wasm_bindgen::JsValue) -> bool {
+    js_sys::Reflect::get(navigator, &"gpu".into()).is_ok_and(|g| !g.is_undefined() && !g.is_null())
+}

@@ -152,13 +152,17 @@ fn handle(state: &Rc<State>, command: Command) {
     }
 }
 
-fn loaded_status(state: &State, source: &str) -> Option<DataStatus> {
-    state.data.borrow().as_ref().map(|d| DataStatus::Ready {
+fn ready(d: &Cifar10, source: &str, cache_note: Option<String>) -> DataStatus {
+    DataStatus::Ready {
         train: d.train.len(),
         test: d.test.len(),
         source: source.to_string(),
-        cache_note: None,
-    })
+        cache_note,
+    }
+}
+
+fn loaded_status(state: &State, source: &str) -> Option<DataStatus> {
+    state.data.borrow().as_ref().map(|d| ready(d, source, None))
 }
 
 /// The data, from memory, the cache or the server, reporting each stage.
@@ -208,12 +212,7 @@ async fn parse_and_keep(
 fn keep(state: &State, d: Cifar10, source: &str, cache_note: Option<String>) -> Rc<Cifar10> {
     let d = Rc::new(d);
     *state.data.borrow_mut() = Some(d.clone());
-    post(&Event::Data(DataStatus::Ready {
-        train: d.train.len(),
-        test: d.test.len(),
-        source: source.to_string(),
-        cache_note,
-    }));
+    post(&Event::Data(ready(&d, source, cache_note)));
     d
 }
 
@@ -249,9 +248,7 @@ async fn backend(state: &State, choice: BackendChoice) -> Backend {
     if choice == BackendChoice::Cpu {
         return cpu(None);
     }
-    let has_webgpu = js_sys::Reflect::get(&scope().navigator(), &"gpu".into())
-        .is_ok_and(|gpu| !gpu.is_undefined() && !gpu.is_null());
-    if !has_webgpu {
+    if !super::has_webgpu(&scope().navigator()) {
         return cpu(Some(
             "This browser offers no WebGPU, so training runs on the CPU, many times slower. \
              Chrome and Edge 113+ (and recent Safari and Firefox) have WebGPU."
@@ -297,7 +294,6 @@ async fn start(
     memory::check(&spec, recipe.batch, target).map_err(|e| e.to_string())?;
     let mut trainer =
         Trainer::new(&spec, recipe, &data, &backend.device).map_err(|e| e.to_string())?;
-    drop(data);
     train(state, &mut trainer).await
 }
 

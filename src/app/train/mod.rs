@@ -76,11 +76,6 @@ const FIELDS: [Field; 5] = [
     },
 ];
 
-fn has_webgpu() -> bool {
-    let navigator = window().navigator();
-    js_sys::Reflect::get(&navigator, &"gpu".into()).is_ok_and(|g| !g.is_undefined())
-}
-
 fn minutes(seconds: f64) -> String {
     let s = seconds.max(0.0).round() as u64;
     if s < 60 {
@@ -100,7 +95,10 @@ pub fn TrainPanel(state: Memo<PageState>, report: Memo<Report>) -> impl IntoView
     let target = Memo::new(move |_| {
         let gpu = match training.backend.get() {
             Some(b) => b.gpu,
-            None => has_webgpu() && training.gpu_failed.with(Option::is_none),
+            None => {
+                crate::worker::has_webgpu(&window().navigator())
+                    && training.gpu_failed.with(Option::is_none)
+            }
         };
         if gpu && backend.get() == BackendChoice::Auto {
             Target::Gpu
