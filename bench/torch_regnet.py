@@ -72,17 +72,19 @@ def main():
     ap.add_argument("--steps", type=int, default=10)
     ap.add_argument("--warmup", type=int, default=3)
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--device", default="cpu", help="cpu, or cuda for the GPU peer")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
     spec = json.load(sys.stdin)["net"]
-    net = Net(spec)
+    dev = torch.device(args.device)
+    net = Net(spec).to(dev)
     params = sum(p.numel() for p in net.parameters())
     opt = torch.optim.SGD(net.parameters(), lr=0.05, momentum=0.9, nesterov=True, weight_decay=5e-4)
     loss_fn = nn.CrossEntropyLoss()
     res = 32 if spec["dataset"] == "cifar10" else 224
-    x = torch.randn(args.batch, 3, res, res)
-    y = torch.randint(0, spec["num_classes"], (args.batch,))
+    x = torch.randn(args.batch, 3, res, res, device=dev)
+    y = torch.randint(0, spec["num_classes"], (args.batch,), device=dev)
 
     def step():
         opt.zero_grad(set_to_none=True)
@@ -103,6 +105,7 @@ def main():
         "ms_per_step": 1000 * seconds / args.steps,
         "threads": torch.get_num_threads(),
         "torch": torch.__version__,
+        "device": torch.cuda.get_device_name() if dev.type == "cuda" else "cpu",
     }))
 
 

@@ -1,8 +1,11 @@
 //! The one table of page parameters. Each is declared once (URL key, label,
 //! help sentence, range, step, default); parsing a link, clamping, the notices
-//! about bad values, the sliders and the serialised query all derive from it.
+//! about bad values, the sliders, the Train panel's fields and the serialised
+//! query all derive from it.
 
 use crate::design::{Dataset, RegNetParams};
+use crate::train::Recipe;
+use crate::worker::protocol::BackendChoice;
 
 /// What values a parameter takes. Ranges are the sliders' ranges.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -34,6 +37,8 @@ pub struct ParamDef {
     pub kind: Kind,
     /// Shown under "advanced".
     pub advanced: bool,
+    /// A training setting, shown in the Train panel rather than among the sliders.
+    pub train: bool,
 }
 
 impl ParamDef {
@@ -62,6 +67,7 @@ pub const D: ParamDef = ParamDef {
     help: "Depth: how many blocks the network has in total.",
     kind: Kind::Int { min: 1, max: 64 },
     advanced: false,
+    train: false,
 };
 pub const W0: ParamDef = ParamDef {
     key: "w0",
@@ -70,6 +76,7 @@ pub const W0: ParamDef = ParamDef {
         "Initial width: the number of channels of the first block; the rule starts its line here.",
     kind: Kind::Int { min: 8, max: 512 },
     advanced: false,
+    train: false,
 };
 pub const WA: ParamDef = ParamDef {
     key: "wa",
@@ -81,6 +88,7 @@ pub const WA: ParamDef = ParamDef {
         step: 0.01,
     },
     advanced: false,
+    train: false,
 };
 pub const WM: ParamDef = ParamDef {
     key: "wm",
@@ -88,6 +96,7 @@ pub const WM: ParamDef = ParamDef {
     help: "Width multiplier: consecutive stages differ in width by a factor of wm, which decides where the line is cut into stages.",
     kind: Kind::Float { min: 1.05, max: 4.0, step: 0.001 },
     advanced: false,
+    train: false,
 };
 pub const G: ParamDef = ParamDef {
     key: "g",
@@ -95,6 +104,7 @@ pub const G: ParamDef = ParamDef {
     help: "Group width: channels per group in every 3x3 group convolution (small g = many cheap groups).",
     kind: Kind::Int { min: 1, max: 256 },
     advanced: false,
+    train: false,
 };
 pub const B: ParamDef = ParamDef {
     key: "b",
@@ -102,6 +112,7 @@ pub const B: ParamDef = ParamDef {
     help: "Bottleneck ratio: a block's width divided by the width of its inner 3x3 layer (RegNetX and RegNetY use b = 1).",
     kind: Kind::Float { min: 1.0, max: 4.0, step: 1.0 },
     advanced: false,
+    train: false,
 };
 pub const Q: ParamDef = ParamDef {
     key: "q",
@@ -110,6 +121,7 @@ pub const Q: ParamDef = ParamDef {
         "Quantum: every width is rounded to a multiple of q (the paper uses 8); w0 must be one too.",
     kind: Kind::Int { min: 1, max: 32 },
     advanced: true,
+    train: false,
 };
 pub const SE: ParamDef = ParamDef {
     key: "se",
@@ -117,6 +129,7 @@ pub const SE: ParamDef = ParamDef {
     help: "RegNetY is RegNetX plus a squeeze-and-excitation module in every block.",
     kind: Kind::Flag,
     advanced: false,
+    train: false,
 };
 pub const DATA: ParamDef = ParamDef {
     key: "data",
@@ -124,6 +137,66 @@ pub const DATA: ParamDef = ParamDef {
     help: "Where the stages are placed: CIFAR-10 (32 px, stride-1 stem, 10 classes) or ImageNet (224 px, stride-2 stem, 1000 classes).",
     kind: Kind::Choice(&["cifar10", "imagenet"]),
     advanced: false,
+    train: false,
+};
+
+pub const TRAIN_IMAGES: ParamDef = ParamDef {
+    key: "train-images",
+    label: "training images",
+    help: "How many CIFAR-10 training images a run uses (a class-balanced subset of the 50,000).",
+    kind: Kind::Int {
+        min: 100,
+        max: 50_000,
+    },
+    advanced: false,
+    train: true,
+};
+pub const TEST_IMAGES: ParamDef = ParamDef {
+    key: "test-images",
+    label: "test images",
+    help: "How many CIFAR-10 test images measure the error after each epoch.",
+    kind: Kind::Int {
+        min: 100,
+        max: 10_000,
+    },
+    advanced: false,
+    train: true,
+};
+pub const EPOCHS: ParamDef = ParamDef {
+    key: "epochs",
+    label: "epochs",
+    help: "Passes over the training images.",
+    kind: Kind::Int { min: 1, max: 100 },
+    advanced: false,
+    train: true,
+};
+pub const BATCH: ParamDef = ParamDef {
+    key: "batch",
+    label: "batch size",
+    help: "Images per SGD step.",
+    kind: Kind::Int { min: 2, max: 1024 },
+    advanced: false,
+    train: true,
+};
+pub const LR: ParamDef = ParamDef {
+    key: "lr",
+    label: "learning rate",
+    help: "The peak learning rate of the half-cosine schedule.",
+    kind: Kind::Float {
+        min: 0.001,
+        max: 5.0,
+        step: 0.001,
+    },
+    advanced: false,
+    train: true,
+};
+pub const BACKEND: ParamDef = ParamDef {
+    key: "backend",
+    label: "backend",
+    help: "auto: WebGPU when the browser has it, else the CPU; cpu: always the CPU.",
+    kind: Kind::Choice(&["auto", "cpu"]),
+    advanced: false,
+    train: true,
 };
 
 /// Slider `(min, max, step)` for `def` in `state`: w0 steps by q from a multiple of q.
@@ -137,13 +210,31 @@ pub fn slider(def: &ParamDef, state: &PageState) -> (f64, f64, f64) {
 }
 
 /// Every parameter, in URL order. `q` comes before `w0` so w0 can be checked against it.
-pub const TABLE: [ParamDef; 9] = [D, Q, W0, WA, WM, G, B, SE, DATA];
+pub const TABLE: [ParamDef; 15] = [
+    D,
+    Q,
+    W0,
+    WA,
+    WM,
+    G,
+    B,
+    SE,
+    DATA,
+    TRAIN_IMAGES,
+    TEST_IMAGES,
+    EPOCHS,
+    BATCH,
+    LR,
+    BACKEND,
+];
 
-/// Everything a link describes.
+/// Everything a link describes: the model on screen and how the Train panel trains it.
 #[derive(Debug, Clone, Copy, PartialEq, Default)]
 pub struct PageState {
     pub params: RegNetParams,
     pub dataset: Dataset,
+    pub recipe: Recipe,
+    pub backend: BackendChoice,
 }
 
 /// A parsed link: the state to show and what had to be fixed to get it.
@@ -168,6 +259,16 @@ impl PageState {
             "q" => p.q.to_string(),
             "se" => u8::from(p.se).to_string(),
             "data" => self.dataset.key().to_string(),
+            "train-images" => self.recipe.train_images.to_string(),
+            "test-images" => self.recipe.test_images.to_string(),
+            "epochs" => self.recipe.epochs.to_string(),
+            "batch" => self.recipe.batch.to_string(),
+            "lr" => self.recipe.lr.to_string(),
+            "backend" => match self.backend {
+                BackendChoice::Auto => "auto",
+                BackendChoice::Cpu => "cpu",
+            }
+            .to_string(),
             _ => String::new(),
         }
     }
@@ -200,6 +301,18 @@ impl PageState {
                     Dataset::Cifar10
                 } else {
                     Dataset::Imagenet
+                }
+            }
+            "train-images" => self.recipe.train_images = v as usize,
+            "test-images" => self.recipe.test_images = v as usize,
+            "epochs" => self.recipe.epochs = v as u32,
+            "batch" => self.recipe.batch = v as usize,
+            "lr" => self.recipe.lr = v,
+            "backend" => {
+                self.backend = if v == 0.0 {
+                    BackendChoice::Auto
+                } else {
+                    BackendChoice::Cpu
                 }
             }
             _ => {}
@@ -357,11 +470,18 @@ mod tests {
                 se: true,
             },
             dataset: Dataset::Cifar10,
+            recipe: Recipe {
+                train_images: 5000,
+                lr: 0.05,
+                ..Recipe::default()
+            },
+            backend: BackendChoice::Cpu,
         };
         let qs = state.query_string();
         assert_eq!(
             qs,
-            "?d=12&q=8&w0=96&wa=19.5&wm=2.942&g=8&b=1&se=1&data=cifar10"
+            "?d=12&q=8&w0=96&wa=19.5&wm=2.942&g=8&b=1&se=1&data=cifar10\
+             &train-images=5000&test-images=2000&epochs=5&batch=128&lr=0.05&backend=cpu"
         );
         let back = parse(&qs[1..]);
         assert_eq!(back.state, state);
@@ -399,6 +519,27 @@ mod tests {
             .iter()
             .any(|n| n.starts_with("w0: 20 is not a multiple of q = 8, so 24")));
         assert!(p.state.params.shape().is_ok());
+    }
+
+    #[test]
+    fn bad_training_settings_are_fixed_with_a_notice() {
+        let p = parse("batch=5000&epochs=0&lr=abc&train-images=250.5&backend=gpu&test-images=300");
+        let r = p.state.recipe;
+        assert_eq!(r.batch, 1024, "clamped to the maximum");
+        assert_eq!(r.epochs, 1, "clamped to the minimum");
+        assert_eq!(r.lr, Recipe::default().lr, "unreadable -> default");
+        assert_eq!(r.train_images, 251, "rounded");
+        assert_eq!(r.test_images, 300, "valid values are kept");
+        assert_eq!(p.state.backend, BackendChoice::Auto);
+        assert_eq!(p.notices.len(), 5, "{:#?}", p.notices);
+        assert!(p
+            .notices
+            .contains(&"batch: 5000 is above the maximum 1024, so 1024 is used.".to_string()));
+        assert_eq!(
+            p.state.params,
+            RegNetParams::default(),
+            "the model is untouched"
+        );
     }
 
     #[test]

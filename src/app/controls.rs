@@ -14,7 +14,9 @@ pub fn Controls(state: Memo<PageState>) -> impl IntoView {
         TABLE
             .iter()
             .filter(move |d| {
-                d.advanced == advanced && matches!(d.kind, Kind::Int { .. } | Kind::Float { .. })
+                !d.train
+                    && d.advanced == advanced
+                    && matches!(d.kind, Kind::Int { .. } | Kind::Float { .. })
             })
             .map(|def| view! { <ParamSlider def=*def state=state /> })
             .collect_view()

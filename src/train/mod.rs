@@ -3,6 +3,8 @@
 //! the memory estimate are plain data and arithmetic, also used by the page, which
 //! builds without Burn (feature `training`).
 
+#[cfg(feature = "training")]
+pub mod conv;
 pub mod memory;
 #[cfg(feature = "training")]
 pub mod model;

@@ -7,6 +7,7 @@ use burn::nn::{BatchNorm, BatchNormConfig, Initializer, Linear, LinearConfig, Pa
 use burn::prelude::*;
 use burn::tensor::activation::{relu, sigmoid};
 
+use super::conv::{conv1x1, conv3x3};
 use crate::design::{BlockSpec, NetSpec};
 
 /// pycls's conv init: normal(0, sqrt(2 / fan_out)), fan_out = k * k * out_channels
@@ -35,7 +36,8 @@ fn conv(
         .init(device)
 }
 
-/// A conv followed by batch norm (no bias: BN has the shift).
+/// A conv followed by batch norm (no bias: BN has the shift). The `Conv2d` holds the
+/// weight and its shape; `forward` runs our own 1x1 and 3x3 paths (see `conv`).
 #[derive(Module, Debug)]
 pub struct ConvBn {
     conv: Conv2d,
@@ -64,7 +66,12 @@ impl ConvBn {
     }
 
     fn forward(&self, x: Tensor<4>) -> Tensor<4> {
-        self.bn.forward(self.conv.forward(x))
+        let (w, stride) = (self.conv.weight.val(), self.conv.stride[0]);
+        let y = match self.conv.kernel_size {
+            [1, 1] => conv1x1(x, w, stride),
+            _ => conv3x3(x, w, stride, self.conv.groups),
+        };
+        self.bn.forward(y)
     }
 
     /// Elements of BN's running mean and variance: state, not trained parameters.

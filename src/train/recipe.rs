@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 pub const WARMUP_FACTOR: f64 = 0.1;
 
 /// How to train: optimiser, schedule, data sizes and the seed.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct Recipe {
     pub epochs: u32,
     /// Class-balanced subset of the training set.

@@ -150,6 +150,14 @@ test('a model too big for memory is refused before anything is allocated', async
     await page.getByTestId('param-d-number').dispatchEvent('change');
     await page.waitForFunction(() => /pick a smaller model/.test(document.querySelector('[data-testid=memory-estimate]').textContent));
     assert.equal(await page.getByTestId('train-start').isDisabled(), true);
+    // The recipe lives in the URL with the model: a link carries it, and a value out of
+    // range is clamped with a notice, like a slider's.
+    assert.match(page.url(), new RegExp(`batch=${fits}&`));
+    await openApp(page, withoutData.url, `${TINY}&epochs=3&batch=5000&backend=cpu`);
+    assert.equal(await page.getByTestId('train-epochs').inputValue(), '3');
+    assert.equal(await page.getByTestId('train-batch').inputValue(), '1024');
+    assert.equal(await page.getByTestId('train-backend').inputValue(), 'cpu');
+    await page.getByText('batch: 5000 is above the maximum 1024, so 1024 is used.').waitFor();
     assert.deepEqual(page.errors, []);
   } finally {
     await browser.close();

@@ -10,71 +10,13 @@ use leptos::prelude::*;
 use self::client::{Phase, Training};
 use self::curves::TrainingCurves;
 use self::data::DataSource;
+use super::playground::use_set_params;
 use crate::design::{Dataset, NetSpec};
 use crate::report::Report;
 use crate::train::memory::{self, Target};
 use crate::train::Recipe;
-use crate::url_params::PageState;
+use crate::url_params::{PageState, BACKEND, TABLE};
 use crate::worker::protocol::{BackendChoice, Command};
-
-/// A recipe field: label, bounds, and how to read it from the recipe.
-struct Field {
-    key: &'static str,
-    label: &'static str,
-    min: f64,
-    max: f64,
-    step: f64,
-    get: fn(&Recipe) -> f64,
-    set: fn(&mut Recipe, f64),
-}
-
-const FIELDS: [Field; 5] = [
-    Field {
-        key: "train-images",
-        label: "training images",
-        min: 100.0,
-        max: 50_000.0,
-        step: 100.0,
-        get: |r| r.train_images as f64,
-        set: |r, v| r.train_images = v as usize,
-    },
-    Field {
-        key: "test-images",
-        label: "test images",
-        min: 100.0,
-        max: 10_000.0,
-        step: 100.0,
-        get: |r| r.test_images as f64,
-        set: |r, v| r.test_images = v as usize,
-    },
-    Field {
-        key: "epochs",
-        label: "epochs",
-        min: 1.0,
-        max: 100.0,
-        step: 1.0,
-        get: |r| f64::from(r.epochs),
-        set: |r, v| r.epochs = v as u32,
-    },
-    Field {
-        key: "batch",
-        label: "batch size",
-        min: 2.0,
-        max: 1024.0,
-        step: 1.0,
-        get: |r| r.batch as f64,
-        set: |r, v| r.batch = v as usize,
-    },
-    Field {
-        key: "lr",
-        label: "learning rate",
-        min: 0.001,
-        max: 5.0,
-        step: 0.001,
-        get: |r| r.lr,
-        set: |r, v| r.lr = v,
-    },
-];
 
 fn minutes(seconds: f64) -> String {
     let s = seconds.max(0.0).round() as u64;
@@ -88,8 +30,11 @@ fn minutes(seconds: f64) -> String {
 #[component]
 pub fn TrainPanel(state: Memo<PageState>, report: Memo<Report>) -> impl IntoView {
     let training = Training::new();
-    let recipe = RwSignal::new(Recipe::default());
-    let backend = RwSignal::new(BackendChoice::Auto);
+    // The recipe lives in the URL with the model, so a link reproduces a run's settings.
+    let recipe: Memo<Recipe> = Memo::new(move |_| state.with(|s| s.recipe));
+    let backend = Memo::new(move |_| state.with(|s| s.backend));
+    let set = use_set_params(state);
+    let set_backend = set.clone();
     // The CIFAR-10 network of the shape on screen (3x3 stem, 10 classes).
     let spec = Memo::new(move |_| report.with(|r| NetSpec::new(&r.shape, Dataset::Cifar10)));
     let target = Memo::new(move |_| {
@@ -150,44 +95,38 @@ pub fn TrainPanel(state: Memo<PageState>, report: Memo<Report>) -> impl IntoView
             </p>
             <DataSource training />
             <div class="recipe">
-                {FIELDS
+                {TABLE
                     .iter()
-                    .map(|f| {
-                        let value = move || (f.get)(&recipe.get()).to_string();
+                    .filter(|d| d.train && d.key != BACKEND.key)
+                    .map(|def| {
+                        let (key, (min, max), step) = (def.key, def.bounds(), def.step());
+                        let set = set.clone();
                         view! {
-                            <label>
-                                {f.label}
+                            <label title=def.help>
+                                {def.label}
                                 <input
                                     type="number"
-                                    data-testid=format!("train-{}", f.key)
-                                    min=f.min
-                                    max=f.max
-                                    step=f.step
-                                    prop:value=value
+                                    data-testid=format!("train-{key}")
+                                    min=min
+                                    max=max
+                                    step=step
+                                    prop:value=move || state.with(|s| s.get(key))
                                     prop:disabled=move || phase.with(Phase::active)
-                                    on:change=move |ev| {
-                                        let parsed = event_target_value(&ev).parse::<f64>().ok();
-                                        recipe.update(|r| {
-                                            if let Some(v) = parsed.filter(|v| v.is_finite()) {
-                                                (f.set)(r, v.clamp(f.min, f.max));
-                                            }
-                                        });
-                                    }
+                                    on:change=move |ev| set(vec![(key, event_target_value(&ev))], false)
                                 />
                             </label>
                         }
                     })
                     .collect_view()}
-                <label>
-                    "backend"
+                <label title=BACKEND.help>
+                    {BACKEND.label}
                     <select
                         data-testid="train-backend"
+                        prop:value=move || state.with(|s| s.get(BACKEND.key))
                         prop:disabled=move || phase.with(Phase::active)
-                        on:change=move |ev| {
-                            backend.set(if event_target_value(&ev) == "cpu" { BackendChoice::Cpu } else { BackendChoice::Auto })
-                        }
+                        on:change=move |ev| set_backend(vec![(BACKEND.key, event_target_value(&ev))], false)
                     >
-                        <option value="auto" selected=true>"WebGPU if available"</option>
+                        <option value="auto">"WebGPU if available"</option>
                         <option value="cpu">"CPU only"</option>
                     </select>
                 </label>
