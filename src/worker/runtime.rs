@@ -303,7 +303,7 @@ fn device_error(e: impl std::fmt::Display) -> String {
 }
 
 async fn train(state: &State, trainer: &mut Trainer) -> Result<(), String> {
-    let recipe = trainer.recipe.clone();
+    let recipe = trainer.recipe;
     let per_epoch = recipe.steps_per_epoch();
     post(&Event::Started {
         total_steps: recipe.total_steps(),
