@@ -22,18 +22,9 @@ use burn::tensor::ops::ConvOptions;
 use burn::tensor::{DType, TensorData};
 use rayon::prelude::*;
 
-/// A 1x1 convolution without bias: `[batch, c_out, h / stride, w / stride]`.
-pub fn conv1x1(x: Tensor<4>, weight: Tensor<4>, stride: usize) -> Tensor<4> {
-    conv(x, weight, stride, 1)
-}
-
-/// A 3x3 convolution with padding 1 and no bias; `weight` is `[c_out, c_in / groups, 3, 3]`.
-pub fn conv3x3(x: Tensor<4>, weight: Tensor<4>, stride: usize, groups: usize) -> Tensor<4> {
-    conv(x, weight, stride, groups)
-}
-
-/// A k x k convolution (k odd, from the weight's shape) with padding k / 2, no bias.
-fn conv(x: Tensor<4>, weight: Tensor<4>, stride: usize, groups: usize) -> Tensor<4> {
+/// A k x k convolution without bias and with padding k / 2 (k odd, read from the
+/// weight, `[c_out, c_in / groups, k, k]`): the RegNet's 1x1 and 3x3 layers.
+pub fn same_conv(x: Tensor<4>, weight: Tensor<4>, stride: usize, groups: usize) -> Tensor<4> {
     if on_flex(&x.device()) {
         let y = <Dispatch as ConvOps>::same_conv(
             x.into_dispatch(),
@@ -546,7 +537,7 @@ mod tests {
         let run = |ours: bool| {
             let (x, weight) = (x.clone().require_grad(), weight.clone().require_grad());
             let y = if ours {
-                conv(x.clone(), weight.clone(), stride, groups)
+                same_conv(x.clone(), weight.clone(), stride, groups)
             } else {
                 let pad = [k / 2; 2];
                 let options = ConvOptions::new([stride; 2], pad, [1, 1], groups);

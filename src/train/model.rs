@@ -7,7 +7,7 @@ use burn::nn::{BatchNorm, BatchNormConfig, Initializer, Linear, LinearConfig, Pa
 use burn::prelude::*;
 use burn::tensor::activation::{relu, sigmoid};
 
-use super::conv::{conv1x1, conv3x3};
+use super::conv::same_conv;
 use crate::design::{BlockSpec, NetSpec};
 
 /// pycls's conv init: normal(0, sqrt(2 / fan_out)), fan_out = k * k * out_channels
@@ -37,7 +37,7 @@ fn conv(
 }
 
 /// A conv followed by batch norm (no bias: BN has the shift). The `Conv2d` holds the
-/// weight and its shape; `forward` runs our own 1x1 and 3x3 paths (see `conv`).
+/// weight and its shape; `forward` runs our own convolution (see `conv`).
 #[derive(Module, Debug)]
 pub struct ConvBn {
     conv: Conv2d,
@@ -66,12 +66,9 @@ impl ConvBn {
     }
 
     fn forward(&self, x: Tensor<4>) -> Tensor<4> {
-        let (w, stride) = (self.conv.weight.val(), self.conv.stride[0]);
-        let y = match self.conv.kernel_size {
-            [1, 1] => conv1x1(x, w, stride),
-            _ => conv3x3(x, w, stride, self.conv.groups),
-        };
-        self.bn.forward(y)
+        let c = &self.conv;
+        self.bn
+            .forward(same_conv(x, c.weight.val(), c.stride[0], c.groups))
     }
 
     /// Elements of BN's running mean and variance: state, not trained parameters.
