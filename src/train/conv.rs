@@ -69,6 +69,22 @@ pub struct ConvShape {
     pub groups: usize,
 }
 
+impl ConvShape {
+    fn new(
+        x: &burn::tensor::Shape,
+        weight: &burn::tensor::Shape,
+        stride: usize,
+        groups: usize,
+    ) -> Self {
+        ConvShape {
+            x: [x[0], x[1], x[2], x[3]],
+            weight: [weight[0], weight[1], weight[2], weight[3]],
+            stride,
+            groups,
+        }
+    }
+}
+
 /// The two gradients of `same_conv`, for backends that run it themselves.
 pub trait ConvGrads: Backend {
     /// The input gradient, `[batch, c_in, h, w]`, from the output gradient.
@@ -122,12 +138,12 @@ impl<B: ConvOps + ConvGrads, C: CheckpointStrategy> ConvOps for Autodiff<B, C> {
             }
         }
 
-        let shape = ConvShape {
-            x: dims4(&x.primitive().shape()),
-            weight: dims4(&weight.primitive().shape()),
+        let shape = ConvShape::new(
+            &x.primitive().shape(),
+            &weight.primitive().shape(),
             stride,
             groups,
-        };
+        );
         let (x_tracked, w_tracked) = (x.is_tracked(), weight.is_tracked());
         match ConvBackward
             .prepare::<C>([x.node(), weight.node()])
@@ -224,6 +240,21 @@ impl Geometry {
     }
     fn image_out(&self) -> usize {
         self.c_out * self.p()
+    }
+    /// Group `grp`'s weight, `[og, k]`.
+    fn weight_of<'a>(&self, weight: &'a [f32], grp: usize) -> View<'a> {
+        let (og, k) = (self.og(), self.k());
+        View::rows(&weight[grp * og * k..][..og * k], og, k)
+    }
+    /// Group `grp`'s output (or output gradient) in one image, `[og, p]`.
+    fn output_of<'a>(&self, y_n: &'a [f32], grp: usize) -> View<'a> {
+        let (og, p) = (self.og(), self.p());
+        View::rows(&y_n[grp * og * p..][..og * p], og, p)
+    }
+    /// The range of group `grp`'s input channels in one image.
+    fn input_range(&self, grp: usize) -> std::ops::Range<usize> {
+        let len = self.cg() * self.plane();
+        grp * len..(grp + 1) * len
     }
     /// A 1x1 stride-1 convolution reads the image itself: no im2col.
     fn direct(&self) -> bool {
@@ -387,7 +418,7 @@ fn gemm(dst: &mut [f32], lhs: View, rhs: View, accumulate: bool) {
 
 /// `y[n]` = for each group, `w_g [og, k]` * `cols(x[n], g)` `[k, p]`.
 fn forward(x: &[f32], weight: &[f32], g: &Geometry) -> Vec<f32> {
-    let (k, p, og, cg) = (g.k(), g.p(), g.og(), g.cg());
+    let (k, p, og) = (g.k(), g.p(), g.og());
     let mut y = vec![0.0; g.batch * g.image_out()];
     y.par_chunks_mut(g.image_out())
         .zip(x.par_chunks(g.image_in()))
@@ -395,14 +426,9 @@ fn forward(x: &[f32], weight: &[f32], g: &Geometry) -> Vec<f32> {
             || buffer(g),
             |buf, (y_n, x_n)| {
                 for grp in 0..g.groups {
-                    let cols = cols(&x_n[grp * cg * g.plane()..], g, buf);
-                    let w_g = View::rows(&weight[grp * og * k..][..og * k], og, k);
-                    gemm(
-                        &mut y_n[grp * og * p..][..og * p],
-                        w_g,
-                        View::rows(cols, k, p),
-                        false,
-                    );
+                    let cols = cols(&x_n[g.input_range(grp)], g, buf);
+                    let y_g = &mut y_n[grp * og * p..][..og * p];
+                    gemm(y_g, g.weight_of(weight, grp), View::rows(cols, k, p), false);
                 }
             },
         );
@@ -411,7 +437,6 @@ fn forward(x: &[f32], weight: &[f32], g: &Geometry) -> Vec<f32> {
 
 /// `dx[n]` = for each group, `col2im(w_g^T [k, og] * dy_g [og, p])`.
 fn grad_x(dy: &[f32], weight: &[f32], g: &Geometry) -> Vec<f32> {
-    let (k, p, og, cg) = (g.k(), g.p(), g.og(), g.cg());
     let mut dx = vec![0.0; g.batch * g.image_in()];
     dx.par_chunks_mut(g.image_in())
         .zip(dy.par_chunks(g.image_out()))
@@ -419,9 +444,8 @@ fn grad_x(dy: &[f32], weight: &[f32], g: &Geometry) -> Vec<f32> {
             || buffer(g),
             |buf, (dx_n, dy_n)| {
                 for grp in 0..g.groups {
-                    let w_g = View::rows(&weight[grp * og * k..][..og * k], og, k);
-                    let dy_g = View::rows(&dy_n[grp * og * p..][..og * p], og, p);
-                    let dx_g = &mut dx_n[grp * cg * g.plane()..][..cg * g.plane()];
+                    let (w_g, dy_g) = (g.weight_of(weight, grp), g.output_of(dy_n, grp));
+                    let dx_g = &mut dx_n[g.input_range(grp)];
                     if g.direct() {
                         gemm(dx_g, w_g.t(), dy_g, false);
                     } else {
@@ -436,7 +460,7 @@ fn grad_x(dy: &[f32], weight: &[f32], g: &Geometry) -> Vec<f32> {
 
 /// `dw_g` = sum over images of `dy_g [og, p]` * `cols(x[n], g)^T [p, k]`.
 fn grad_w(x: &[f32], dy: &[f32], g: &Geometry) -> Vec<f32> {
-    let (k, p, og, cg) = (g.k(), g.p(), g.og(), g.cg());
+    let (k, p, og) = (g.k(), g.p(), g.og());
     let size = g.c_out * k;
     x.par_chunks(g.image_in())
         .zip(dy.par_chunks(g.image_out()))
@@ -444,10 +468,14 @@ fn grad_w(x: &[f32], dy: &[f32], g: &Geometry) -> Vec<f32> {
             || (vec![0.0; size], buffer(g)),
             |(mut dw, mut buf), (x_n, dy_n)| {
                 for grp in 0..g.groups {
-                    let cols = cols(&x_n[grp * cg * g.plane()..], g, &mut buf);
-                    let dy_g = View::rows(&dy_n[grp * og * p..][..og * p], og, p);
+                    let cols = cols(&x_n[g.input_range(grp)], g, &mut buf);
                     let dw_g = &mut dw[grp * og * k..][..og * k];
-                    gemm(dw_g, dy_g, View::rows(cols, k, p).t(), true);
+                    gemm(
+                        dw_g,
+                        g.output_of(dy_n, grp),
+                        View::rows(cols, k, p).t(),
+                        true,
+                    );
                 }
                 (dw, buf)
             },
@@ -466,20 +494,12 @@ type FlexTensor = FloatTensor<Flex>;
 
 /// The tensor in row-major order (a copy only when it is strided); read it with `f32s`.
 fn contiguous(t: &FlexTensor) -> FlexTensor {
-    assert_eq!(
-        t.dtype(),
-        DType::F32,
-        "the fast 3x3 convolution runs on f32"
-    );
+    assert_eq!(t.dtype(), DType::F32, "our convolution kernels run on f32");
     t.to_contiguous()
 }
 
 fn f32s(t: &FlexTensor) -> &[f32] {
     t.as_slice().expect("contiguous f32")
-}
-
-fn dims4(shape: &burn::tensor::Shape) -> [usize; 4] {
-    [shape[0], shape[1], shape[2], shape[3]]
 }
 
 fn tensor(values: Vec<f32>, shape: [usize; 4]) -> FlexTensor {
@@ -488,12 +508,7 @@ fn tensor(values: Vec<f32>, shape: [usize; 4]) -> FlexTensor {
 
 impl ConvOps for Flex {
     fn same_conv(x: FlexTensor, weight: FlexTensor, stride: usize, groups: usize) -> FlexTensor {
-        let g = Geometry::new(ConvShape {
-            x: dims4(&x.shape()),
-            weight: dims4(&weight.shape()),
-            stride,
-            groups,
-        });
+        let g = Geometry::new(ConvShape::new(&x.shape(), &weight.shape(), stride, groups));
         let (x, weight) = (contiguous(&x), contiguous(&weight));
         let y = forward(f32s(&x), f32s(&weight), &g);
         tensor(y, [g.batch, g.c_out, g.ho, g.wo])
