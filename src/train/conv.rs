@@ -40,7 +40,8 @@ pub fn same_conv(x: Tensor<4>, weight: Tensor<4>, stride: usize, groups: usize) 
     }
 }
 
-fn on_flex(device: &Device) -> bool {
+/// Whether `device` (or the device under its autodiff) is flex, where our kernels run.
+pub(super) fn on_flex(device: &Device) -> bool {
     use burn::backend::DispatchDevice;
     matches!(
         device.clone().without_autodiff().as_dispatch(),

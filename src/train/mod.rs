@@ -8,6 +8,8 @@ pub mod conv;
 pub mod memory;
 #[cfg(feature = "training")]
 pub mod model;
+#[cfg(feature = "training")]
+pub mod norm;
 pub mod recipe;
 #[cfg(feature = "training")]
 pub mod trainer;

@@ -8,6 +8,7 @@ use burn::prelude::*;
 use burn::tensor::activation::{relu, sigmoid};
 
 use super::conv::same_conv;
+use super::norm::batch_norm;
 use crate::design::{BlockSpec, NetSpec};
 
 /// pycls's conv init: normal(0, sqrt(2 / fan_out)), fan_out = k * k * out_channels
@@ -36,8 +37,9 @@ fn conv(
         .init(device)
 }
 
-/// A conv followed by batch norm (no bias: BN has the shift). The `Conv2d` holds the
-/// weight and its shape; `forward` runs our own convolution (see `conv`).
+/// A conv followed by batch norm (no bias: BN has the shift) and, where the block has
+/// one, the ReLU. The `Conv2d` and `BatchNorm` hold the parameters and shapes; `forward`
+/// runs our own kernels on them (see `conv` and `norm`).
 #[derive(Module, Debug)]
 pub struct ConvBn {
     conv: Conv2d,
@@ -65,10 +67,10 @@ impl ConvBn {
         self
     }
 
-    fn forward(&self, x: Tensor<4>) -> Tensor<4> {
+    fn forward(&self, x: Tensor<4>, relu: bool) -> Tensor<4> {
         let c = &self.conv;
-        self.bn
-            .forward(same_conv(x, c.weight.val(), c.stride[0], c.groups))
+        let y = same_conv(x, c.weight.val(), c.stride[0], c.groups);
+        batch_norm(&self.bn, y, relu)
     }
 
     /// Elements of BN's running mean and variance: state, not trained parameters.
@@ -136,16 +138,16 @@ impl Block {
 
     fn forward(&self, x: Tensor<4>) -> Tensor<4> {
         let shortcut = match &self.proj {
-            Some(p) => p.forward(x.clone()),
+            Some(p) => p.forward(x.clone(), false),
             None => x.clone(),
         };
-        let f = relu(self.a.forward(x));
-        let f = relu(self.b.forward(f));
+        let f = self.a.forward(x, true);
+        let f = self.b.forward(f, true);
         let f = match &self.se {
             Some(se) => se.forward(f),
             None => f,
         };
-        relu(shortcut + self.c.forward(f))
+        relu(shortcut + self.c.forward(f, false))
     }
 }
 
@@ -195,7 +197,7 @@ impl RegNet {
 
     /// `[batch, 3, h, w]` images to `[batch, classes]` logits.
     pub fn forward(&self, images: Tensor<4>) -> Tensor<2> {
-        let x = relu(self.stem.forward(images));
+        let x = self.stem.forward(images, true);
         let x = self.blocks.iter().fold(x, |x, block| block.forward(x));
         let [n, c, _, _] = x.dims();
         self.fc.forward(x.mean_dim(2).mean_dim(3).reshape([n, c]))

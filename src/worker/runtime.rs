@@ -137,11 +137,8 @@ fn handle(state: &Rc<State>, command: Command) {
             state.paused.set(false);
             let state = state.clone();
             spawn_local(async move {
-                if let Err(message) = start(&state, spec, recipe, backend).await {
-                    post(&Event::Failed {
-                        message,
-                        crashed: false,
-                    });
+                if let Err(Stop { message, crashed }) = start(&state, spec, recipe, backend).await {
+                    post(&Event::Failed { message, crashed });
                 }
                 state.busy.set(false);
             });
@@ -256,6 +253,7 @@ async fn backend(state: &State, choice: BackendChoice) -> Backend {
         ));
     }
     if state.gpu.borrow().is_none() {
+        enable_subgroups();
         let result = Device::wgpu_options()
             .init_async()
             .await
@@ -278,12 +276,48 @@ async fn backend(state: &State, choice: BackendChoice) -> Backend {
     }
 }
 
+/// Lets CubeCL's subgroup kernels (Burn's matmul and reductions) validate in Chromium.
+/// In a browser they start with `enable subgroups;`, which Chromium accepts only on a
+/// device created with the "subgroups" feature, and wgpu 30's WebGPU backend has no name
+/// for that feature, so it never asks: every matmul failed validation. So the device is
+/// asked for it where the adapter offers it. Chromium also checks that subgroup
+/// operations sit in subgroup-uniform control flow, which CubeCL's reductions do at run
+/// time but not provably; native backends (Naga, Vulkan) do not check that, so the
+/// check is turned off the same way for these shaders. Where the adapter has no
+/// subgroups the kernels still fail, and training moves to the CPU with a message.
+fn enable_subgroups() {
+    const PATCH: &str = r#"
+        const adapter = self.GPUAdapter && self.GPUAdapter.prototype;
+        if (!adapter || adapter.requestDevice.withSubgroups) return;
+        const requestDevice = adapter.requestDevice;
+        adapter.requestDevice = function (descriptor) {
+            const features = [...((descriptor && descriptor.requiredFeatures) || [])];
+            if (this.features.has('subgroups') && !features.includes('subgroups')) features.push('subgroups');
+            return requestDevice.call(this, { ...descriptor, requiredFeatures: features });
+        };
+        adapter.requestDevice.withSubgroups = true;
+        const device = self.GPUDevice.prototype;
+        const createShaderModule = device.createShaderModule;
+        device.createShaderModule = function (descriptor) {
+            const code = descriptor.code.replace(
+                'enable subgroups;', 'enable subgroups;\ndiagnostic(off, subgroup_uniformity);');
+            return createShaderModule.call(this, { ...descriptor, code });
+        };
+    "#;
+    if let Err(e) = js_sys::Function::new_no_args(PATCH).call0(&JsValue::NULL) {
+        log(&format!(
+            "could not enable WebGPU subgroups: {}",
+            js_error(&e)
+        ));
+    }
+}
+
 async fn start(
     state: &State,
     spec: NetSpec,
     recipe: Recipe,
     choice: BackendChoice,
-) -> Result<(), String> {
+) -> Result<(), Stop> {
     let data = ensure_data(state).await?;
     let backend = backend(state, choice).await;
     let target = if backend.gpu {
@@ -297,12 +331,38 @@ async fn start(
     train(state, &mut trainer).await
 }
 
-/// Why a readback failed, in the user's words.
-fn device_error(e: impl std::fmt::Display) -> String {
-    format!("the GPU stopped answering ({e}); the device may have been lost")
+/// Why a run stopped early. `crashed`: this worker's GPU device is gone, so the page
+/// starts a fresh worker (and moves to the CPU, as for any WebGPU failure).
+struct Stop {
+    message: String,
+    crashed: bool,
 }
 
-async fn train(state: &State, trainer: &mut Trainer) -> Result<(), String> {
+impl From<String> for Stop {
+    fn from(message: String) -> Self {
+        Stop {
+            message,
+            crashed: false,
+        }
+    }
+}
+
+/// A failed readback: the device is lost (a driver reset, a destroyed device), so no
+/// later GPU call in this worker can succeed. wgpu nests its errors over several
+/// lines; the innermost says what happened.
+fn device_error(e: impl std::fmt::Display) -> Stop {
+    let detail = e.to_string();
+    let cause = detail.lines().rev().map(str::trim).find(|l| !l.is_empty());
+    Stop {
+        message: format!(
+            "the GPU stopped answering ({}); the device may have been lost",
+            cause.unwrap_or("no detail")
+        ),
+        crashed: true,
+    }
+}
+
+async fn train(state: &State, trainer: &mut Trainer) -> Result<(), Stop> {
     let recipe = trainer.recipe;
     let per_epoch = recipe.steps_per_epoch();
     post(&Event::Started {
@@ -348,12 +408,12 @@ async fn train(state: &State, trainer: &mut Trainer) -> Result<(), String> {
             .await
             .map_err(device_error)?;
         if !loss.is_finite() {
-            return Err(format!(
+            return Err(Stop::from(format!(
                 "the loss became {loss} at step {}: the learning rate {} is too high for \
                  this model, try a smaller one",
                 step + 1,
                 recipe.lr
-            ));
+            )));
         }
         if step < 3 {
             log(&format!(
@@ -389,7 +449,7 @@ async fn train(state: &State, trainer: &mut Trainer) -> Result<(), String> {
 }
 
 /// Top-1 test error, batch by batch, each count read back asynchronously.
-async fn evaluate(trainer: &Trainer) -> Result<f64, String> {
+async fn evaluate(trainer: &Trainer) -> Result<f64, Stop> {
     let n = trainer.test_images();
     let batch = trainer.recipe.batch.max(1);
     let mut correct = 0i64;
