@@ -268,21 +268,23 @@ impl Geometry {
         let hi = (self.w + pad - kw).div_ceil(s);
         (lo, hi.min(self.wo))
     }
-    /// Calls `f(row of cols, output row, input row start, tap column)` for every row of
-    /// one group's im2col matrix and output row: the order im2col and col2im share. The
+    /// Calls `f(row of cols, output row, input row start, tap)` for every row of one
+    /// group's im2col matrix and output row: the order im2col and col2im share. The
     /// input row start is `None` where the row lies in the padding.
-    fn for_each_row(&self, mut f: impl FnMut(usize, usize, Option<usize>, usize)) {
+    fn for_each_row(&self, mut f: impl FnMut(usize, usize, Option<usize>, Tap)) {
         let (k, s, pad) = (self.kernel, self.stride, self.pad());
         for c in 0..self.cg() {
             for kh in 0..k {
                 for kw in 0..k {
                     let r = (c * k + kh) * k + kw;
+                    let (lo, hi) = self.valid_cols(kw);
+                    let tap = Tap { kw, lo, hi };
                     for oh in 0..self.ho {
                         let ih = (oh * s + kh)
                             .checked_sub(pad)
                             .filter(|&ih| ih < self.h)
                             .map(|ih| c * self.plane() + ih * self.w);
-                        f(r, oh, ih, kw);
+                        f(r, oh, ih, tap);
                     }
                 }
             }
@@ -290,18 +292,25 @@ impl Geometry {
     }
 }
 
+/// A kernel column `kw` and the output columns `[lo, hi)` it reads inside the image.
+#[derive(Clone, Copy)]
+struct Tap {
+    kw: usize,
+    lo: usize,
+    hi: usize,
+}
+
 /// Copies one group of one image (`x`: `[cg, h, w]`) into `cols` (`[cg * k * k, ho * wo]`),
 /// row `(c * k + kh) * k + kw` holding tap (kh, kw) of channel c; outside is zero.
 fn im2col(x: &[f32], g: &Geometry, cols: &mut [f32]) {
     let (p, s, pad) = (g.p(), g.stride, g.pad());
-    g.for_each_row(|r, oh, ih, kw| {
+    g.for_each_row(|r, oh, ih, Tap { kw, lo, hi }| {
         let out = &mut cols[r * p + oh * g.wo..][..g.wo];
         let Some(start) = ih else {
             out.fill(0.0);
             return;
         };
         let src = &x[start..start + g.w];
-        let (lo, hi) = g.valid_cols(kw);
         out[..lo].fill(0.0);
         out[hi..].fill(0.0);
         if s == 1 {
@@ -318,11 +327,10 @@ fn im2col(x: &[f32], g: &Geometry, cols: &mut [f32]) {
 /// was copied from (`dx`: `[cg, h, w]`).
 fn col2im(cols: &[f32], g: &Geometry, dx: &mut [f32]) {
     let (p, s, pad) = (g.p(), g.stride, g.pad());
-    g.for_each_row(|r, oh, ih, kw| {
+    g.for_each_row(|r, oh, ih, Tap { kw, lo, hi }| {
         let Some(start) = ih else { return };
         let src = &cols[r * p + oh * g.wo..][..g.wo];
         let dst = &mut dx[start..start + g.w];
-        let (lo, hi) = g.valid_cols(kw);
         if s == 1 {
             let dst = &mut dst[lo + kw - pad..hi + kw - pad];
             dst.iter_mut().zip(&src[lo..hi]).for_each(|(d, v)| *d += v);
