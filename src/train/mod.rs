@@ -19,3 +19,15 @@ pub use model::RegNet;
 pub use recipe::Recipe;
 #[cfg(feature = "training")]
 pub use trainer::{Trainer, TrainerError};
+
+/// The largest `|a - b| / (1 + |b|)` between two f32 tensors of one shape: how our
+/// kernels' tests compare them with Burn's.
+#[cfg(all(test, feature = "training"))]
+fn worst_relative_error(a: &burn::tensor::TensorData, b: &burn::tensor::TensorData) -> f32 {
+    assert_eq!(a.shape(), b.shape());
+    let (a, b) = (a.as_slice::<f32>().unwrap(), b.as_slice::<f32>().unwrap());
+    a.iter()
+        .zip(b)
+        .map(|(a, b)| (a - b).abs() / (1.0 + b.abs()))
+        .fold(0.0, f32::max)
+}

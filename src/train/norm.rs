@@ -415,13 +415,7 @@ mod tests {
             "running var",
         ];
         for (what, (a, b)) in names.iter().zip(ours.iter().zip(&burn)) {
-            assert_eq!(a.shape(), b.shape(), "{what}");
-            let (a, b) = (a.as_slice::<f32>().unwrap(), b.as_slice::<f32>().unwrap());
-            let worst = a
-                .iter()
-                .zip(b)
-                .map(|(a, b)| (a - b).abs() / (1.0 + b.abs()))
-                .fold(0.0, f32::max);
+            let worst = crate::train::worst_relative_error(a, b);
             assert!(
                 worst < 1e-3,
                 "{what}: relative error {worst} for {shape:?}, relu {relu}"
