@@ -502,16 +502,16 @@ fn grad_w(x: &[f32], dy: &[f32], g: &Geometry) -> Vec<f32> {
 type FlexTensor = FloatTensor<Flex>;
 
 /// The tensor in row-major order (a copy only when it is strided); read it with `f32s`.
-fn contiguous(t: &FlexTensor) -> FlexTensor {
-    assert_eq!(t.dtype(), DType::F32, "our convolution kernels run on f32");
+pub(super) fn contiguous(t: &FlexTensor) -> FlexTensor {
+    assert_eq!(t.dtype(), DType::F32, "our CPU kernels run on f32");
     t.to_contiguous()
 }
 
-fn f32s(t: &FlexTensor) -> &[f32] {
+pub(super) fn f32s(t: &FlexTensor) -> &[f32] {
     t.as_slice().expect("contiguous f32")
 }
 
-fn tensor(values: Vec<f32>, shape: [usize; 4]) -> FlexTensor {
+pub(super) fn tensor(values: Vec<f32>, shape: impl Into<burn::tensor::Shape>) -> FlexTensor {
     FlexTensor::from_data(TensorData::new(values, shape))
 }
 

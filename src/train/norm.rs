@@ -17,10 +17,9 @@ use burn::backend::{backend_extension, Autodiff, Backend, Dispatch, Flex, Tensor
 use burn::nn::BatchNorm;
 use burn::prelude::*;
 use burn::tensor::activation;
-use burn::tensor::{DType, TensorData};
 use rayon::prelude::*;
 
-use super::conv::on_flex;
+use super::conv::{contiguous, f32s, on_flex, tensor};
 
 /// `bn` applied to `x`, then a ReLU when `relu`: what `relu(bn.forward(x))` computes,
 /// running statistics included.
@@ -228,21 +227,14 @@ impl Layout {
 
 type FlexTensor = FloatTensor<Flex>;
 
-fn values(t: &FlexTensor) -> Vec<f32> {
-    assert_eq!(t.dtype(), DType::F32, "our batch norm kernels run on f32");
-    t.to_contiguous()
-        .as_slice()
-        .expect("contiguous f32")
-        .to_vec()
-}
-
-fn tensor(values: Vec<f32>, shape: burn::tensor::Shape) -> FlexTensor {
-    FlexTensor::from_data(TensorData::new(values, shape))
+/// A per-channel vector's values (a few hundred floats: a copy is nothing).
+fn channel_values(t: &FlexTensor) -> Vec<f32> {
+    f32s(&contiguous(t)).to_vec()
 }
 
 fn channel_tensor(values: Vec<f32>) -> FlexTensor {
     let n = values.len();
-    FlexTensor::from_data(TensorData::new(values, [n]))
+    tensor(values, [n])
 }
 
 impl NormOps for Flex {
@@ -255,7 +247,9 @@ impl NormOps for Flex {
     ) -> (FlexTensor, FlexTensor, FlexTensor) {
         let shape = x.shape();
         let l = Layout::of(&shape);
-        let (xs, gamma, beta) = (values(&x), values(&gamma), values(&beta));
+        let x = contiguous(&x);
+        let xs = f32s(&x);
+        let (gamma, beta) = (channel_values(&gamma), channel_values(&beta));
         let row = |n: usize, c: usize| &xs[(n * l.channels + c) * l.plane..][..l.plane];
         let sums = l.channel_sums(|n, c| {
             let r = row(n, c);
@@ -301,9 +295,10 @@ impl NormGrads for Flex {
     ) -> (FlexTensor, FlexTensor, FlexTensor) {
         let x_shape = x.shape();
         let l = Layout::of(&x_shape);
-        let (xs, dy) = (values(&x), values(&grad));
-        let (gamma, beta) = (values(&gamma), values(&beta));
-        let (mean, variance) = (values(&mean), values(&variance));
+        let (x, grad) = (contiguous(&x), contiguous(&grad));
+        let (xs, dy) = (f32s(&x), f32s(&grad));
+        let (gamma, beta) = (channel_values(&gamma), channel_values(&beta));
+        let (mean, variance) = (channel_values(&mean), channel_values(&variance));
         let inv_std: Vec<f64> = variance
             .iter()
             .map(|&v| 1.0 / (v as f64 + shape.epsilon).sqrt())
