@@ -22,6 +22,8 @@ use burn::tensor::ops::ConvOptions;
 use burn::tensor::{DType, TensorData};
 use rayon::prelude::*;
 
+mod direct;
+
 /// A k x k convolution without bias and with padding k / 2 (k odd, read from the
 /// weight, `[c_out, c_in / groups, k, k]`): the RegNet's 1x1 and 3x3 layers.
 pub fn same_conv(x: Tensor<4>, weight: Tensor<4>, stride: usize, groups: usize) -> Tensor<4> {
@@ -257,6 +259,10 @@ impl Geometry {
         let len = self.cg() * self.plane();
         grp * len..(grp + 1) * len
     }
+    /// A 3x3 stride-1 convolution with narrow groups runs `direct`'s kernels.
+    fn narrow_3x3(&self) -> bool {
+        self.kernel == 3 && self.stride == 1 && self.cg().max(self.og()) <= DIRECT_MAX_WIDTH
+    }
     /// A 1x1 stride-1 convolution reads the image itself: no im2col.
     fn direct(&self) -> bool {
         self.kernel == 1 && self.stride == 1
@@ -291,6 +297,9 @@ impl Geometry {
         }
     }
 }
+
+/// The widest group `direct` handles; wider ones make GEMMs big enough to be faster.
+const DIRECT_MAX_WIDTH: usize = 64;
 
 /// A kernel column `kw` and the output columns `[lo, hi)` it reads inside the image.
 #[derive(Clone, Copy)]
@@ -427,6 +436,9 @@ fn gemm(dst: &mut [f32], lhs: View, rhs: View, accumulate: bool) {
 
 /// `y[n]` = for each group, `w_g [og, k]` * `cols(x[n], g)` `[k, p]`.
 fn forward(x: &[f32], weight: &[f32], g: &Geometry) -> Vec<f32> {
+    if g.narrow_3x3() {
+        return direct::forward(x, weight, g);
+    }
     let (k, p, og) = (g.k(), g.p(), g.og());
     let mut y = vec![0.0; g.batch * g.image_out()];
     y.par_chunks_mut(g.image_out())
@@ -446,6 +458,9 @@ fn forward(x: &[f32], weight: &[f32], g: &Geometry) -> Vec<f32> {
 
 /// `dx[n]` = for each group, `col2im(w_g^T [k, og] * dy_g [og, p])`.
 fn grad_x(dy: &[f32], weight: &[f32], g: &Geometry) -> Vec<f32> {
+    if g.narrow_3x3() {
+        return direct::grad_x(dy, weight, g);
+    }
     let mut dx = vec![0.0; g.batch * g.image_in()];
     dx.par_chunks_mut(g.image_in())
         .zip(dy.par_chunks(g.image_out()))
@@ -469,6 +484,9 @@ fn grad_x(dy: &[f32], weight: &[f32], g: &Geometry) -> Vec<f32> {
 
 /// `dw_g` = sum over images of `dy_g [og, p]` * `cols(x[n], g)^T [p, k]`.
 fn grad_w(x: &[f32], dy: &[f32], g: &Geometry) -> Vec<f32> {
+    if g.narrow_3x3() {
+        return direct::grad_w(x, dy, g);
+    }
     let (k, p, og) = (g.k(), g.p(), g.og());
     let size = g.c_out * k;
     x.par_chunks(g.image_in())
@@ -591,6 +609,17 @@ mod tests {
         check(3, [2, 16, 8, 8], 16, 2, 4);
         check(3, [2, 6, 7, 5], 6, 2, 2);
         check(3, [1, 4, 1, 1], 8, 1, 1);
+    }
+
+    #[test]
+    fn conv3x3_direct_blocks_and_wide_groups() {
+        // Narrow groups (the direct kernels): outputs filling one block, two blocks
+        // with a partial one, a 1-pixel-wide image.
+        check(3, [2, 16, 4, 9], 16, 1, 2);
+        check(3, [2, 12, 5, 3], 20, 1, 1);
+        check(3, [2, 6, 9, 1], 6, 1, 3);
+        // Groups wider than the direct kernels take (im2col and GEMM).
+        check(3, [2, 70, 3, 4], 70, 1, 1);
     }
 
     #[test]
