@@ -163,6 +163,52 @@ mod avx {
     }
 }
 
+/// Two wasm SIMD registers (the worker is built with `simd128`, see .cargo/config.toml).
+#[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+mod wasm {
+    use super::Vector;
+    use std::arch::wasm32::*;
+
+    #[derive(Clone, Copy)]
+    pub struct Wasm(v128, v128);
+
+    impl Vector for Wasm {
+        #[inline(always)]
+        fn zero() -> Self {
+            Wasm(f32x4_splat(0.0), f32x4_splat(0.0))
+        }
+        #[inline(always)]
+        fn splat(v: f32) -> Self {
+            Wasm(f32x4_splat(v), f32x4_splat(v))
+        }
+        #[inline(always)]
+        fn mul_add(self, a: Self, b: Self) -> Self {
+            Wasm(
+                f32x4_add(self.0, f32x4_mul(a.0, b.0)),
+                f32x4_add(self.1, f32x4_mul(a.1, b.1)),
+            )
+        }
+        #[inline(always)]
+        unsafe fn load(p: *const f32) -> Self {
+            // SAFETY: the caller's promise covers both halves.
+            unsafe {
+                Wasm(
+                    p.cast::<v128>().read_unaligned(),
+                    p.add(4).cast::<v128>().read_unaligned(),
+                )
+            }
+        }
+        #[inline(always)]
+        unsafe fn store(self, p: *mut f32) {
+            // SAFETY: as for `load`.
+            unsafe {
+                p.cast::<v128>().write_unaligned(self.0);
+                p.add(4).cast::<v128>().write_unaligned(self.1);
+            }
+        }
+    }
+}
+
 /// `out[o][i] = sum over c, t of taps[c][t][o] * src[c][i + offset t]`, for the
 /// `BLOCK` output channels of `taps` (`[channels, TAPS, BLOCK]`; `out` `[BLOCK, len]`).
 #[inline(always)]
@@ -235,7 +281,8 @@ fn correlate_grad_with<V: Vector>(
 }
 
 /// Calls `$body::<Vector>($args)` with AVX registers, compiled for AVX2 + FMA, where
-/// the CPU has them; with plain arrays elsewhere.
+/// the CPU has them; with wasm SIMD registers in a `simd128` build; with plain arrays
+/// elsewhere.
 macro_rules! dispatch {
     ($body:ident($($arg:ident: $ty:ty),*)) => {{
         #[cfg(target_arch = "x86_64")]
@@ -249,7 +296,10 @@ macro_rules! dispatch {
                 return unsafe { fast($($arg),*) };
             }
         }
-        $body::<[f32; LANES]>($($arg),*)
+        #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+        $body::<wasm::Wasm>($($arg),*);
+        #[cfg(not(all(target_arch = "wasm32", target_feature = "simd128")))]
+        $body::<[f32; LANES]>($($arg),*);
     }};
 }
 
