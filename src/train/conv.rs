@@ -259,9 +259,9 @@ impl Geometry {
         let len = self.cg() * self.plane();
         grp * len..(grp + 1) * len
     }
-    /// A 3x3 stride-1 convolution with narrow groups runs `direct`'s kernels.
+    /// A 3x3 convolution at stride 1 or 2 with narrow groups runs `direct`'s kernels.
     fn narrow_3x3(&self) -> bool {
-        self.kernel == 3 && self.stride == 1 && self.cg().max(self.og()) <= DIRECT_MAX_WIDTH
+        self.kernel == 3 && self.stride <= 2 && self.cg().max(self.og()) <= DIRECT_MAX_WIDTH
     }
     /// A 1x1 stride-1 convolution reads the image itself: no im2col.
     fn direct(&self) -> bool {
@@ -612,14 +612,18 @@ mod tests {
     }
 
     #[test]
-    fn conv3x3_direct_blocks_and_wide_groups() {
+    fn conv3x3_direct_blocks_strides_and_wide_groups() {
         // Narrow groups (the direct kernels): outputs filling one block, two blocks
         // with a partial one, a 1-pixel-wide image.
         check(3, [2, 16, 4, 9], 16, 1, 2);
         check(3, [2, 12, 5, 3], 20, 1, 1);
         check(3, [2, 6, 9, 1], 6, 1, 3);
+        // At stride 2 (phase planes), with a partial block, odd and even sizes.
+        check(3, [2, 24, 7, 6], 24, 2, 2);
+        check(3, [2, 8, 6, 9], 16, 2, 1);
         // Groups wider than the direct kernels take (im2col and GEMM).
         check(3, [2, 70, 3, 4], 70, 1, 1);
+        check(3, [1, 70, 5, 5], 70, 2, 1);
     }
 
     #[test]

@@ -1,13 +1,15 @@
-//! Grouped 3x3 convolutions at stride 1 with narrow groups, computed directly.
+//! Grouped 3x3 convolutions (stride 1 or 2) with narrow groups, computed directly.
 //!
 //! A RegNet's 3x3 layer has groups of 8 or so channels. Through im2col each group is
 //! a GEMM of 8 rows, which runs at a fifth of the speed of the 1x1 layers' GEMMs and
 //! copies the input nine times; these kernels read the input in place instead. Each
-//! channel is laid on a zero-bordered grid whose rows are `w + 2` long, so tap
-//! (kh, kw) of flat output position `i` is input position `i + kh * row + kw`: every
-//! tap is one contiguous run over the whole plane (the two border columns of each row
-//! give outputs that are thrown away). Eight output channels are accumulated at once,
-//! eight positions at a time, in registers.
+//! channel is laid on a zero-bordered grid whose rows are `row` long, so tap (kh, kw)
+//! of flat output position `i` reads input position `i + offset(kh, kw)`: every tap is
+//! one contiguous run over the whole plane (the border columns of each row give
+//! outputs that are thrown away). At stride 2 the padded input is split into four
+//! phase planes (even/odd rows x even/odd columns), and each tap reads one of them at
+//! stride 1. Eight output channels are accumulated at once, eight positions at a time,
+//! in registers.
 
 use rayon::prelude::*;
 
@@ -20,65 +22,127 @@ const BLOCK: usize = 8;
 /// Taps of a 3x3 kernel.
 const TAPS: usize = 9;
 
-/// One image's padded grid: rows of `w + 2`, a zero border, and slack after the last
-/// row so a tap may read a whole `LANES` run past the end.
+/// One image's padded grids. Input channels become `phases` planes of `plane` floats
+/// (the padded input, split by row and column parity at stride 2); outputs are `len`
+/// flat positions, `ho` rows of `row` and slack to a whole `LANES` run.
 #[derive(Clone, Copy)]
 struct Grid {
     h: usize,
     w: usize,
+    ho: usize,
+    wo: usize,
+    stride: usize,
     row: usize,
-    /// Flat output positions computed: `h` rows of `row`, rounded up to `LANES`.
     len: usize,
-    /// Floats per padded input plane.
     plane: usize,
 }
 
 impl Grid {
     fn new(g: &Geometry) -> Self {
-        let row = g.w + 2;
-        let len = (g.h * row).next_multiple_of(LANES);
+        let s = g.stride;
+        // Taps reach 2 / s positions right of an output column and rows below it.
+        let row = g.wo + 2 / s;
+        let len = (g.ho * row).next_multiple_of(LANES);
         Grid {
             h: g.h,
             w: g.w,
+            ho: g.ho,
+            wo: g.wo,
+            stride: s,
             row,
             len,
-            plane: len + 2 * row + LANES,
+            plane: (len + 2 * row + LANES).next_multiple_of(LANES),
         }
     }
 
-    /// Where tap t = kh * 3 + kw reads, relative to the output position.
-    fn offsets(&self) -> [usize; TAPS] {
-        std::array::from_fn(|t| (t / 3) * self.row + t % 3)
+    fn phases(&self) -> usize {
+        self.stride * self.stride
     }
 
-    /// Copies `[channels, h, w]` planes into `buf` (`[channels, plane]`) inside the
-    /// border, which stays zero (nothing else is written there).
+    /// Floats per input channel: all its phase planes.
+    fn channel(&self) -> usize {
+        self.phases() * self.plane
+    }
+
+    /// Tap t = kh * 3 + kw reads phase plane `.0` at `.1` past the output position.
+    fn tap(&self, t: usize) -> (usize, usize) {
+        let (kh, kw, s) = (t / 3, t % 3, self.stride);
+        ((kh % s) * s + kw % s, (kh / s) * self.row + kw / s)
+    }
+
+    /// Where each tap reads in a channel's phase planes, relative to the output position.
+    fn offsets(&self) -> [usize; TAPS] {
+        std::array::from_fn(|t| {
+            let (phase, at) = self.tap(t);
+            phase * self.plane + at
+        })
+    }
+
+    /// Where padded input pixel (ih + 1, iw + 1) lies in a channel's phase planes.
+    fn at(&self, ih: usize, iw: usize) -> usize {
+        let (s, (ph, pw)) = (self.stride, (ih + 1, iw + 1));
+        ((ph % s) * s + pw % s) * self.plane + (ph / s) * self.row + pw / s
+    }
+
+    /// Copies `[channels, h, w]` planes into `buf` (`[channels, channel]`); the border
+    /// and slack stay zero (nothing else is ever written there).
     fn pad(&self, src: &[f32], channels: usize, buf: &mut [f32]) {
         for c in 0..channels {
+            let (dst, src) = (&mut buf[c * self.channel()..], &src[c * self.h * self.w..]);
             for ih in 0..self.h {
-                let s = &src[(c * self.h + ih) * self.w..][..self.w];
-                buf[c * self.plane + (ih + 1) * self.row + 1..][..self.w].copy_from_slice(s);
+                let s = &src[ih * self.w..][..self.w];
+                if self.stride == 1 {
+                    dst[self.at(ih, 0)..][..self.w].copy_from_slice(s);
+                } else {
+                    for (iw, &v) in s.iter().enumerate() {
+                        dst[self.at(ih, iw)] = v;
+                    }
+                }
             }
         }
     }
 
-    /// Lays `[channels, h, w]` planes on the output grid (`[channels, len]`); the
-    /// border columns and the tail stay zero.
-    fn spread(&self, src: &[f32], channels: usize, buf: &mut [f32]) {
+    /// The inverse of `pad`: `[channels, h, w]` planes read back from phase planes laid
+    /// out `stride` floats apart per channel.
+    fn unpad(&self, buf: &[f32], stride: usize, channels: usize, dst: &mut [f32]) {
         for c in 0..channels {
-            for oh in 0..self.h {
-                let s = &src[(c * self.h + oh) * self.w..][..self.w];
-                buf[c * self.len + oh * self.row..][..self.w].copy_from_slice(s);
+            let src = &buf[c * stride..];
+            for ih in 0..self.h {
+                let d = &mut dst[(c * self.h + ih) * self.w..][..self.w];
+                if self.stride == 1 {
+                    d.copy_from_slice(&src[self.at(ih, 0)..][..self.w]);
+                } else {
+                    for (iw, v) in d.iter_mut().enumerate() {
+                        *v = src[self.at(ih, iw)];
+                    }
+                }
             }
         }
     }
 
-    /// The inverse of `spread` for the first `channels` rows of a block of outputs.
+    /// Lays `[channels, ho, wo]` planes on the output grid, each `stride` floats after
+    /// the last, starting at `first`; border columns and slack stay zero.
+    fn spread(
+        &self,
+        src: &[f32],
+        channels: usize,
+        (first, stride): (usize, usize),
+        buf: &mut [f32],
+    ) {
+        for c in 0..channels {
+            for oh in 0..self.ho {
+                let s = &src[(c * self.ho + oh) * self.wo..][..self.wo];
+                buf[first + c * stride + oh * self.row..][..self.wo].copy_from_slice(s);
+            }
+        }
+    }
+
+    /// The inverse of `spread` (from `[channels, len]`) into `[channels, ho, wo]`.
     fn gather(&self, block: &[f32], channels: usize, dst: &mut [f32]) {
         for c in 0..channels {
-            for oh in 0..self.h {
-                dst[(c * self.h + oh) * self.w..][..self.w]
-                    .copy_from_slice(&block[c * self.len + oh * self.row..][..self.w]);
+            for oh in 0..self.ho {
+                dst[(c * self.ho + oh) * self.wo..][..self.wo]
+                    .copy_from_slice(&block[c * self.len + oh * self.row..][..self.wo]);
             }
         }
     }
@@ -209,68 +273,68 @@ mod wasm {
     }
 }
 
-/// `out[o][i] = sum over c, t of taps[c][t][o] * src[c][i + offset t]`, for the
-/// `BLOCK` output channels of `taps` (`[channels, TAPS, BLOCK]`; `out` `[BLOCK, len]`).
+/// `out[o][i] = sum over c, t of taps[c][t][o] * src[c * stride + i + offsets[t]]` for
+/// `i < n`, the `BLOCK` output channels of `taps` (`[channels, offsets.len(), BLOCK]`);
+/// row o of `out` starts at `o * out_stride`.
 #[inline(always)]
 fn correlate_with<V: Vector>(
-    src: &[f32],
-    channels: usize,
-    taps: &[f32],
-    grid: &Grid,
-    out: &mut [f32],
+    (src, stride): (&[f32], usize),
+    (taps, offsets): (&[f32], &[usize]),
+    (channels, n): (usize, usize),
+    (out, out_stride): (&mut [f32], usize),
 ) {
-    let offsets = grid.offsets();
-    assert!(src.len() >= channels * grid.plane && taps.len() >= channels * TAPS * BLOCK);
-    assert!(out.len() >= BLOCK * grid.len && grid.plane >= grid.len + offsets[TAPS - 1]);
-    for i0 in (0..grid.len).step_by(LANES) {
+    let reach = offsets.iter().max().map_or(0, |m| m + n);
+    assert!(n % LANES == 0 && taps.len() >= channels * offsets.len() * BLOCK);
+    assert!(channels == 0 || (channels - 1) * stride + reach <= src.len());
+    assert!(out.len() >= (BLOCK - 1) * out_stride + n);
+    for i0 in (0..n).step_by(LANES) {
         let mut acc = [V::zero(); BLOCK];
         for c in 0..channels {
-            for (t, &off) in offsets.iter().enumerate() {
-                // SAFETY: i0 + off + LANES <= len + off <= plane (asserted above), so
-                // the load stays in channel c's plane; the taps index is in bounds.
-                let x = unsafe { V::load(src.as_ptr().add(c * grid.plane + i0 + off)) };
-                let wt = &taps[(c * TAPS + t) * BLOCK..][..BLOCK];
+            let taps_c = &taps[c * offsets.len() * BLOCK..][..offsets.len() * BLOCK];
+            for (wt, &off) in taps_c.chunks_exact(BLOCK).zip(offsets) {
+                // SAFETY: c * stride + i0 + off + LANES <= (channels - 1) * stride + reach
+                // <= src.len() (asserted above).
+                let x = unsafe { V::load(src.as_ptr().add(c * stride + i0 + off)) };
                 for (a, &w) in acc.iter_mut().zip(wt) {
                     *a = a.mul_add(V::splat(w), x);
                 }
             }
         }
         for (o, a) in acc.iter().enumerate() {
-            // SAFETY: o * len + i0 + LANES <= BLOCK * len <= out.len().
-            unsafe { a.store(out.as_mut_ptr().add(o * grid.len + i0)) };
+            // SAFETY: o * out_stride + i0 + LANES <= (BLOCK - 1) * out_stride + n.
+            unsafe { a.store(out.as_mut_ptr().add(o * out_stride + i0)) };
         }
     }
 }
 
-/// `dw[c][t][o] += sum over i of dy[o][i] * src[c][i + offset t]`: the weight gradient
-/// of `correlate`, for the `BLOCK` rows of `dy` (`[BLOCK, len]`, zero off the image).
-/// Each sum stays `LANES` partial sums (`dw` is `[channels, TAPS, BLOCK, LANES]`)
-/// until the whole batch is in: one image's sums are too short to reduce each time.
+/// `dw[c][t][o] += sum over i < n of dy[o][i] * src[c * stride + i + offsets[t]]`: the
+/// weight gradient of `correlate`, for the `BLOCK` rows of `dy` (`[BLOCK, n]`, zero
+/// off the image). Each sum stays `LANES` partial sums (`dw` is `[channels, TAPS,
+/// BLOCK, LANES]`) until the whole batch is in: one image's are too short to reduce.
 #[inline(always)]
 fn correlate_grad_with<V: Vector>(
-    src: &[f32],
-    channels: usize,
-    dy: &[f32],
-    grid: &Grid,
+    (src, stride): (&[f32], usize),
+    (dy, offsets): (&[f32], &[usize; TAPS]),
+    (channels, n): (usize, usize),
     dw: &mut [f32],
 ) {
-    let offsets = grid.offsets();
-    assert!(src.len() >= channels * grid.plane && dy.len() >= BLOCK * grid.len);
+    let reach = offsets.iter().max().unwrap() + n;
+    assert!(n % LANES == 0 && dy.len() >= BLOCK * n);
+    assert!(channels == 0 || (channels - 1) * stride + reach <= src.len());
     assert!(dw.len() >= channels * TAPS * BLOCK * LANES);
-    assert!(grid.plane >= grid.len + offsets[TAPS - 1]);
     let (src, dy, dw) = (src.as_ptr(), dy.as_ptr(), dw.as_mut_ptr());
     for c in 0..channels {
         for (t, &off) in offsets.iter().enumerate() {
             // SAFETY (the loads and stores below): the sums of (c, t) lie inside `dw`,
-            // rows of `dy` are `len` long, and i0 + off + LANES <= plane (asserted).
+            // rows of `dy` are `n` long, and c * stride + off + n <= src.len().
             let out = unsafe { dw.add((c * TAPS + t) * BLOCK * LANES) };
             let mut acc: [V; BLOCK] =
                 std::array::from_fn(|o| unsafe { V::load(out.add(o * LANES)) });
-            let x_at = unsafe { src.add(c * grid.plane + off) };
-            for i0 in (0..grid.len).step_by(LANES) {
+            let x_at = unsafe { src.add(c * stride + off) };
+            for i0 in (0..n).step_by(LANES) {
                 let x = unsafe { V::load(x_at.add(i0)) };
                 for (o, a) in acc.iter_mut().enumerate() {
-                    *a = a.mul_add(unsafe { V::load(dy.add(o * grid.len + i0)) }, x);
+                    *a = a.mul_add(unsafe { V::load(dy.add(o * n + i0)) }, x);
                 }
             }
             for (o, a) in acc.iter().enumerate() {
@@ -303,12 +367,24 @@ macro_rules! dispatch {
     }};
 }
 
-fn correlate(src: &[f32], channels: usize, taps: &[f32], grid: &Grid, out: &mut [f32]) {
-    dispatch!(correlate_with(src: &[f32], channels: usize, taps: &[f32], grid: &Grid, out: &mut [f32]))
+type Source<'a> = (&'a [f32], usize);
+
+fn correlate(
+    src: Source,
+    taps: (&[f32], &[usize]),
+    sizes: (usize, usize),
+    out: (&mut [f32], usize),
+) {
+    dispatch!(correlate_with(src: Source, taps: (&[f32], &[usize]), sizes: (usize, usize), out: (&mut [f32], usize)))
 }
 
-fn correlate_grad(src: &[f32], channels: usize, dy: &[f32], grid: &Grid, dw: &mut [f32]) {
-    dispatch!(correlate_grad_with(src: &[f32], channels: usize, dy: &[f32], grid: &Grid, dw: &mut [f32]))
+fn correlate_grad(
+    src: Source,
+    dy: (&[f32], &[usize; TAPS]),
+    sizes: (usize, usize),
+    dw: &mut [f32],
+) {
+    dispatch!(correlate_grad_with(src: Source, dy: (&[f32], &[usize; TAPS]), sizes: (usize, usize), dw: &mut [f32]))
 }
 
 /// Blocks of `BLOCK` channels covering `n` channels.
@@ -316,27 +392,26 @@ fn blocks(n: usize) -> usize {
     n.div_ceil(BLOCK)
 }
 
-/// The weight `[c_out, cg, 3, 3]` rearranged as taps for `correlate`:
-/// `[group][block of outputs][cg][TAPS][BLOCK]`, zero past the group's outputs. With
-/// `flip`, the taps of the input gradient instead: outputs and inputs swapped and the
-/// kernel turned by 180 degrees, `[group][block of inputs][og][TAPS][BLOCK]`.
-fn taps(weight: &[f32], g: &Geometry, flip: bool) -> Vec<f32> {
-    let (cg, og) = (g.cg(), g.og());
-    let (outs, ins) = if flip { (cg, og) } else { (og, cg) };
-    let per_group = blocks(outs) * ins * TAPS * BLOCK;
-    let mut taps = vec![0.0; g.groups * per_group];
+/// Weight `[c_out, cg, 3, 3]` entry of output channel `o` and input channel `i` of group
+/// `grp`, tap t, where both lie in the group (zero past its channels, for partial blocks).
+fn weight_at(weight: &[f32], g: &Geometry, grp: usize, (o, i): (usize, usize), t: usize) -> f32 {
+    if o < g.og() && i < g.cg() {
+        weight[((grp * g.og() + o) * g.cg() + i) * TAPS + t]
+    } else {
+        0.0
+    }
+}
+
+/// The forward taps: `[group][block of outputs][cg][TAPS][BLOCK]`.
+fn forward_taps(weight: &[f32], g: &Geometry) -> Vec<f32> {
+    let mut taps = Vec::with_capacity(g.groups * blocks(g.og()) * g.cg() * TAPS * BLOCK);
     for grp in 0..g.groups {
-        for o in 0..outs {
-            for i in 0..ins {
+        for b in 0..blocks(g.og()) {
+            for i in 0..g.cg() {
                 for t in 0..TAPS {
-                    let (co, ci, tw) = if flip {
-                        (i, o, TAPS - 1 - t)
-                    } else {
-                        (o, i, t)
-                    };
-                    let w = weight[((grp * og + co) * cg + ci) * TAPS + tw];
-                    let (b, ob) = (o / BLOCK, o % BLOCK);
-                    taps[grp * per_group + ((b * ins + i) * TAPS + t) * BLOCK + ob] = w;
+                    taps.extend(
+                        (0..BLOCK).map(|o| weight_at(weight, g, grp, (b * BLOCK + o, i), t)),
+                    );
                 }
             }
         }
@@ -344,77 +419,118 @@ fn taps(weight: &[f32], g: &Geometry, flip: bool) -> Vec<f32> {
     taps
 }
 
-/// Per-thread buffers: padded input planes and one block of outputs.
-fn scratch(grid: &Grid, channels: usize) -> (Vec<f32>, Vec<f32>) {
-    (
-        vec![0.0; channels * grid.plane],
-        vec![0.0; BLOCK * grid.len],
-    )
-}
-
-/// For each image and group: `ins` padded planes from `src_n` in, `outs` planes to
-/// `dst_n` out, through `correlate` with `taps` (as `taps` lays them out).
-fn convolve(src: &[f32], taps: &[f32], g: &Geometry, (ins, outs): (usize, usize)) -> Vec<f32> {
-    let grid = Grid::new(g);
-    let plane = g.plane();
-    let per_group = blocks(outs) * ins * TAPS * BLOCK;
-    let mut dst = vec![0.0; g.batch * g.groups * outs * plane];
-    dst.par_chunks_mut(g.groups * outs * plane)
-        .zip(src.par_chunks(g.groups * ins * plane))
+/// The forward pass: for each image and group, the input's phase planes correlated
+/// with the taps, a block of outputs at a time.
+pub(super) fn forward(x: &[f32], weight: &[f32], g: &Geometry) -> Vec<f32> {
+    let (grid, taps) = (Grid::new(g), forward_taps(weight, g));
+    let (cg, og, offsets) = (g.cg(), g.og(), grid.offsets());
+    let per_block = cg * TAPS * BLOCK;
+    let mut y = vec![0.0; g.batch * g.image_out()];
+    y.par_chunks_mut(g.image_out())
+        .zip(x.par_chunks(g.image_in()))
         .for_each_init(
-            || scratch(&grid, ins),
-            |(padded, block), (dst_n, src_n)| {
+            || (vec![0.0; cg * grid.channel()], vec![0.0; BLOCK * grid.len]),
+            |(padded, block), (y_n, x_n)| {
                 for grp in 0..g.groups {
-                    grid.pad(&src_n[grp * ins * plane..], ins, padded);
-                    let taps_g = &taps[grp * per_group..][..per_group];
-                    for b in 0..blocks(outs) {
-                        let taps_b = &taps_g[b * ins * TAPS * BLOCK..][..ins * TAPS * BLOCK];
-                        correlate(padded, ins, taps_b, &grid, block);
-                        let n = BLOCK.min(outs - b * BLOCK);
-                        let dst_b = &mut dst_n[(grp * outs + b * BLOCK) * plane..];
-                        grid.gather(block, n, dst_b);
+                    grid.pad(&x_n[g.input_range(grp)], cg, padded);
+                    for b in 0..blocks(og) {
+                        let taps_b = &taps[(grp * blocks(og) + b) * per_block..][..per_block];
+                        let src = (&padded[..], grid.channel());
+                        let out = (&mut block[..], grid.len);
+                        correlate(src, (taps_b, &offsets), (cg, grid.len), out);
+                        let n = BLOCK.min(og - b * BLOCK);
+                        let y_b = &mut y_n[(grp * og + b * BLOCK) * g.p()..];
+                        grid.gather(block, n, y_b);
                     }
                 }
             },
         );
-    dst
+    y
 }
 
-/// The convolution's output, `[batch, c_out, h, w]`.
-pub(super) fn forward(x: &[f32], weight: &[f32], g: &Geometry) -> Vec<f32> {
-    convolve(x, &taps(weight, g, false), g, (g.cg(), g.og()))
-}
-
-/// The input gradient: the output gradient convolved with the turned kernel.
+/// The input gradient as the adjoint of `forward`: phase plane position j of input
+/// channel c gathers `w[o][c][t] * dy[o][j - at(t)]` over outputs o and the taps t that
+/// read that phase. `dy` is spread on the output grid after `margin` zeros, so every
+/// `j - at(t)` is a valid index.
 pub(super) fn grad_x(dy: &[f32], weight: &[f32], g: &Geometry) -> Vec<f32> {
-    convolve(dy, &taps(weight, g, true), g, (g.og(), g.cg()))
+    let grid = Grid::new(g);
+    let (cg, og) = (g.cg(), g.og());
+    let margin = grid.tap(TAPS - 1).1;
+    let ext = (margin + grid.plane + LANES).next_multiple_of(LANES);
+    // Per phase: the taps reading it and their offsets into the spread `dy`.
+    let phases: Vec<(Vec<usize>, Vec<usize>)> = (0..grid.phases())
+        .map(|p| {
+            let taps: Vec<usize> = (0..TAPS).filter(|&t| grid.tap(t).0 == p).collect();
+            let offsets = taps.iter().map(|&t| margin - grid.tap(t).1).collect();
+            (taps, offsets)
+        })
+        .collect();
+    // `[group][block of inputs][phase]` -> `[og][taps of the phase][BLOCK]`.
+    let taps: Vec<Vec<f32>> = (0..g.groups)
+        .flat_map(|grp| (0..blocks(cg)).map(move |b| (grp, b)))
+        .flat_map(|(grp, b)| {
+            phases.iter().map(move |(taps, _)| {
+                let mut v = Vec::with_capacity(og * taps.len() * BLOCK);
+                for o in 0..og {
+                    for &t in taps {
+                        v.extend(
+                            (0..BLOCK).map(|i| weight_at(weight, g, grp, (o, b * BLOCK + i), t)),
+                        );
+                    }
+                }
+                v
+            })
+        })
+        .collect();
+    let mut dx = vec![0.0; g.batch * g.image_in()];
+    dx.par_chunks_mut(g.image_in())
+        .zip(dy.par_chunks(g.image_out()))
+        .for_each_init(
+            || (vec![0.0; og * ext], vec![0.0; BLOCK * grid.channel()]),
+            |(spread, block), (dx_n, dy_n)| {
+                for grp in 0..g.groups {
+                    grid.spread(&dy_n[grp * og * g.p()..], og, (margin, ext), spread);
+                    for b in 0..blocks(cg) {
+                        for (p, (_, offsets)) in phases.iter().enumerate() {
+                            let taps_p = &taps[(grp * blocks(cg) + b) * phases.len() + p];
+                            let out = (&mut block[p * grid.plane..], grid.channel());
+                            correlate((spread, ext), (taps_p, offsets), (og, grid.plane), out);
+                        }
+                        let n = BLOCK.min(cg - b * BLOCK);
+                        let dx_b = &mut dx_n[(grp * cg + b * BLOCK) * g.plane()..];
+                        grid.unpad(block, grid.channel(), n, dx_b);
+                    }
+                }
+            },
+        );
+    dx
 }
 
 /// The weight gradient, `[c_out, cg, 3, 3]`, summed over the batch.
 pub(super) fn grad_w(x: &[f32], dy: &[f32], g: &Geometry) -> Vec<f32> {
     let grid = Grid::new(g);
-    let (cg, og, plane) = (g.cg(), g.og(), g.plane());
-    let per_group = blocks(og) * cg * TAPS * BLOCK * LANES;
-    let size = g.groups * per_group;
+    let (cg, og, offsets) = (g.cg(), g.og(), grid.offsets());
+    let per_block = cg * TAPS * BLOCK * LANES;
+    let size = g.groups * blocks(og) * per_block;
     let sums = x
         .par_chunks(g.image_in())
         .zip(dy.par_chunks(g.image_out()))
         .fold(
             || {
-                let (padded, _) = scratch(&grid, cg);
+                let padded = vec![0.0; cg * grid.channel()];
                 let spread = vec![0.0; blocks(og) * BLOCK * grid.len];
                 (vec![0.0; size], padded, spread)
             },
             |(mut dw, mut padded, mut spread), (x_n, dy_n)| {
-                {
-                    for grp in 0..g.groups {
-                        grid.pad(&x_n[grp * cg * plane..], cg, &mut padded);
-                        grid.spread(&dy_n[grp * og * plane..], og, &mut spread);
-                        for b in 0..blocks(og) {
-                            let dw_b = &mut dw[grp * per_group + b * cg * TAPS * BLOCK * LANES..];
-                            let dy_b = &spread[b * BLOCK * grid.len..];
-                            correlate_grad(&padded, cg, dy_b, &grid, dw_b);
-                        }
+                for grp in 0..g.groups {
+                    grid.pad(&x_n[g.input_range(grp)], cg, &mut padded);
+                    let dy_g = &dy_n[grp * og * g.p()..];
+                    grid.spread(dy_g, og, (0, grid.len), &mut spread);
+                    for b in 0..blocks(og) {
+                        let dw_b = &mut dw[(grp * blocks(og) + b) * per_block..][..per_block];
+                        let dy_b = &spread[b * BLOCK * grid.len..][..BLOCK * grid.len];
+                        let src = (&padded[..], grid.channel());
+                        correlate_grad(src, (dy_b, &offsets), (cg, grid.len), dw_b);
                     }
                 }
                 (dw, padded, spread)
@@ -428,14 +544,15 @@ pub(super) fn grad_w(x: &[f32], dy: &[f32], g: &Geometry) -> Vec<f32> {
                 a
             },
         );
-    // From the taps layout, lanes summed, back to `[c_out, cg, 3, 3]`.
+    // From `[group][block][cg][TAPS][BLOCK][LANES]`, lanes summed, to `[c_out, cg, 3, 3]`.
     let mut dw = vec![0.0; g.c_out * cg * TAPS];
     for grp in 0..g.groups {
         for o in 0..og {
             for c in 0..cg {
                 for t in 0..TAPS {
                     let (b, ob) = (o / BLOCK, o % BLOCK);
-                    let at = grp * per_group + (((b * cg + c) * TAPS + t) * BLOCK + ob) * LANES;
+                    let at =
+                        (grp * blocks(og) + b) * per_block + ((c * TAPS + t) * BLOCK + ob) * LANES;
                     dw[((grp * og + o) * cg + c) * TAPS + t] = sums[at..][..LANES].iter().sum();
                 }
             }
