@@ -84,6 +84,13 @@ impl Grid {
         ((ph % s) * s + pw % s) * self.plane + (ph / s) * self.row + pw / s
     }
 
+    /// Where row `ih` of the input starts in a channel's phase planes, for the input
+    /// columns of each parity: even columns `iw = 2k` land at `.0 + k`, odd ones at
+    /// `.1 + k` (at stride 1, one run: `.0 + iw`).
+    fn row_starts(&self, ih: usize) -> (usize, usize) {
+        (self.at(ih, 0), self.at(ih, 1.min(self.w - 1)))
+    }
+
     /// Copies `[channels, h, w]` planes into `buf` (`[channels, channel]`); the border
     /// and slack stay zero (nothing else is ever written there).
     fn pad(&self, src: &[f32], channels: usize, buf: &mut [f32]) {
@@ -91,12 +98,13 @@ impl Grid {
             let (dst, src) = (&mut buf[c * self.channel()..], &src[c * self.h * self.w..]);
             for ih in 0..self.h {
                 let s = &src[ih * self.w..][..self.w];
+                let (even, odd) = self.row_starts(ih);
                 if self.stride == 1 {
-                    dst[self.at(ih, 0)..][..self.w].copy_from_slice(s);
+                    dst[even..][..self.w].copy_from_slice(s);
                 } else {
-                    for (iw, &v) in s.iter().enumerate() {
-                        dst[self.at(ih, iw)] = v;
-                    }
+                    let (e, o) = (s.iter().step_by(2), s.iter().skip(1).step_by(2));
+                    dst[even..].iter_mut().zip(e).for_each(|(d, v)| *d = *v);
+                    dst[odd..].iter_mut().zip(o).for_each(|(d, v)| *d = *v);
                 }
             }
         }
@@ -109,12 +117,16 @@ impl Grid {
             let src = &buf[c * stride..];
             for ih in 0..self.h {
                 let d = &mut dst[(c * self.h + ih) * self.w..][..self.w];
+                let (even, odd) = self.row_starts(ih);
                 if self.stride == 1 {
-                    d.copy_from_slice(&src[self.at(ih, 0)..][..self.w]);
+                    d.copy_from_slice(&src[even..][..self.w]);
                 } else {
-                    for (iw, v) in d.iter_mut().enumerate() {
-                        *v = src[self.at(ih, iw)];
-                    }
+                    d.iter_mut()
+                        .step_by(2)
+                        .zip(&src[even..])
+                        .for_each(|(d, v)| *d = *v);
+                    let d_odd = d.iter_mut().skip(1).step_by(2);
+                    d_odd.zip(&src[odd..]).for_each(|(d, v)| *d = *v);
                 }
             }
         }
