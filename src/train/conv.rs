@@ -4,10 +4,11 @@
 //! mostly in the backward pass (it runs the 1x1 weight gradient as a convolution, and
 //! a grouped 3x3 one group and image at a time through strided copies). So the 1x1
 //! and 3x3 convolutions (grouped or dense, stride 1 or 2, "same" padding) are a Burn
-//! backend extension: on flex, the forward pass and both gradients are one GEMM per
-//! image and group over an im2col buffer (none for a plain 1x1), the images spread
-//! over threads, the weight gradient accumulated in place. Every other backend (wgpu)
-//! runs Burn's own conv2d.
+//! backend extension: on flex, 3x3 layers with groups of up to 64 channels run the
+//! direct kernels of `direct`; the rest (1x1 layers, wider groups) are one GEMM per
+//! image and group over an im2col buffer (none for a plain 1x1), for the forward pass
+//! and both gradients, the images spread over threads, the weight gradient accumulated
+//! in place. Every other backend (wgpu) runs Burn's own conv2d.
 
 use burn::backend::autodiff::checkpoint::base::Checkpointer;
 use burn::backend::autodiff::checkpoint::strategy::CheckpointStrategy;
