@@ -265,7 +265,7 @@ impl Geometry {
         self.kernel == 3 && self.stride <= 2 && self.cg().max(self.og()) <= DIRECT_MAX_WIDTH
     }
     /// A 1x1 stride-1 convolution reads the image itself: no im2col.
-    fn direct(&self) -> bool {
+    fn reads_image(&self) -> bool {
         self.kernel == 1 && self.stride == 1
     }
     /// Output columns `[lo, hi)` whose input column `ow * stride + kw - pad` lies inside.
@@ -352,9 +352,9 @@ fn col2im(cols: &[f32], g: &Geometry, dx: &mut [f32]) {
     });
 }
 
-/// One group's im2col matrix `[k, p]`: the image itself when the convolution is direct.
+/// One group's im2col matrix `[k, p]`: the image itself for a stride-1 1x1.
 fn cols<'a>(x_g: &'a [f32], g: &Geometry, buf: &'a mut [f32]) -> &'a [f32] {
-    if g.direct() {
+    if g.reads_image() {
         &x_g[..g.k() * g.p()]
     } else {
         im2col(x_g, g, buf);
@@ -362,9 +362,9 @@ fn cols<'a>(x_g: &'a [f32], g: &Geometry, buf: &'a mut [f32]) -> &'a [f32] {
     }
 }
 
-/// The per-thread im2col buffer (empty for a direct convolution).
+/// The per-thread im2col buffer (empty for a stride-1 1x1).
 fn buffer(g: &Geometry) -> Vec<f32> {
-    vec![0.0; if g.direct() { 0 } else { g.k() * g.p() }]
+    vec![0.0; if g.reads_image() { 0 } else { g.k() * g.p() }]
 }
 
 /// A row-major or transposed view of a matrix inside a slice.
@@ -471,7 +471,7 @@ fn grad_x(dy: &[f32], weight: &[f32], g: &Geometry) -> Vec<f32> {
                 for grp in 0..g.groups {
                     let (w_g, dy_g) = (g.weight_of(weight, grp), g.output_of(dy_n, grp));
                     let dx_g = &mut dx_n[g.input_range(grp)];
-                    if g.direct() {
+                    if g.reads_image() {
                         gemm(dx_g, w_g.t(), dy_g, false);
                     } else {
                         gemm(buf, w_g.t(), dy_g, false);
