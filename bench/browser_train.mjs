@@ -1,7 +1,8 @@
 // Training throughput in the browser: the release build's worker trains the mini
 // RegNetX (batch 128, 32 px) on a served CIFAR-format archive, in headless Chromium,
 // on the CPU fallback (flex in wasm, one thread) or on WebGPU (SwiftShader here).
-// Usage: node bench/browser_train.mjs cpu|webgpu [steps]   (after `trunk build --release`)
+// Usage: node bench/browser_train.mjs cpu|webgpu [steps]   (after `trunk build --release`;
+// DIST=folder serves another build, e.g. one with `--features cpu-ndarray`)
 // Prints one JSON object: images/s over the steps after the first two (which build
 // and, on WebGPU, compile the kernels), timed by the page's own progress bar.
 import { serve, launch, newPage, openApp, cifarArchive } from '../tests/e2e/harness.mjs';
@@ -11,7 +12,7 @@ const steps = Number(process.argv[3] || 8);
 const batch = 128;
 const MINI = '?d=6&w0=24&wa=16&wm=2.5&g=8&b=1&q=8&se=0&data=cifar10';
 
-const server = await serve(undefined, { archive: cifarArchive(Math.ceil((steps * batch) / 5)) });
+const server = await serve(process.env.DIST || undefined, { archive: cifarArchive(Math.ceil((steps * batch) / 5)) });
 const browser = await launch(backend === 'webgpu' ? ['--enable-unsafe-webgpu'] : []);
 try {
   const page = await newPage(browser);

@@ -232,15 +232,13 @@ async fn load_file(state: Rc<State>, file: File) {
 /// WebGPU when asked for and available, else Burn's CPU backend, with a notice.
 async fn backend(state: &State, choice: BackendChoice) -> Backend {
     let cpu = |notice: Option<String>| {
+        let (name, device) = cpu_backend();
         post(&Event::Backend {
-            name: "CPU (Burn flex)".into(),
+            name: name.into(),
             gpu: false,
             notice,
         });
-        Backend {
-            device: Device::flex(),
-            gpu: false,
-        }
+        Backend { device, gpu: false }
     };
     if choice == BackendChoice::Cpu {
         return cpu(None);
@@ -274,6 +272,17 @@ async fn backend(state: &State, choice: BackendChoice) -> Backend {
             "WebGPU gave no usable GPU ({reason}), so training runs on the CPU, many times slower."
         ))),
     }
+}
+
+/// The CPU fallback: flex, measured faster than ndarray in the browser (BENCHMARKS.md),
+/// and the backend our CPU kernels run on. The `cpu-ndarray` feature swaps in ndarray
+/// for that measurement.
+fn cpu_backend() -> (&'static str, Device) {
+    #[cfg(feature = "cpu-ndarray")]
+    #[allow(deprecated)] // Burn 0.22 deprecates ndarray; we keep it only to measure it.
+    return ("CPU (Burn ndarray)", Device::ndarray());
+    #[cfg(not(feature = "cpu-ndarray"))]
+    return ("CPU (Burn flex)", Device::flex());
 }
 
 /// Lets CubeCL's subgroup kernels (Burn's matmul and reductions) validate in Chromium.
