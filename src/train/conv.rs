@@ -651,6 +651,12 @@ mod tests {
         // At stride 2 (phase planes), with a partial block, odd and even sizes.
         check(3, [2, 24, 7, 6], 24, 2, 2);
         check(3, [2, 8, 6, 9], 16, 2, 1);
+        // Rows of whole vector runs, read and written in place: 8 and 16 wide at
+        // stride 1, 8 wide out of 16 and 15 at stride 2, with partial blocks.
+        check(3, [2, 16, 8, 8], 16, 1, 2);
+        check(3, [2, 12, 3, 16], 20, 1, 1);
+        check(3, [2, 24, 6, 16], 24, 2, 2);
+        check(3, [2, 12, 5, 15], 12, 2, 1);
         // Groups wider than the direct kernels take (im2col and GEMM).
         check(3, [2, 70, 3, 4], 70, 1, 1);
         check(3, [1, 70, 5, 5], 70, 2, 1);

@@ -5,8 +5,10 @@
 //! copies the input nine times; these kernels read the input in place instead. Each
 //! channel is laid on a zero-bordered grid whose rows are `row` long, so tap (kh, kw)
 //! of flat output position `i` reads input position `i + offset(kh, kw)`: every tap is
-//! one contiguous run over the whole plane (the border columns of each row give
-//! outputs that are thrown away). At stride 2 the padded input is split into four
+//! one contiguous run over the whole plane. Where an image's rows are whole vector
+//! runs (8, 16, 32 pixels wide), the kernels compute only its pixels and read and write
+//! the dense tensors in place; elsewhere they sweep the whole grid, border columns
+//! included, through a copy. At stride 2 the padded input is split into four
 //! phase planes (even/odd rows x even/odd columns), and each tap reads one of them at
 //! stride 1. Eight output channels are accumulated at once, eight positions at a time,
 //! in registers.
@@ -91,6 +93,18 @@ impl Grid {
         (self.at(ih, 0), self.at(ih, 1.min(self.w - 1)))
     }
 
+    /// The output pixels as runs, where output rows are whole runs.
+    fn output_runs(&self) -> Option<Runs> {
+        Runs::pixels(self.ho, self.wo, 0, self.row)
+    }
+
+    /// The input pixels as runs of the padded plane, at stride 1 (at stride 2 a row's
+    /// pixels alternate between two phase planes) where input rows are whole runs.
+    fn input_runs(&self) -> Option<Runs> {
+        let first = self.at(0, 0);
+        (self.stride == 1).then(|| Runs::pixels(self.h, self.w, first, self.row))?
+    }
+
     /// Copies `[channels, h, w]` planes into `buf` (`[channels, channel]`); the border
     /// and slack stay zero (nothing else is ever written there).
     fn pad(&self, src: &[f32], channels: usize, buf: &mut [f32]) {
@@ -157,6 +171,70 @@ impl Grid {
                     .copy_from_slice(&block[c * self.len + oh * self.row..][..self.wo]);
             }
         }
+    }
+}
+
+/// The positions a kernel computes, in runs of `LANES`: run k of row r lies at
+/// `first + r * grid_row + k * LANES` on the grid and at `r * dense_row + k * LANES` in
+/// the dense plane it stands for. Where a plane's rows are whole runs, the runs cover
+/// exactly its pixels, so the kernels read and write dense planes in place and skip the
+/// grid's border columns; elsewhere they sweep the flat grid (`Runs::flat`) and a copy
+/// to or from it follows.
+#[derive(Clone, Copy)]
+struct Runs {
+    rows: usize,
+    per_row: usize,
+    first: usize,
+    grid_row: usize,
+    dense_row: usize,
+}
+
+impl Runs {
+    /// Every position of a flat grid `n` long, dense index = grid index.
+    fn flat(n: usize) -> Self {
+        assert!(n.is_multiple_of(LANES));
+        Runs {
+            rows: 1,
+            per_row: n / LANES,
+            first: 0,
+            grid_row: 0,
+            dense_row: 0,
+        }
+    }
+
+    /// The pixels of `rows` x `width` planes whose row y starts at grid position
+    /// `first + y * grid_row`, where `width` is whole runs.
+    fn pixels(rows: usize, width: usize, first: usize, grid_row: usize) -> Option<Self> {
+        width.is_multiple_of(LANES).then_some(Runs {
+            rows,
+            per_row: width / LANES,
+            first,
+            grid_row,
+            dense_row: width,
+        })
+    }
+
+    /// Calls `f(grid, dense)` with the start of every run, in order.
+    #[inline(always)]
+    fn for_each(self, mut f: impl FnMut(usize, usize)) {
+        for r in 0..self.rows {
+            let (i, j) = (self.first + r * self.grid_row, r * self.dense_row);
+            for k in 0..self.per_row {
+                f(i + k * LANES, j + k * LANES);
+            }
+        }
+    }
+
+    /// One past the last grid and dense position of the runs.
+    fn ends(self) -> (usize, usize) {
+        if self.rows == 0 || self.per_row == 0 {
+            return (0, 0);
+        }
+        let (r, along) = (self.rows - 1, self.per_row * LANES);
+        (
+            self.first + r * self.grid_row + along,
+            r * self.dense_row + along,
+        )
     }
 }
 
@@ -285,21 +363,23 @@ mod wasm {
     }
 }
 
-/// `out[o][i] = sum over c, t of taps[c][t][o] * src[c * stride + i + offsets[t]]` for
-/// `i < n`, the `BLOCK` output channels of `taps` (`[channels, offsets.len(), BLOCK]`);
-/// row o of `out` starts at `o * out_stride`.
+/// `out[o][j..j + LANES] = sum over c, t of taps[c][t][o] * src[c * stride + i +
+/// offsets[t]..][..LANES]` for every run (i, j), the `BLOCK` output channels of `taps`
+/// (`[channels, offsets.len(), BLOCK]`); row o of `out` starts at `o * out_stride`, and
+/// only the first `rows` rows are written (the rest of a partial block).
 #[inline(always)]
 fn correlate_with<V: Vector>(
     (src, stride): (&[f32], usize),
     (taps, offsets): (&[f32], &[usize]),
-    (channels, n): (usize, usize),
-    (out, out_stride): (&mut [f32], usize),
+    (channels, runs): (usize, Runs),
+    (out, out_stride, rows): (&mut [f32], usize, usize),
 ) {
-    let reach = offsets.iter().max().map_or(0, |m| m + n);
-    assert!(n % LANES == 0 && taps.len() >= channels * offsets.len() * BLOCK);
+    let (grid_end, dense_end) = runs.ends();
+    let reach = offsets.iter().max().map_or(0, |m| m + grid_end);
+    assert!(taps.len() >= channels * offsets.len() * BLOCK && rows <= BLOCK);
     assert!(channels == 0 || (channels - 1) * stride + reach <= src.len());
-    assert!(out.len() >= (BLOCK - 1) * out_stride + n);
-    for i0 in (0..n).step_by(LANES) {
+    assert!(rows == 0 || (rows - 1) * out_stride + dense_end <= out.len());
+    runs.for_each(|i0, j0| {
         let mut acc = [V::zero(); BLOCK];
         for c in 0..channels {
             let taps_c = &taps[c * offsets.len() * BLOCK..][..offsets.len() * BLOCK];
@@ -312,43 +392,50 @@ fn correlate_with<V: Vector>(
                 }
             }
         }
-        for (o, a) in acc.iter().enumerate() {
-            // SAFETY: o * out_stride + i0 + LANES <= (BLOCK - 1) * out_stride + n.
-            unsafe { a.store(out.as_mut_ptr().add(o * out_stride + i0)) };
+        for (o, a) in acc.iter().enumerate().take(rows) {
+            // SAFETY: o * out_stride + j0 + LANES <= (rows - 1) * out_stride + dense_end.
+            unsafe { a.store(out.as_mut_ptr().add(o * out_stride + j0)) };
         }
-    }
+    });
 }
 
-/// `dw[c][t][o] += sum over i < n of dy[o][i] * src[c * stride + i + offsets[t]]`: the
-/// weight gradient of `correlate`, for the `BLOCK` rows of `dy` (`[BLOCK, n]`, zero
-/// off the image). Each sum stays `LANES` partial sums (`dw` is `[channels, TAPS,
-/// BLOCK, LANES]`) until the whole batch is in: one image's are too short to reduce.
+/// `dw[c][t][o] += sum over runs (i, j) of dy[o][j..j + LANES] * src[c * stride + i +
+/// offsets[t]..][..LANES]`: the weight gradient of `correlate`, for `BLOCK` rows of `dy`
+/// starting `dy_stride` apart, the first `rows` of them real (the others reread the
+/// last real one: their sums are never read). Each sum stays `LANES` partial sums (`dw`
+/// is `[channels, TAPS, BLOCK, LANES]`) until the whole batch is in: one image's are
+/// too short to reduce.
 #[inline(always)]
 fn correlate_grad_with<V: Vector>(
     (src, stride): (&[f32], usize),
-    (dy, offsets): (&[f32], &[usize; TAPS]),
-    (channels, n): (usize, usize),
+    (dy, dy_stride, rows): (&[f32], usize, usize),
+    (offsets, channels, runs): (&[usize; TAPS], usize, Runs),
     dw: &mut [f32],
 ) {
-    let reach = offsets.iter().max().unwrap() + n;
-    assert!(n % LANES == 0 && dy.len() >= BLOCK * n);
+    let (grid_end, dense_end) = runs.ends();
+    let reach = offsets.iter().max().unwrap() + grid_end;
+    assert!((1..=BLOCK).contains(&rows) && (rows - 1) * dy_stride + dense_end <= dy.len());
     assert!(channels == 0 || (channels - 1) * stride + reach <= src.len());
     assert!(dw.len() >= channels * TAPS * BLOCK * LANES);
-    let (src, dy, dw) = (src.as_ptr(), dy.as_ptr(), dw.as_mut_ptr());
+    let (src, dw) = (src.as_ptr(), dw.as_mut_ptr());
+    // SAFETY (the loads and stores below): the sums of (c, t) lie inside `dw`; a run
+    // of row o ends by (rows - 1) * dy_stride + dense_end <= dy.len(), and one of
+    // channel c by c * stride + off + grid_end <= src.len().
+    let last = (rows - 1) * dy_stride;
+    let dy = dy.as_ptr();
     for c in 0..channels {
         for (t, &off) in offsets.iter().enumerate() {
-            // SAFETY (the loads and stores below): the sums of (c, t) lie inside `dw`,
-            // rows of `dy` are `n` long, and c * stride + off + n <= src.len().
             let out = unsafe { dw.add((c * TAPS + t) * BLOCK * LANES) };
             let mut acc: [V; BLOCK] =
                 std::array::from_fn(|o| unsafe { V::load(out.add(o * LANES)) });
             let x_at = unsafe { src.add(c * stride + off) };
-            for i0 in (0..n).step_by(LANES) {
+            runs.for_each(|i0, j0| {
                 let x = unsafe { V::load(x_at.add(i0)) };
                 for (o, a) in acc.iter_mut().enumerate() {
-                    *a = a.mul_add(unsafe { V::load(dy.add(o * n + i0)) }, x);
+                    let row = (o * dy_stride).min(last);
+                    *a = a.mul_add(unsafe { V::load(dy.add(row + j0)) }, x);
                 }
-            }
+            });
             for (o, a) in acc.iter().enumerate() {
                 unsafe { a.store(out.add(o * LANES)) };
             }
@@ -380,23 +467,17 @@ macro_rules! dispatch {
 }
 
 type Source<'a> = (&'a [f32], usize);
+type Taps<'a> = (&'a [f32], &'a [usize]);
+type Out<'a> = (&'a mut [f32], usize, usize);
+type Rows<'a> = (&'a [f32], usize, usize);
+type Sweep<'a> = (&'a [usize; TAPS], usize, Runs);
 
-fn correlate(
-    src: Source,
-    taps: (&[f32], &[usize]),
-    sizes: (usize, usize),
-    out: (&mut [f32], usize),
-) {
-    dispatch!(correlate_with(src: Source, taps: (&[f32], &[usize]), sizes: (usize, usize), out: (&mut [f32], usize)))
+fn correlate(src: Source, taps: Taps, sizes: (usize, Runs), out: Out) {
+    dispatch!(correlate_with(src: Source, taps: Taps, sizes: (usize, Runs), out: Out))
 }
 
-fn correlate_grad(
-    src: Source,
-    dy: (&[f32], &[usize; TAPS]),
-    sizes: (usize, usize),
-    dw: &mut [f32],
-) {
-    dispatch!(correlate_grad_with(src: Source, dy: (&[f32], &[usize; TAPS]), sizes: (usize, usize), dw: &mut [f32]))
+fn correlate_grad(src: Source, dy: Rows, sweep: Sweep, dw: &mut [f32]) {
+    dispatch!(correlate_grad_with(src: Source, dy: Rows, sweep: Sweep, dw: &mut [f32]))
 }
 
 /// Blocks of `BLOCK` channels covering `n` channels.
@@ -435,24 +516,32 @@ fn forward_taps(weight: &[f32], g: &Geometry) -> Vec<f32> {
 /// with the taps, a block of outputs at a time.
 pub(super) fn forward(x: &[f32], weight: &[f32], g: &Geometry) -> Vec<f32> {
     let (grid, taps) = (Grid::new(g), forward_taps(weight, g));
-    let (cg, og, offsets) = (g.cg(), g.og(), grid.offsets());
+    let (cg, og, offsets, runs) = (g.cg(), g.og(), grid.offsets(), grid.output_runs());
     let per_block = cg * TAPS * BLOCK;
     let mut y = vec![0.0; g.batch * g.image_out()];
     y.par_chunks_mut(g.image_out())
         .zip(x.par_chunks(g.image_in()))
         .for_each_init(
-            || (vec![0.0; cg * grid.channel()], vec![0.0; BLOCK * grid.len]),
+            || {
+                let block = if runs.is_some() { 0 } else { BLOCK * grid.len };
+                (vec![0.0; cg * grid.channel()], vec![0.0; block])
+            },
             |(padded, block), (y_n, x_n)| {
                 for grp in 0..g.groups {
                     grid.pad(&x_n[g.input_range(grp)], cg, padded);
                     for b in 0..blocks(og) {
                         let taps_b = &taps[(grp * blocks(og) + b) * per_block..][..per_block];
                         let src = (&padded[..], grid.channel());
-                        let out = (&mut block[..], grid.len);
-                        correlate(src, (taps_b, &offsets), (cg, grid.len), out);
                         let n = BLOCK.min(og - b * BLOCK);
                         let y_b = &mut y_n[(grp * og + b * BLOCK) * g.p()..];
-                        grid.gather(block, n, y_b);
+                        if let Some(runs) = runs {
+                            correlate(src, (taps_b, &offsets), (cg, runs), (y_b, g.p(), n));
+                        } else {
+                            let flat = Runs::flat(grid.len);
+                            let out = (&mut block[..], grid.len, n);
+                            correlate(src, (taps_b, &offsets), (cg, flat), out);
+                            grid.gather(block, n, y_b);
+                        }
                     }
                 }
             },
@@ -466,7 +555,7 @@ pub(super) fn forward(x: &[f32], weight: &[f32], g: &Geometry) -> Vec<f32> {
 /// `j - at(t)` is a valid index.
 pub(super) fn grad_x(dy: &[f32], weight: &[f32], g: &Geometry) -> Vec<f32> {
     let grid = Grid::new(g);
-    let (cg, og) = (g.cg(), g.og());
+    let (cg, og, runs) = (g.cg(), g.og(), grid.input_runs());
     let margin = grid.tap(TAPS - 1).1;
     let ext = (margin + grid.plane + LANES).next_multiple_of(LANES);
     // Per phase: the taps reading it and their offsets into the spread `dy`.
@@ -498,18 +587,32 @@ pub(super) fn grad_x(dy: &[f32], weight: &[f32], g: &Geometry) -> Vec<f32> {
     dx.par_chunks_mut(g.image_in())
         .zip(dy.par_chunks(g.image_out()))
         .for_each_init(
-            || (vec![0.0; og * ext], vec![0.0; BLOCK * grid.channel()]),
+            || {
+                let block = if runs.is_some() {
+                    0
+                } else {
+                    BLOCK * grid.channel()
+                };
+                (vec![0.0; og * ext], vec![0.0; block])
+            },
             |(spread, block), (dx_n, dy_n)| {
                 for grp in 0..g.groups {
                     grid.spread(&dy_n[grp * og * g.p()..], og, (margin, ext), spread);
                     for b in 0..blocks(cg) {
-                        for (p, (_, offsets)) in phases.iter().enumerate() {
-                            let taps_p = &taps[(grp * blocks(cg) + b) * phases.len() + p];
-                            let out = (&mut block[p * grid.plane..], grid.channel());
-                            correlate((spread, ext), (taps_p, offsets), (og, grid.plane), out);
-                        }
                         let n = BLOCK.min(cg - b * BLOCK);
                         let dx_b = &mut dx_n[(grp * cg + b * BLOCK) * g.plane()..];
+                        let taps_b = &taps[(grp * blocks(cg) + b) * phases.len()..];
+                        if let Some(runs) = runs {
+                            // Stride 1: one phase plane, its pixels written in place.
+                            let taps = (&taps_b[0][..], &phases[0].1[..]);
+                            correlate((spread, ext), taps, (og, runs), (dx_b, g.plane(), n));
+                            continue;
+                        }
+                        for (p, (_, offsets)) in phases.iter().enumerate() {
+                            let flat = Runs::flat(grid.plane);
+                            let out = (&mut block[p * grid.plane..], grid.channel(), n);
+                            correlate((spread, ext), (&taps_b[p], offsets), (og, flat), out);
+                        }
                         grid.unpad(block, grid.channel(), n, dx_b);
                     }
                 }
@@ -521,7 +624,7 @@ pub(super) fn grad_x(dy: &[f32], weight: &[f32], g: &Geometry) -> Vec<f32> {
 /// The weight gradient, `[c_out, cg, 3, 3]`, summed over the batch.
 pub(super) fn grad_w(x: &[f32], dy: &[f32], g: &Geometry) -> Vec<f32> {
     let grid = Grid::new(g);
-    let (cg, og, offsets) = (g.cg(), g.og(), grid.offsets());
+    let (cg, og, offsets, runs) = (g.cg(), g.og(), grid.offsets(), grid.output_runs());
     let per_block = cg * TAPS * BLOCK * LANES;
     let size = g.groups * blocks(og) * per_block;
     let sums = x
@@ -530,19 +633,35 @@ pub(super) fn grad_w(x: &[f32], dy: &[f32], g: &Geometry) -> Vec<f32> {
         .fold(
             || {
                 let padded = vec![0.0; cg * grid.channel()];
-                let spread = vec![0.0; blocks(og) * BLOCK * grid.len];
-                (vec![0.0; size], padded, spread)
+                let spread = if runs.is_some() {
+                    0
+                } else {
+                    blocks(og) * BLOCK * grid.len
+                };
+                (vec![0.0; size], padded, vec![0.0; spread])
             },
             |(mut dw, mut padded, mut spread), (x_n, dy_n)| {
                 for grp in 0..g.groups {
                     grid.pad(&x_n[g.input_range(grp)], cg, &mut padded);
                     let dy_g = &dy_n[grp * og * g.p()..];
-                    grid.spread(dy_g, og, (0, grid.len), &mut spread);
+                    if runs.is_none() {
+                        grid.spread(dy_g, og, (0, grid.len), &mut spread);
+                    }
                     for b in 0..blocks(og) {
                         let dw_b = &mut dw[(grp * blocks(og) + b) * per_block..][..per_block];
-                        let dy_b = &spread[b * BLOCK * grid.len..][..BLOCK * grid.len];
                         let src = (&padded[..], grid.channel());
-                        correlate_grad(src, (dy_b, &offsets), (cg, grid.len), dw_b);
+                        let (dy_b, sweep) = match runs {
+                            // dy read in place (a partial block rereads its last row).
+                            Some(runs) => {
+                                let n = BLOCK.min(og - b * BLOCK);
+                                ((&dy_g[b * BLOCK * g.p()..], g.p(), n), runs)
+                            }
+                            None => {
+                                let rows = &spread[b * BLOCK * grid.len..];
+                                ((rows, grid.len, BLOCK), Runs::flat(grid.len))
+                            }
+                        };
+                        correlate_grad(src, dy_b, (&offsets, cg, sweep), dw_b);
                     }
                 }
                 (dw, padded, spread)
