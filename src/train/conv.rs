@@ -443,20 +443,19 @@ fn forward(x: &[f32], weight: &[f32], g: &Geometry) -> Vec<f32> {
         return direct::forward(x, weight, g);
     }
     let (k, p, og) = (g.k(), g.p(), g.og());
-    let mut y = vec![0.0; g.batch * g.image_out()];
-    y.par_chunks_mut(g.image_out())
-        .zip(x.par_chunks(g.image_in()))
-        .for_each_init(
-            || buffer(g),
-            |buf, (y_n, x_n)| {
-                for grp in 0..g.groups {
-                    let cols = cols(&x_n[g.input_range(grp)], g, buf);
-                    let y_g = &mut y_n[grp * og * p..][..og * p];
-                    gemm(y_g, g.weight_of(weight, grp), View::rows(cols, k, p), false);
-                }
-            },
-        );
-    y
+    zeroed_chunks(
+        (g.batch * g.image_out(), g.image_out()),
+        || buffer(g),
+        |buf, n, y_n| {
+            let x_n = &x[n * g.image_in()..][..g.image_in()];
+            for grp in 0..g.groups {
+                let cols = cols(&x_n[g.input_range(grp)], g, buf);
+                let y_g = &mut y_n[grp * og * p..][..og * p];
+                gemm(y_g, g.weight_of(weight, grp), View::rows(cols, k, p), false);
+            }
+        },
+    )
+    .0
 }
 
 /// `dx[n]` = for each group, `col2im(w_g^T [k, og] * dy_g [og, p])`.
@@ -464,25 +463,24 @@ fn grad_x(dy: &[f32], weight: &[f32], g: &Geometry) -> Vec<f32> {
     if g.narrow_3x3() {
         return direct::grad_x(dy, weight, g);
     }
-    let mut dx = vec![0.0; g.batch * g.image_in()];
-    dx.par_chunks_mut(g.image_in())
-        .zip(dy.par_chunks(g.image_out()))
-        .for_each_init(
-            || buffer(g),
-            |buf, (dx_n, dy_n)| {
-                for grp in 0..g.groups {
-                    let (w_g, dy_g) = (g.weight_of(weight, grp), g.output_of(dy_n, grp));
-                    let dx_g = &mut dx_n[g.input_range(grp)];
-                    if g.reads_image() {
-                        gemm(dx_g, w_g.t(), dy_g, false);
-                    } else {
-                        gemm(buf, w_g.t(), dy_g, false);
-                        col2im(buf, g, dx_g);
-                    }
+    zeroed_chunks(
+        (g.batch * g.image_in(), g.image_in()),
+        || buffer(g),
+        |buf, n, dx_n| {
+            let dy_n = &dy[n * g.image_out()..][..g.image_out()];
+            for grp in 0..g.groups {
+                let (w_g, dy_g) = (g.weight_of(weight, grp), g.output_of(dy_n, grp));
+                let dx_g = &mut dx_n[g.input_range(grp)];
+                if g.reads_image() {
+                    gemm(dx_g, w_g.t(), dy_g, false);
+                } else {
+                    gemm(buf, w_g.t(), dy_g, false);
+                    col2im(buf, g, dx_g);
                 }
-            },
-        );
-    dx
+            }
+        },
+    )
+    .0
 }
 
 /// `dw_g` = sum over images of `dy_g [og, p]` * `cols(x[n], g)^T [p, k]`.
@@ -557,6 +555,34 @@ pub(super) fn filled<I: Iterator<Item = f32>>(
     // the capacity.
     unsafe { values.set_len(len) };
     values
+}
+
+/// A new activation of `len` floats, zeroed and filled one `chunk` (one image, or a
+/// block of them) at a time on the threads: `f(state, i, chunk i)` with a `state` from
+/// `init` per thread, its results returned in order. Each chunk is zeroed by the thread
+/// that fills it, just before: zeroing whole activations up front ran on the caller's
+/// thread alone, with the other core idle (~6% of a RegNet step in a profile).
+pub(super) fn zeroed_chunks<T, R: Send>(
+    (len, chunk): (usize, usize),
+    init: impl Fn() -> T + Sync + Send,
+    f: impl Fn(&mut T, usize, &mut [f32]) -> R + Sync + Send,
+) -> (Vec<f32>, Vec<R>) {
+    let mut values = Vec::with_capacity(len);
+    let results = values.spare_capacity_mut()[..len]
+        .par_chunks_mut(chunk.max(1))
+        .enumerate()
+        .map_init(init, |state, (i, out)| {
+            out.iter_mut().for_each(|o| {
+                o.write(0.0);
+            });
+            // SAFETY: every element of `out` was just written.
+            let out = unsafe { &mut *(out as *mut [std::mem::MaybeUninit<f32>] as *mut [f32]) };
+            f(state, i, out)
+        })
+        .collect();
+    // SAFETY: every chunk was written (zeroed) in full, and `len` is within the capacity.
+    unsafe { values.set_len(len) };
+    (values, results)
 }
 
 pub(super) fn tensor(values: Vec<f32>, shape: impl Into<burn::tensor::Shape>) -> FlexTensor {

@@ -8,7 +8,7 @@ use burn::prelude::*;
 use burn::tensor::activation::{relu, sigmoid};
 
 use super::conv::same_conv;
-use super::norm::batch_norm;
+use super::norm::{batch_norm, batch_norm_add_relu};
 use crate::design::{BlockSpec, NetSpec};
 
 /// pycls's conv init: normal(0, sqrt(2 / fan_out)), fan_out = k * k * out_channels
@@ -67,10 +67,18 @@ impl ConvBn {
         self
     }
 
-    fn forward(&self, x: Tensor<4>, relu: bool) -> Tensor<4> {
+    fn conv(&self, x: Tensor<4>) -> Tensor<4> {
         let c = &self.conv;
-        let y = same_conv(x, c.weight.val(), c.stride[0], c.groups);
-        batch_norm(&self.bn, y, relu)
+        same_conv(x, c.weight.val(), c.stride[0], c.groups)
+    }
+
+    fn forward(&self, x: Tensor<4>, relu: bool) -> Tensor<4> {
+        batch_norm(&self.bn, self.conv(x), relu)
+    }
+
+    /// `relu(shortcut + self.forward(x, false))`: the end of a residual block.
+    fn forward_add_relu(&self, x: Tensor<4>, shortcut: Tensor<4>) -> Tensor<4> {
+        batch_norm_add_relu(&self.bn, self.conv(x), shortcut)
     }
 
     /// Elements of BN's running mean and variance: state, not trained parameters.
@@ -147,7 +155,7 @@ impl Block {
             Some(se) => se.forward(f),
             None => f,
         };
-        relu(shortcut + self.c.forward(f, false))
+        self.c.forward_add_relu(f, shortcut)
     }
 }
 

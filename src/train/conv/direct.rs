@@ -15,7 +15,7 @@
 
 use rayon::prelude::*;
 
-use super::Geometry;
+use super::{zeroed_chunks, Geometry};
 
 /// Positions per accumulator: one AVX2 register (two on SSE or wasm SIMD).
 const LANES: usize = 8;
@@ -518,35 +518,34 @@ pub(super) fn forward(x: &[f32], weight: &[f32], g: &Geometry) -> Vec<f32> {
     let (grid, taps) = (Grid::new(g), forward_taps(weight, g));
     let (cg, og, offsets, runs) = (g.cg(), g.og(), grid.offsets(), grid.output_runs());
     let per_block = cg * TAPS * BLOCK;
-    let mut y = vec![0.0; g.batch * g.image_out()];
-    y.par_chunks_mut(g.image_out())
-        .zip(x.par_chunks(g.image_in()))
-        .for_each_init(
-            || {
-                let block = if runs.is_some() { 0 } else { BLOCK * grid.len };
-                (vec![0.0; cg * grid.channel()], vec![0.0; block])
-            },
-            |(padded, block), (y_n, x_n)| {
-                for grp in 0..g.groups {
-                    grid.pad(&x_n[g.input_range(grp)], cg, padded);
-                    for b in 0..blocks(og) {
-                        let taps_b = &taps[(grp * blocks(og) + b) * per_block..][..per_block];
-                        let src = (&padded[..], grid.channel());
-                        let n = BLOCK.min(og - b * BLOCK);
-                        let y_b = &mut y_n[(grp * og + b * BLOCK) * g.p()..];
-                        if let Some(runs) = runs {
-                            correlate(src, (taps_b, &offsets), (cg, runs), (y_b, g.p(), n));
-                        } else {
-                            let flat = Runs::flat(grid.len);
-                            let out = (&mut block[..], grid.len, n);
-                            correlate(src, (taps_b, &offsets), (cg, flat), out);
-                            grid.gather(block, n, y_b);
-                        }
+    zeroed_chunks(
+        (g.batch * g.image_out(), g.image_out()),
+        || {
+            let block = if runs.is_some() { 0 } else { BLOCK * grid.len };
+            (vec![0.0; cg * grid.channel()], vec![0.0; block])
+        },
+        |(padded, block), image, y_n| {
+            let x_n = &x[image * g.image_in()..][..g.image_in()];
+            for grp in 0..g.groups {
+                grid.pad(&x_n[g.input_range(grp)], cg, padded);
+                for b in 0..blocks(og) {
+                    let taps_b = &taps[(grp * blocks(og) + b) * per_block..][..per_block];
+                    let src = (&padded[..], grid.channel());
+                    let n = BLOCK.min(og - b * BLOCK);
+                    let y_b = &mut y_n[(grp * og + b * BLOCK) * g.p()..];
+                    if let Some(runs) = runs {
+                        correlate(src, (taps_b, &offsets), (cg, runs), (y_b, g.p(), n));
+                    } else {
+                        let flat = Runs::flat(grid.len);
+                        let out = (&mut block[..], grid.len, n);
+                        correlate(src, (taps_b, &offsets), (cg, flat), out);
+                        grid.gather(block, n, y_b);
                     }
                 }
-            },
-        );
-    y
+            }
+        },
+    )
+    .0
 }
 
 /// The input gradient as the adjoint of `forward`: phase plane position j of input
@@ -583,42 +582,41 @@ pub(super) fn grad_x(dy: &[f32], weight: &[f32], g: &Geometry) -> Vec<f32> {
             })
         })
         .collect();
-    let mut dx = vec![0.0; g.batch * g.image_in()];
-    dx.par_chunks_mut(g.image_in())
-        .zip(dy.par_chunks(g.image_out()))
-        .for_each_init(
-            || {
-                let block = if runs.is_some() {
-                    0
-                } else {
-                    BLOCK * grid.channel()
-                };
-                (vec![0.0; og * ext], vec![0.0; block])
-            },
-            |(spread, block), (dx_n, dy_n)| {
-                for grp in 0..g.groups {
-                    grid.spread(&dy_n[grp * og * g.p()..], og, (margin, ext), spread);
-                    for b in 0..blocks(cg) {
-                        let n = BLOCK.min(cg - b * BLOCK);
-                        let dx_b = &mut dx_n[(grp * cg + b * BLOCK) * g.plane()..];
-                        let taps_b = &taps[(grp * blocks(cg) + b) * phases.len()..];
-                        if let Some(runs) = runs {
-                            // Stride 1: one phase plane, its pixels written in place.
-                            let taps = (&taps_b[0][..], &phases[0].1[..]);
-                            correlate((spread, ext), taps, (og, runs), (dx_b, g.plane(), n));
-                            continue;
-                        }
-                        for (p, (_, offsets)) in phases.iter().enumerate() {
-                            let flat = Runs::flat(grid.plane);
-                            let out = (&mut block[p * grid.plane..], grid.channel(), n);
-                            correlate((spread, ext), (&taps_b[p], offsets), (og, flat), out);
-                        }
-                        grid.unpad(block, grid.channel(), n, dx_b);
+    zeroed_chunks(
+        (g.batch * g.image_in(), g.image_in()),
+        || {
+            let block = if runs.is_some() {
+                0
+            } else {
+                BLOCK * grid.channel()
+            };
+            (vec![0.0; og * ext], vec![0.0; block])
+        },
+        |(spread, block), image, dx_n| {
+            let dy_n = &dy[image * g.image_out()..][..g.image_out()];
+            for grp in 0..g.groups {
+                grid.spread(&dy_n[grp * og * g.p()..], og, (margin, ext), spread);
+                for b in 0..blocks(cg) {
+                    let n = BLOCK.min(cg - b * BLOCK);
+                    let dx_b = &mut dx_n[(grp * cg + b * BLOCK) * g.plane()..];
+                    let taps_b = &taps[(grp * blocks(cg) + b) * phases.len()..];
+                    if let Some(runs) = runs {
+                        // Stride 1: one phase plane, its pixels written in place.
+                        let taps = (&taps_b[0][..], &phases[0].1[..]);
+                        correlate((spread, ext), taps, (og, runs), (dx_b, g.plane(), n));
+                        continue;
                     }
+                    for (p, (_, offsets)) in phases.iter().enumerate() {
+                        let flat = Runs::flat(grid.plane);
+                        let out = (&mut block[p * grid.plane..], grid.channel(), n);
+                        correlate((spread, ext), (&taps_b[p], offsets), (og, flat), out);
+                    }
+                    grid.unpad(block, grid.channel(), n, dx_b);
                 }
-            },
-        );
-    dx
+            }
+        },
+    )
+    .0
 }
 
 /// The weight gradient, `[c_out, cg, 3, 3]`, summed over the batch.
