@@ -371,7 +371,7 @@ fn buffer(g: &Geometry) -> Vec<f32> {
 
 /// A row-major or transposed view of a matrix inside a slice.
 #[derive(Clone, Copy)]
-struct View<'a> {
+pub(super) struct View<'a> {
     data: &'a [f32],
     rows: usize,
     cols: usize,
@@ -380,7 +380,7 @@ struct View<'a> {
 }
 
 impl<'a> View<'a> {
-    fn rows(data: &'a [f32], rows: usize, cols: usize) -> Self {
+    pub(super) fn rows(data: &'a [f32], rows: usize, cols: usize) -> Self {
         View {
             data,
             rows,
@@ -389,7 +389,7 @@ impl<'a> View<'a> {
             col_stride: 1,
         }
     }
-    fn t(self) -> Self {
+    pub(super) fn t(self) -> Self {
         View {
             rows: self.cols,
             cols: self.rows,
@@ -406,7 +406,7 @@ impl<'a> View<'a> {
 }
 
 /// `dst` (row-major `[lhs.rows, rhs.cols]`) = lhs * rhs, or += with `accumulate`.
-fn gemm(dst: &mut [f32], lhs: View, rhs: View, accumulate: bool) {
+pub(super) fn gemm(dst: &mut [f32], lhs: View, rhs: View, accumulate: bool) {
     let (m, k, n) = (lhs.rows, lhs.cols, rhs.cols);
     assert!(rhs.rows == k && dst.len() >= m * n && lhs.fits(lhs.data.len()));
     assert!(rhs.fits(rhs.data.len()));

@@ -12,6 +12,8 @@ pub mod model;
 pub mod norm;
 pub mod recipe;
 #[cfg(feature = "training")]
+pub mod se;
+#[cfg(feature = "training")]
 pub mod trainer;
 
 #[cfg(feature = "training")]

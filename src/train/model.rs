@@ -5,10 +5,10 @@
 use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::nn::{BatchNorm, BatchNormConfig, Initializer, Linear, LinearConfig, PaddingConfig2d};
 use burn::prelude::*;
-use burn::tensor::activation::{relu, sigmoid};
 
 use super::conv::same_conv;
 use super::norm::{batch_norm, batch_norm_add_relu};
+use super::se::squeeze_excite;
 use crate::design::{BlockSpec, NetSpec};
 
 /// pycls's conv init: normal(0, sqrt(2 / fan_out)), fan_out = k * k * out_channels
@@ -96,9 +96,7 @@ pub struct Se {
 
 impl Se {
     fn forward(&self, x: Tensor<4>) -> Tensor<4> {
-        let s = x.clone().mean_dim(2).mean_dim(3);
-        let s = sigmoid(self.expand.forward(relu(self.reduce.forward(s))));
-        x * s
+        squeeze_excite(x, &self.reduce, &self.expand)
     }
 }
 
