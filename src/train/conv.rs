@@ -389,6 +389,12 @@ impl<'a> View<'a> {
             col_stride: 1,
         }
     }
+    pub(super) fn rows_len(&self) -> usize {
+        self.rows
+    }
+    pub(super) fn cols_len(&self) -> usize {
+        self.cols
+    }
     pub(super) fn t(self) -> Self {
         View {
             rows: self.cols,

@@ -137,12 +137,7 @@ impl<B: NormOps + NormGrads, C: CheckpointStrategy> NormOps for Autodiff<B, C> {
         beta: FloatTensor<Self>,
         epsilon: f64,
         relu: bool,
-    ) -> (
-        FloatTensor<Self>,
-        FloatTensor<Self>,
-        FloatTensor<Self>,
-        FloatTensor<Self>,
-    ) {
+    ) -> Outputs<FloatTensor<Self>> {
         tracked::<B, C, 3>([x, gamma, beta], NormShape { epsilon, relu })
     }
 
@@ -152,12 +147,7 @@ impl<B: NormOps + NormGrads, C: CheckpointStrategy> NormOps for Autodiff<B, C> {
         beta: FloatTensor<Self>,
         residual: FloatTensor<Self>,
         epsilon: f64,
-    ) -> (
-        FloatTensor<Self>,
-        FloatTensor<Self>,
-        FloatTensor<Self>,
-        FloatTensor<Self>,
-    ) {
+    ) -> Outputs<FloatTensor<Self>> {
         let shape = NormShape {
             epsilon,
             relu: true,

@@ -76,6 +76,9 @@ pub trait SeGrads: Backend {
 /// What the forward pass keeps for the backward one: pooled input, hidden layer, gate.
 pub type Kept<T> = [T; 3];
 
+/// What `se_train` returns: the output, the pooled input, the hidden layer, the gate.
+type Outputs<T> = (T, T, T, T);
+
 impl<B: SeOps + SeGrads, C: CheckpointStrategy> SeOps for Autodiff<B, C> {
     fn se_train(
         x: FloatTensor<Self>,
@@ -83,12 +86,7 @@ impl<B: SeOps + SeGrads, C: CheckpointStrategy> SeOps for Autodiff<B, C> {
         b1: FloatTensor<Self>,
         w2: FloatTensor<Self>,
         b2: FloatTensor<Self>,
-    ) -> (
-        FloatTensor<Self>,
-        FloatTensor<Self>,
-        FloatTensor<Self>,
-        FloatTensor<Self>,
-    ) {
+    ) -> Outputs<FloatTensor<Self>> {
         #[derive(Debug)]
         struct SeBackward;
 
@@ -255,22 +253,18 @@ impl SeGrads for Flex {
             })
         });
         let dz_v = View::rows(&dz, z.n, z.c);
-        let mut dw2 = vec![0.0; z.c * z.r];
-        gemm(&mut dw2, dz_v.t(), View::rows(h, z.n, z.r), false);
+        let dw2 = product(dz_v.t(), View::rows(h, z.n, z.r));
         let db2 = column_sums(&dz, z.c);
         // Through the expand layer and the ReLU.
-        let mut da = vec![0.0; z.n * z.r];
-        gemm(&mut da, dz_v, View::rows(f32s(&w2), z.c, z.r), false);
+        let mut da = product(dz_v, View::rows(f32s(&w2), z.c, z.r));
         da.iter_mut()
             .zip(h)
             .for_each(|(d, &h)| *d = if h > 0.0 { *d } else { 0.0 });
         let da_v = View::rows(&da, z.n, z.r);
-        let mut dw1 = vec![0.0; z.r * z.c];
-        gemm(&mut dw1, da_v.t(), View::rows(p, z.n, z.c), false);
+        let dw1 = product(da_v.t(), View::rows(p, z.n, z.c));
         let db1 = column_sums(&da, z.r);
         // Through the reduce layer and the pooling, plus the gate's product.
-        let mut dp = vec![0.0; z.n * z.c];
-        gemm(&mut dp, da_v, View::rows(f32s(&w1), z.r, z.c), false);
+        let dp = product(da_v, View::rows(f32s(&w1), z.r, z.c));
         let dx = filled(xs.len(), z.plane, |i| {
             let (gi, pi) = (g[i], dp[i] / z.plane as f32);
             z.row(dy, i).iter().map(move |&d| d * gi + pi)
@@ -283,6 +277,13 @@ impl SeGrads for Flex {
             tensor(db2, [z.c]),
         ]
     }
+}
+
+/// `lhs * rhs`, a new row-major matrix.
+fn product(lhs: View, rhs: View) -> Vec<f32> {
+    let mut out = vec![0.0; lhs.rows_len() * rhs.cols_len()];
+    gemm(&mut out, lhs, rhs, false);
+    out
 }
 
 /// Sums over the rows of a row-major matrix `cols` wide.
