@@ -1,11 +1,12 @@
-//! Batch norm in training mode, with the ReLU that follows most of them, fast on the CPU.
+//! Batch norm in training mode, with the ReLU that follows most of them (and, at a
+//! block's end, the shortcut added before it), fast on the CPU.
 //!
 //! Burn builds a training batch norm's statistics and gradients out of generic tensor
 //! operations: each reduction first copies the activation with batch and channel axes
 //! swapped, and forward plus backward read it about fifteen times. On flex, this one
-//! reads it twice each way, and folds the ReLU into the same passes (backward recomputes
-//! its mask from the input, so nothing more is kept). Every other backend, and
-//! inference, run Burn's own `BatchNorm` and `relu`.
+//! reads it twice each way, and folds the shortcut and the ReLU into the same passes
+//! (backward recomputes the ReLU's mask from the input and the shortcut, so nothing more
+//! is kept). Every other backend, and inference, run Burn's own `BatchNorm` and `relu`.
 
 use burn::backend::autodiff::checkpoint::base::Checkpointer;
 use burn::backend::autodiff::checkpoint::strategy::CheckpointStrategy;
@@ -37,7 +38,10 @@ fn train(bn: &BatchNorm, x: Tensor<4>, residual: Option<Tensor<4>>, relu: bool) 
     let device = x.device();
     if !(device.is_autodiff() && bn.training.is_enabled() && on_flex(&device)) {
         let y = bn.forward(x);
-        let y = residual.map_or(y.clone(), |r| y + r);
+        let y = match residual {
+            Some(r) => y + r,
+            None => y,
+        };
         return if relu { activation::relu(y) } else { y };
     }
     let (x, gamma, beta) = (
