@@ -21,17 +21,15 @@ use burn::tensor::activation::{relu, sigmoid};
 use super::conv::{contiguous, f32s, filled, gemm, on_flex, tensor, View};
 
 /// pycls's SE on `x`: `x * sigmoid(expand(relu(reduce(mean of each channel))))`, with
-/// `reduce` and `expand` 1x1 convolutions with biases.
+/// `reduce` and `expand` 1x1 convolutions (with biases, as pycls's, for the fast path).
 pub fn squeeze_excite(x: Tensor<4>, reduce: &Conv2d, expand: &Conv2d) -> Tensor<4> {
     let device = x.device();
-    let (Some(b1), Some(b2)) = (&reduce.bias, &expand.bias) else {
-        panic!("SE's layers have biases");
-    };
-    if !(device.is_autodiff() && on_flex(&device)) {
+    let biases = reduce.bias.as_ref().zip(expand.bias.as_ref());
+    let Some((b1, b2)) = biases.filter(|_| device.is_autodiff() && on_flex(&device)) else {
         let s = x.clone().mean_dim(2).mean_dim(3);
         let s = sigmoid(expand.forward(relu(reduce.forward(s))));
         return x * s;
-    }
+    };
     let (y, ..) = <Dispatch as SeOps>::se_train(
         x.into_dispatch(),
         reduce.weight.val().into_dispatch(),
