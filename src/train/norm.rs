@@ -262,19 +262,24 @@ fn add_lanes(x: &[f32], y: &[f32], acc: &mut Lanes, f: impl Fn(f32, f32) -> [f32
 
 /// An activation `[batch, channels, plane]` as rows of one (image, channel) each.
 #[derive(Clone, Copy)]
-struct Layout {
-    batch: usize,
-    channels: usize,
-    plane: usize,
+pub(super) struct Layout {
+    pub(super) batch: usize,
+    pub(super) channels: usize,
+    pub(super) plane: usize,
 }
 
 impl Layout {
-    fn of(shape: &burn::tensor::Shape) -> Self {
+    pub(super) fn of(shape: &burn::tensor::Shape) -> Self {
         Layout {
             batch: shape[0],
             channels: shape[1],
             plane: shape.num_elements() / (shape[0] * shape[1]).max(1),
         }
+    }
+
+    /// Row `r` (image `r / channels`, channel `r % channels`) of activation `xs`.
+    pub(super) fn row<'a>(&self, xs: &'a [f32], r: usize) -> &'a [f32] {
+        &xs[r * self.plane..][..self.plane]
     }
 
     fn count(&self) -> f64 {
@@ -350,7 +355,7 @@ fn channel_tensor(values: Vec<f32>) -> FlexTensor {
 struct Residual {
     tensor: Option<FlexTensor>,
     zeros: Vec<f32>,
-    plane: usize,
+    layout: Layout,
 }
 
 impl Residual {
@@ -364,13 +369,17 @@ impl Residual {
         Residual {
             tensor,
             zeros,
-            plane: l.plane,
+            layout: l,
         }
+    }
+
+    fn present(&self) -> bool {
+        self.tensor.is_some()
     }
 
     fn row(&self, r: usize) -> &[f32] {
         match &self.tensor {
-            Some(t) => &f32s(t)[r * self.plane..][..self.plane],
+            Some(t) => self.layout.row(f32s(t), r),
             None => &self.zeros,
         }
     }
@@ -469,12 +478,11 @@ fn forward(
     let xs = f32s(&x);
     let residual = Residual::new(residual.as_ref(), l);
     let (gamma, beta) = (channel_values(&gamma), channel_values(&beta));
-    let row = |n: usize, c: usize| &xs[(n * l.channels + c) * l.plane..][..l.plane];
     // Sums of x - k with k the channel's first value, near its mean: the f32 lanes
     // then lose nothing to the cancellation in E[x^2] - E[x]^2.
     let first = firsts(xs, l);
     let (sums, _) = l.channel_sums(false, |n, c, acc, _| {
-        let (r, k) = (row(n, c), first[c]);
+        let (r, k) = (l.row(xs, n * l.channels + c), first[c]);
         add_lanes(r, r, acc, |v, _| [v - k, (v - k) * (v - k)])
     });
     let mut mean = Vec::with_capacity(l.channels);
@@ -495,7 +503,7 @@ fn forward(
     }
     let y = l.map_rows(|r, c| {
         let f = affine[c];
-        let x_row = xs[r * l.plane..][..l.plane].iter();
+        let x_row = l.row(xs, r).iter();
         x_row.zip(residual.row(r)).map(move |(&v, &res)| {
             let t = f.at(v) + res;
             if relu {
@@ -549,22 +557,21 @@ impl NormGrads for Flex {
                 }
             })
             .collect();
-        let rows = |r: usize| r * l.plane..(r + 1) * l.plane;
         // Sums of g and g * (x - mean), g the gradient the ReLU passes. With a residual,
         // g is also the residual's gradient: written out here, and read back (instead
         // of recomputing the gate) by the last pass.
-        let residual = residual.map(|r| contiguous(&r));
-        let (sums, passed) = l.channel_sums(residual.is_some(), |n, c, acc, passed| {
-            let at = rows(n * l.channels + c);
+        let residual = Residual::new(residual.as_ref(), l);
+        let (sums, passed) = l.channel_sums(residual.present(), |n, c, acc, passed| {
+            let at = n * l.channels + c;
             let (gate, centre) = (gates[c], centres[c]);
-            let (x_row, dy_row) = (&xs[at.clone()], &dy[at.clone()]);
-            let Some(res) = &residual else {
+            let (x_row, dy_row) = (l.row(xs, at), l.row(dy, at));
+            if !residual.present() {
                 return add_lanes(x_row, dy_row, acc, |v, d| {
                     let g = if gate.at(v) > 0.0 { d } else { 0.0 };
                     [g, g * centre.of(v)]
                 });
-            };
-            let res_row = &f32s(res)[at];
+            }
+            let res_row = residual.row(at);
             for (((g, &v), &d), &r) in passed.iter_mut().zip(x_row).zip(dy_row).zip(res_row) {
                 *g = if gate.at(v) + r > 0.0 { d } else { 0.0 };
             }
@@ -587,8 +594,8 @@ impl NormGrads for Flex {
         }
         let dx = l.map_rows(|r, c| {
             let ([a, k1, k0], centre) = (coef[c], centres[c]);
-            let (x_row, dy_row) = (&xs[rows(r)], &dy[rows(r)]);
-            let passed_row = (!passed.is_empty()).then(|| &passed[rows(r)]);
+            let (x_row, dy_row) = (l.row(xs, r), l.row(dy, r));
+            let passed_row = residual.present().then(|| l.row(&passed, r));
             // Either the passed gradient as is, or dy gated here.
             let (g_row, gate) = match passed_row {
                 Some(p) => (p, Affine::OPEN),
@@ -599,7 +606,7 @@ impl NormGrads for Flex {
                 a * g + k1 * centre.of(v) + k0
             })
         });
-        let dr = residual.map(|_| tensor(passed, x_shape.clone()));
+        let dr = residual.present().then(|| tensor(passed, x_shape.clone()));
         (
             tensor(dx, x_shape),
             channel_tensor(dgamma),

@@ -19,6 +19,7 @@ use burn::prelude::*;
 use burn::tensor::activation::{relu, sigmoid};
 
 use super::conv::{contiguous, f32s, filled, gemm, on_flex, tensor, View};
+use super::norm::Layout;
 
 /// pycls's SE on `x`: `x * sigmoid(expand(relu(reduce(mean of each channel))))`, with
 /// `reduce` and `expand` 1x1 convolutions (with biases, as pycls's, for the fast path).
@@ -144,31 +145,9 @@ impl<B: SeOps + SeGrads, C: CheckpointStrategy> SeOps for Autodiff<B, C> {
 
 type FlexTensor = FloatTensor<Flex>;
 
-/// The sizes of one SE: images, channels, plane, hidden width.
-#[derive(Clone, Copy)]
-struct Sizes {
-    n: usize,
-    c: usize,
-    plane: usize,
-    r: usize,
-}
-
-impl Sizes {
-    fn of(x: &FlexTensor, w1: &FlexTensor) -> Self {
-        let shape = x.shape();
-        let (n, c) = (shape[0], shape[1]);
-        Sizes {
-            n,
-            c,
-            plane: shape.num_elements() / (n * c).max(1),
-            r: w1.shape()[0],
-        }
-    }
-
-    /// The (image, channel) row `i` of an activation.
-    fn row<'a>(&self, xs: &'a [f32], i: usize) -> &'a [f32] {
-        &xs[i * self.plane..][..self.plane]
-    }
+/// The activation's layout and the hidden layer's width (`w1` is `[r, c, 1, 1]`).
+fn sizes(x: &FlexTensor, w1: &FlexTensor) -> (Layout, usize) {
+    (Layout::of(&x.shape()), w1.shape()[0])
 }
 
 /// `a . b`, in 8 partial sums so it vectorises.
@@ -209,25 +188,26 @@ impl SeOps for Flex {
         w2: FlexTensor,
         b2: FlexTensor,
     ) -> (FlexTensor, FlexTensor, FlexTensor, FlexTensor) {
-        let z = Sizes::of(&x, &w1);
+        let (l, r) = sizes(&x, &w1);
         let [x, w1, b1, w2, b2] = [x, w1, b1, w2, b2].map(|t| contiguous(&t));
         let xs = f32s(&x);
-        let pooled = filled(z.n * z.c, z.c, |i| {
-            (0..z.c).map(move |c| z.row(xs, i * z.c + c).iter().sum::<f32>() / z.plane as f32)
+        let pooled = filled(l.batch * l.channels, l.channels, |i| {
+            (0..l.channels)
+                .map(move |c| l.row(xs, i * l.channels + c).iter().sum::<f32>() / l.plane as f32)
         });
-        let mut hidden = layer(&pooled, (z.n, z.c), f32s(&w1), f32s(&b1));
+        let mut hidden = layer(&pooled, (l.batch, l.channels), f32s(&w1), f32s(&b1));
         hidden.iter_mut().for_each(|h| *h = h.max(0.0));
-        let mut gate = layer(&hidden, (z.n, z.r), f32s(&w2), f32s(&b2));
+        let mut gate = layer(&hidden, (l.batch, r), f32s(&w2), f32s(&b2));
         gate.iter_mut().for_each(|g| *g = 1.0 / (1.0 + (-*g).exp()));
-        let y = filled(xs.len(), z.plane, |i| {
+        let y = filled(xs.len(), l.plane, |i| {
             let g = gate[i];
-            z.row(xs, i).iter().map(move |&v| v * g)
+            l.row(xs, i).iter().map(move |&v| v * g)
         });
         (
             tensor(y, x.shape()),
-            tensor(pooled, [z.n, z.c]),
-            tensor(hidden, [z.n, z.r]),
-            tensor(gate, [z.n, z.c]),
+            tensor(pooled, [l.batch, l.channels]),
+            tensor(hidden, [l.batch, r]),
+            tensor(gate, [l.batch, l.channels]),
         )
     }
 }
@@ -238,41 +218,41 @@ impl SeGrads for Flex {
         [pooled, hidden, gate]: Kept<FlexTensor>,
         grad: FlexTensor,
     ) -> [FlexTensor; 5] {
-        let z = Sizes::of(&x, &w1);
+        let (l, r) = sizes(&x, &w1);
         let [x, w1, w2, pooled, hidden, gate, grad] =
             [x, w1, w2, pooled, hidden, gate, grad].map(|t| contiguous(&t));
         let (xs, dy, g) = (f32s(&x), f32s(&grad), f32s(&gate));
         let (p, h) = (f32s(&pooled), f32s(&hidden));
         // Through the gate's product and sigmoid: dz = (dy . x) * g * (1 - g).
-        let dz = filled(z.n * z.c, z.c, |i| {
-            (0..z.c).map(move |c| {
-                let row = i * z.c + c;
-                dot(z.row(dy, row), z.row(xs, row)) * g[row] * (1.0 - g[row])
+        let dz = filled(l.batch * l.channels, l.channels, |i| {
+            (0..l.channels).map(move |c| {
+                let row = i * l.channels + c;
+                dot(l.row(dy, row), l.row(xs, row)) * g[row] * (1.0 - g[row])
             })
         });
-        let dz_v = View::rows(&dz, z.n, z.c);
-        let dw2 = product(dz_v.t(), View::rows(h, z.n, z.r));
-        let db2 = column_sums(&dz, z.c);
+        let dz_v = View::rows(&dz, l.batch, l.channels);
+        let dw2 = product(dz_v.t(), View::rows(h, l.batch, r));
+        let db2 = column_sums(&dz, l.channels);
         // Through the expand layer and the ReLU.
-        let mut da = product(dz_v, View::rows(f32s(&w2), z.c, z.r));
+        let mut da = product(dz_v, View::rows(f32s(&w2), l.channels, r));
         da.iter_mut()
             .zip(h)
             .for_each(|(d, &h)| *d = if h > 0.0 { *d } else { 0.0 });
-        let da_v = View::rows(&da, z.n, z.r);
-        let dw1 = product(da_v.t(), View::rows(p, z.n, z.c));
-        let db1 = column_sums(&da, z.r);
+        let da_v = View::rows(&da, l.batch, r);
+        let dw1 = product(da_v.t(), View::rows(p, l.batch, l.channels));
+        let db1 = column_sums(&da, r);
         // Through the reduce layer and the pooling, plus the gate's product.
-        let dp = product(da_v, View::rows(f32s(&w1), z.r, z.c));
-        let dx = filled(xs.len(), z.plane, |i| {
-            let (gi, pi) = (g[i], dp[i] / z.plane as f32);
-            z.row(dy, i).iter().map(move |&d| d * gi + pi)
+        let dp = product(da_v, View::rows(f32s(&w1), r, l.channels));
+        let dx = filled(xs.len(), l.plane, |i| {
+            let (gi, pi) = (g[i], dp[i] / l.plane as f32);
+            l.row(dy, i).iter().map(move |&d| d * gi + pi)
         });
         [
             tensor(dx, x.shape()),
             tensor(dw1, w1.shape()),
-            tensor(db1, [z.r]),
+            tensor(db1, [r]),
             tensor(dw2, w2.shape()),
-            tensor(db2, [z.c]),
+            tensor(db2, [l.channels]),
         ]
     }
 }
