@@ -6,12 +6,23 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 TRUNK_VERSION=0.21.14
 WASM_BINDGEN_VERSION=0.2.130
-export PATH="$ROOT/node_modules/.bin:$HOME/.cargo/bin:$PATH"
+export PATH="$ROOT/node_modules/.bin:${CARGO_HOME:-$HOME/.cargo}/bin:$PATH"
 # Trunk must use the pinned tools on PATH, never download its own.
 export TRUNK_OFFLINE=true
 export CARGO_BUILD_JOBS="${CARGO_BUILD_JOBS:-2}"
 
-say() { printf '\033[1m==> %s\033[0m\n' "$*"; }
+# Each step's heading carries the minutes:seconds since the script started, so a
+# run's log shows where its time went.
+say() { printf '\033[1m==> [%02d:%02d] %s\033[0m\n' $((SECONDS / 60)) $((SECONDS % 60)) "$*"; }
+
+# Runs a cargo (or trunk) build with clippy's lints on this crate, warnings as errors:
+# clippy-driver compiles our crate in place of rustc (as `cargo clippy` itself does), so
+# the real build is linted and Burn is not compiled a second time in check mode, once
+# per target. Dependencies are built by plain rustc and shared with unlinted builds.
+with_clippy() {
+  RUSTC_WORKSPACE_WRAPPER="$(rustup which clippy-driver 2>/dev/null || command -v clippy-driver)" \
+    CLIPPY_ARGS="-D__CLIPPY_HACKERY__warnings__CLIPPY_HACKERY__" "$@"
+}
 
 as_root() {
   if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi
@@ -22,13 +33,23 @@ ensure_wasm_target() {
     || { say "adding the wasm32 target"; rustup target add wasm32-unknown-unknown; }
 }
 
-# cargo install VERSIONED_CRATE BINARY VERSION: plain first (the crates mirror can
-# lag behind a lock file), --locked when a newer dependency breaks the build.
+# cargo install CRATE BINARY VERSION [ARGS...]: plain first (the crates mirror can lag
+# behind a lock file), --locked when a newer dependency breaks the build. The tools
+# only copy files and run wasm-bindgen/wasm-opt, so they are built for build speed, not
+# run speed: opt-level 1, no LTO, many codegen units, no debug info (a cold install
+# takes a third of the time of their own release profiles; BENCHMARKS.md). Their build
+# cache stays in TOOLS_TARGET_DIR so a failed or repeated install resumes.
 ensure_cargo_tool() {
   local crate=$1 bin=$2 version=$3
+  shift 3
   if "$bin" --version 2>/dev/null | grep -q "$version"; then return; fi
-  say "installing $crate $version (a one-time build of several minutes)"
-  cargo install "$crate@$version" --locked || cargo install "$crate@$version"
+  say "installing $crate $version (a one-time build of a few minutes)"
+  local fast=(env CARGO_TARGET_DIR="${TOOLS_TARGET_DIR:-$HOME/.cache/regnet-playground/tools-target}"
+    CARGO_PROFILE_RELEASE_OPT_LEVEL=1 CARGO_PROFILE_RELEASE_LTO=false
+    CARGO_PROFILE_RELEASE_CODEGEN_UNITS=256 CARGO_PROFILE_RELEASE_DEBUG=false
+    CARGO_PROFILE_RELEASE_INCREMENTAL=false)
+  "${fast[@]}" cargo install "$crate@$version" --locked "$@" \
+    || "${fast[@]}" cargo install "$crate@$version" "$@"
 }
 
 ensure_node_tools() {
@@ -40,19 +61,29 @@ ensure_node_tools() {
 
 ensure_build_tools() {
   ensure_wasm_target
-  ensure_cargo_tool trunk trunk "$TRUNK_VERSION"
+  # Without default features: no TLS stack and no update check (Trunk runs offline
+  # here and serves plain HTTP on 127.0.0.1).
+  ensure_cargo_tool trunk trunk "$TRUNK_VERSION" --no-default-features
   ensure_cargo_tool wasm-bindgen-cli wasm-bindgen "$WASM_BINDGEN_VERSION"
   ensure_node_tools
 }
 
-# Chromium for the browser tests; Mesa's Vulkan drivers so Burn's wgpu backend finds
-# the lavapipe CPU adapter on machines without a GPU.
+# Chromium and its driver for the browser tests and benchmarks.
 ensure_test_packages() {
-  if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null \
-    || ! ls /usr/share/vulkan/icd.d/lvp_icd.*.json >/dev/null 2>&1; then
-    say "installing Debian's chromium, chromium-driver and mesa-vulkan-drivers"
+  if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null; then
+    say "installing Debian's chromium and chromium-driver"
     as_root apt-get update -qq
-    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver mesa-vulkan-drivers
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver
+  fi
+}
+
+# Mesa's Vulkan drivers, so Burn's native wgpu backend (`--features gpu`) finds the
+# lavapipe CPU adapter on machines without a GPU (scripts/bench-train).
+ensure_vulkan() {
+  if ! ls /usr/share/vulkan/icd.d/lvp_icd.*.json >/dev/null 2>&1; then
+    say "installing Debian's mesa-vulkan-drivers"
+    as_root apt-get update -qq
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq mesa-vulkan-drivers
   fi
 }
 

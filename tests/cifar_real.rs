@@ -8,7 +8,7 @@ use std::time::Instant;
 
 use burn::prelude::*;
 use regnet_playground::data::Cifar10;
-use regnet_playground::design::{Dataset, RegNetParams};
+use regnet_playground::design::{Dataset, MINI_REGNETX};
 use regnet_playground::report::Report;
 use regnet_playground::train::{Recipe, Trainer};
 
@@ -41,14 +41,7 @@ fn reads_the_real_archive() {
 #[test]
 fn mini_regnetx_learns_cifar10_in_one_epoch() {
     let data = Cifar10::open(&archive()).unwrap();
-    let params = RegNetParams {
-        d: 6,
-        w0: 24,
-        wa: 16.0,
-        wm: 2.5,
-        g: 8,
-        ..RegNetParams::default()
-    };
+    let params = MINI_REGNETX.params();
     let report = Report::new(&params, Dataset::Cifar10).unwrap();
     assert_eq!(report.complexity.params, 111_818);
     let recipe = Recipe {

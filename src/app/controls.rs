@@ -4,20 +4,16 @@ use leptos::prelude::*;
 use wasm_bindgen_futures::JsFuture;
 
 use super::playground::use_set_params;
-use crate::design::{Dataset, Preset, PRESETS};
-use crate::url_params::{slider, Kind, PageState, ParamDef, DATA, SE, TABLE};
+use crate::design::{Dataset, Preset, PRESETS, REFERENCE_MODELS};
+use crate::url_params::{slider, PageState, ParamDef, DATA, MODEL, SE};
 
 /// Every control of the parameter table, presets first, advanced ones folded away.
 #[component]
 pub fn Controls(state: Memo<PageState>) -> impl IntoView {
     let sliders = |advanced: bool| {
-        TABLE
+        MODEL
             .iter()
-            .filter(move |d| {
-                !d.train
-                    && d.advanced == advanced
-                    && matches!(d.kind, Kind::Int { .. } | Kind::Float { .. })
-            })
+            .filter(move |d| d.advanced == advanced && d.is_slider())
             .map(|def| view! { <ParamSlider def=*def state=state /> })
             .collect_view()
     };
@@ -70,7 +66,8 @@ fn ParamSlider(def: ParamDef, state: Memo<PageState>) -> impl IntoView {
     }
 }
 
-/// The 24 published models; "custom" when the sliders match none of them.
+/// The 24 published models and the CIFAR-10 reference models (choosing one of those
+/// also switches the dataset to CIFAR-10); "custom" when the sliders match none.
 #[component]
 fn PresetMenu(state: Memo<PageState>) -> impl IntoView {
     let set = use_set_params(state);
@@ -83,17 +80,31 @@ fn PresetMenu(state: Memo<PageState>) -> impl IntoView {
                 prop:value=current
                 on:change=move |ev| {
                     if let Ok(p) = Preset::find(&event_target_value(&ev)) {
-                        let p = p.params();
-                        let s = PageState { params: p, ..state.get_untracked() };
+                        let mut s = PageState { params: p.params(), ..state.get_untracked() };
+                        if REFERENCE_MODELS.iter().any(|r| r.name == p.name) {
+                            s.dataset = Dataset::Cifar10;
+                        }
                         set(s.to_query(), true);
                     }
                 }
             >
                 <option value="custom">"custom"</option>
-                {PRESETS.iter().map(|p| view! { <option value=p.name>{p.name}</option> }).collect_view()}
+                <optgroup label="published (pycls model zoo)">
+                    {options(&PRESETS)}
+                </optgroup>
+                <optgroup label="CIFAR-10 reference models">
+                    {options(&REFERENCE_MODELS)}
+                </optgroup>
             </select>
         </label>
     }
+}
+
+fn options(presets: &'static [Preset]) -> impl IntoView {
+    presets
+        .iter()
+        .map(|p| view! { <option value=p.name>{p.name}</option> })
+        .collect_view()
 }
 
 /// X/Y (squeeze-excitation) and the dataset the stages are placed in.

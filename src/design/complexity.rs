@@ -5,6 +5,8 @@
 
 use serde::Serialize;
 
+use super::network::ConvSpec;
+
 /// Spatial size so far and the running totals.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
 pub struct Complexity {
@@ -26,15 +28,9 @@ impl Complexity {
     }
 
     /// A k x k conv with "same" padding; counted at its output resolution.
-    pub fn conv2d(
-        self,
-        w_in: u64,
-        w_out: u64,
-        k: u64,
-        stride: u64,
-        groups: u64,
-        bias: bool,
-    ) -> Self {
+    pub fn conv(self, c: &ConvSpec) -> Self {
+        let (w_in, w_out, k) = (u64::from(c.w_in), u64::from(c.w_out), u64::from(c.k));
+        let (stride, groups, bias) = (u64::from(c.stride), u64::from(c.groups), c.bias);
         let (h, w) = ((self.h - 1) / stride + 1, (self.w - 1) / stride + 1);
         let bias_n = if bias { w_out } else { 0 };
         Complexity {
@@ -47,9 +43,9 @@ impl Complexity {
     }
 
     /// Batch norm: a scale and a shift per channel.
-    pub fn norm2d(self, w: u64) -> Self {
+    pub fn norm2d(self, w: u32) -> Self {
         Complexity {
-            params: self.params + 2 * w,
+            params: self.params + 2 * u64::from(w),
             ..self
         }
     }
@@ -85,18 +81,29 @@ impl Complexity {
 mod tests {
     use super::*;
 
+    fn conv(w_in: u32, w_out: u32, k: u32, stride: u32, groups: u32, bias: bool) -> ConvSpec {
+        ConvSpec {
+            w_in,
+            w_out,
+            k,
+            stride,
+            groups,
+            bias,
+        }
+    }
+
     #[test]
     fn conv_counts_at_output_resolution_and_divides_by_groups() {
-        let c = Complexity::input(224).conv2d(3, 32, 3, 2, 1, false);
+        let c = Complexity::input(224).conv(&conv(3, 32, 3, 2, 1, false));
         assert_eq!((c.h, c.w), (112, 112));
         assert_eq!(c.params, 9 * 3 * 32);
         assert_eq!(c.flops, 9 * 3 * 32 * 112 * 112);
         assert_eq!(c.acts, 32 * 112 * 112);
-        let g = Complexity::input(7).conv2d(64, 64, 3, 1, 8, true);
+        let g = Complexity::input(7).conv(&conv(64, 64, 3, 1, 8, true));
         assert_eq!(g.params, 9 * 64 * 64 / 8 + 64);
         assert_eq!(g.flops, 9 * 64 * 64 * 49 / 8 + 64 * 49);
         // Odd sizes: (7 - 1) / 2 + 1 = 4.
-        assert_eq!(Complexity::input(7).conv2d(1, 1, 1, 2, 1, false).h, 4);
+        assert_eq!(Complexity::input(7).conv(&conv(1, 1, 1, 2, 1, false)).h, 4);
     }
 
     #[test]

@@ -26,6 +26,8 @@ pub enum ParamError {
     BottleneckNotInverse { got: f64 },
     #[error("the network is too wide: a layer would have {width} channels (the limit is {max})")]
     TooWide { width: u64, max: u64 },
+    #[error("stage {stage}: {reason}")]
+    InvalidStage { stage: usize, reason: String },
     #[error("unknown preset '{0}' (try `regnetx-200mf` .. `regnety-32gf`)")]
     UnknownPreset(String),
     #[error("unknown dataset '{0}' (use imagenet or cifar10)")]

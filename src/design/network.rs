@@ -1,5 +1,7 @@
-//! A whole network as a list of block specs, computed once and read by both the
-//! complexity count and (later) the Burn model, so the two cannot drift apart.
+//! A whole network as a list of block specs, each with its one list of layers, read by
+//! both the complexity count and the Burn model (`train::model`), so the two cannot
+//! drift apart. Built from per-stage specs (pycls's AnyNet); a RegNet is one way to
+//! make those.
 
 use std::fmt;
 use std::str::FromStr;
@@ -10,6 +12,7 @@ use super::complexity::Complexity;
 use super::error::ParamError;
 use super::numpy::round_half_even;
 use super::regnet::RegNetShape;
+use super::stage::StageSpec;
 
 /// pycls's SE ratio: the SE width is this fraction of the block's input width.
 pub const SE_RATIO: f64 = 0.25;
@@ -101,12 +104,78 @@ pub struct StemSpec {
     pub stride: u32,
 }
 
+impl StemSpec {
+    /// The stem's conv (followed by BN and ReLU).
+    pub fn conv(&self) -> ConvSpec {
+        ConvSpec {
+            w_in: 3,
+            w_out: self.w_out,
+            k: 3,
+            stride: self.stride,
+            groups: 1,
+            bias: false,
+        }
+    }
+}
+
+/// A k x k convolution with "same" padding ((k - 1) / 2 on every side).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConvSpec {
+    pub w_in: u32,
+    pub w_out: u32,
+    /// Kernel size.
+    pub k: u32,
+    pub stride: u32,
+    pub groups: u32,
+    pub bias: bool,
+}
+
+impl ConvSpec {
+    /// A 1x1 conv without bias.
+    fn pointwise(w_in: u32, w_out: u32, stride: u32) -> Self {
+        ConvSpec {
+            w_in,
+            w_out,
+            k: 1,
+            stride,
+            groups: 1,
+            bias: false,
+        }
+    }
+}
+
+/// Squeeze-and-excitation on `w` channels: global average pool, `reduce` + ReLU,
+/// `expand` + sigmoid, then the block's features scaled by the result.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SeSpec {
+    /// 1x1 conv with bias, w -> w_se.
+    pub reduce: ConvSpec,
+    /// 1x1 conv with bias, w_se -> w.
+    pub expand: ConvSpec,
+}
+
+/// The layers of one residual bottleneck block, in the order they run. The complexity
+/// count and the Burn model both read this one list. Each conv but SE's is followed by
+/// batch norm; `a` and `b` by ReLU; the sum `c + proj` (or `c + x`) by ReLU.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BlockLayers {
+    /// The shortcut's 1x1 projection (strided), when the shape changes.
+    pub proj: Option<ConvSpec>,
+    /// 1x1, w_in -> w_b.
+    pub a: ConvSpec,
+    /// 3x3 group conv, w_b -> w_b, strided.
+    pub b: ConvSpec,
+    pub se: Option<SeSpec>,
+    /// 1x1, w_b -> w_out.
+    pub c: ConvSpec,
+}
+
 /// One residual bottleneck block (pycls `ResBottleneckBlock`), X or Y.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct BlockSpec {
     pub w_in: u32,
     pub w_out: u32,
-    /// 2 on a stage's first block, else 1.
+    /// The stage's stride on its first block, else 1.
     pub stride: u32,
     /// Bottleneck width: channels of the 1x1 -> 3x3 -> 1x1 middle.
     pub w_b: u32,
@@ -122,34 +191,49 @@ impl BlockSpec {
         self.w_in != self.w_out || self.stride != 1
     }
 
+    /// The block's layers.
+    pub fn layers(&self) -> BlockLayers {
+        let (w_b, w_se) = (self.w_b, self.w_se);
+        BlockLayers {
+            proj: self
+                .has_proj()
+                .then(|| ConvSpec::pointwise(self.w_in, self.w_out, self.stride)),
+            a: ConvSpec::pointwise(self.w_in, w_b, 1),
+            b: ConvSpec {
+                w_in: w_b,
+                w_out: w_b,
+                k: 3,
+                stride: self.stride,
+                groups: self.groups,
+                bias: false,
+            },
+            se: (w_se > 0).then(|| {
+                let bias = |c: ConvSpec| ConvSpec { bias: true, ..c };
+                SeSpec {
+                    reduce: bias(ConvSpec::pointwise(w_b, w_se, 1)),
+                    expand: bias(ConvSpec::pointwise(w_se, w_b, 1)),
+                }
+            }),
+            c: ConvSpec::pointwise(w_b, self.w_out, 1),
+        }
+    }
+
     fn complexity(&self, cx: Complexity) -> Complexity {
-        let (w_in, w_out, w_b, w_se) = (
-            u64::from(self.w_in),
-            u64::from(self.w_out),
-            u64::from(self.w_b),
-            u64::from(self.w_se),
-        );
-        let stride = u64::from(self.stride);
-        let cx = if self.has_proj() {
-            cx.branch(|c| c.conv2d(w_in, w_out, 1, stride, 1, false).norm2d(w_out))
-        } else {
-            cx
+        let layers = self.layers();
+        let cx = match layers.proj {
+            Some(proj) => cx.branch(|c| c.conv(&proj).norm2d(proj.w_out)),
+            None => cx,
         };
         let cx = cx
-            .conv2d(w_in, w_b, 1, 1, 1, false)
-            .norm2d(w_b)
-            .conv2d(w_b, w_b, 3, stride, u64::from(self.groups), false)
-            .norm2d(w_b);
-        let cx = if w_se > 0 {
-            cx.branch(|c| {
-                c.gap2d()
-                    .conv2d(w_b, w_se, 1, 1, 1, true)
-                    .conv2d(w_se, w_b, 1, 1, 1, true)
-            })
-        } else {
-            cx
+            .conv(&layers.a)
+            .norm2d(layers.a.w_out)
+            .conv(&layers.b)
+            .norm2d(layers.b.w_out);
+        let cx = match layers.se {
+            Some(se) => cx.branch(|c| c.gap2d().conv(&se.reduce).conv(&se.expand)),
+            None => cx,
         };
-        cx.conv2d(w_b, w_out, 1, 1, 1, false).norm2d(w_out)
+        cx.conv(&layers.c).norm2d(layers.c.w_out)
     }
 }
 
@@ -165,21 +249,40 @@ pub struct NetSpec {
 impl NetSpec {
     /// Places a RegNet's stages into the dataset's network (every stage stride 2).
     pub fn new(shape: &RegNetShape, dataset: Dataset) -> Self {
+        // The compatibility fix made every stage valid: no check needed.
+        Self::place(&shape.stage_specs(), dataset, shape.params.se)
+    }
+
+    /// pycls's AnyNet: the dataset's stem and head around `stages`, squeeze-excitation
+    /// in every block when `se`. Checks each stage (`StageSpec::validate`) first; the
+    /// compatibility fix is the caller's choice (`adjust_compatibility`), as in pycls.
+    pub fn from_stages(
+        stages: &[StageSpec],
+        dataset: Dataset,
+        se: bool,
+    ) -> Result<Self, ParamError> {
+        for (i, stage) in stages.iter().enumerate() {
+            stage.validate(i)?;
+        }
+        Ok(Self::place(stages, dataset, se))
+    }
+
+    fn place(stages: &[StageSpec], dataset: Dataset, se: bool) -> Self {
         let stem = dataset.stem();
         let mut w_in = stem.w_out;
-        let stages = shape
-            .stages
+        let stages = stages
             .iter()
             .map(|stage| {
+                let (w_b, groups) = (stage.bottleneck_width(), stage.groups());
                 (0..stage.depth)
                     .map(|i| {
                         let block = BlockSpec {
                             w_in,
                             w_out: stage.width,
-                            stride: if i == 0 { 2 } else { 1 },
-                            w_b: stage.bottleneck_width,
-                            groups: stage.groups,
-                            w_se: if shape.params.se {
+                            stride: if i == 0 { stage.stride } else { 1 },
+                            w_b: w_b as u32,
+                            groups: groups as u32,
+                            w_se: if se {
                                 round_half_even(f64::from(w_in) * SE_RATIO) as u32
                             } else {
                                 0
@@ -210,17 +313,10 @@ impl NetSpec {
 
     /// Flops, params and acts of the whole network at the dataset's resolution.
     pub fn complexity(&self) -> Complexity {
-        let stem = self.stem;
+        let stem = self.stem.conv();
         let cx = Complexity::input(u64::from(self.dataset.resolution()))
-            .conv2d(
-                3,
-                u64::from(stem.w_out),
-                3,
-                u64::from(stem.stride),
-                1,
-                false,
-            )
-            .norm2d(u64::from(stem.w_out));
+            .conv(&stem)
+            .norm2d(stem.w_out);
         let cx = self
             .stages
             .iter()

@@ -1,4 +1,6 @@
-//! The 24 published RegNetX/RegNetY models (pycls model zoo, `configs/dds_baselines`).
+//! Named models: the 24 published RegNetX/RegNetY models (pycls model zoo,
+//! `configs/dds_baselines`) and the two CIFAR-10 reference models that tests,
+//! benchmarks and the page train (`REFERENCE_MODELS`).
 
 use super::error::ParamError;
 use super::regnet::RegNetParams;
@@ -30,18 +32,22 @@ impl Preset {
         }
     }
 
-    /// Finds a preset by its exact name.
+    /// Every named model: the published ones, then the reference models.
+    pub fn all() -> impl Iterator<Item = &'static Preset> {
+        PRESETS.iter().chain(&REFERENCE_MODELS)
+    }
+
+    /// Finds a preset by its name, in any case.
     pub fn find(name: &str) -> Result<&'static Preset, ParamError> {
         let lower = name.to_ascii_lowercase();
-        PRESETS
-            .iter()
+        Self::all()
             .find(|p| p.name == lower)
             .ok_or_else(|| ParamError::UnknownPreset(name.to_string()))
     }
 
     /// The preset these parameters are exactly equal to, if any.
     pub fn matching(params: &RegNetParams) -> Option<&'static Preset> {
-        PRESETS.iter().find(|p| p.params() == *params)
+        Self::all().find(|p| p.params() == *params)
     }
 }
 
@@ -96,13 +102,25 @@ pub const PRESETS: [Preset; 24] = [
     y("regnety-32gf", 20, 232, 115.89, 2.53, 232),
 ];
 
+/// pycls's CIFAR-10 RegNetY (`configs/sweeps/cifar/cifar_best.yaml`, "RegNet-125MF"):
+/// 1,811,688 parameters at CIFAR-10.
+pub const REGNETY_125MF_CIFAR: Preset = y("regnety-125mf-cifar", 12, 96, 19.5, 2.942, 8);
+
+/// A small RegNetX (111,818 parameters at CIFAR-10) that trains in seconds: the
+/// model of the training tests and the browser benchmarks.
+pub const MINI_REGNETX: Preset = x("mini-regnetx", 6, 24, 16.0, 2.5, 8);
+
+/// The reference models for CIFAR-10, not part of the model zoo.
+pub const REFERENCE_MODELS: [Preset; 2] = [REGNETY_125MF_CIFAR, MINI_REGNETX];
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
     fn every_preset_is_valid_and_found_by_name() {
-        for p in &PRESETS {
+        assert_eq!(Preset::all().count(), 26);
+        for p in Preset::all() {
             assert!(p.params().shape().is_ok(), "{}", p.name);
             assert_eq!(Preset::find(p.name).unwrap().name, p.name);
             assert_eq!(Preset::matching(&p.params()).unwrap().name, p.name);

@@ -5,7 +5,8 @@
 use serde::{Deserialize, Serialize};
 
 use super::error::ParamError;
-use super::numpy::{lcm, round_half_even};
+use super::numpy::round_half_even;
+use super::stage::{adjust_compatibility, StageSpec};
 
 /// Largest depth we accept (the paper samples d < 64; the slider stops at 64).
 pub const MAX_D: u32 = 128;
@@ -222,48 +223,42 @@ impl RegNetParams {
             .stage_widths
             .iter()
             .zip(&quantized.depths)
-            .map(|(&w, &depth)| self.adjust_stage(w, depth))
-            .collect::<Result<Vec<_>, _>>()?;
+            .map(|(&raw_width, &depth)| {
+                let fixed = adjust_compatibility(raw_width, self.b, self.g)?;
+                Ok(Stage {
+                    depth,
+                    width: fixed.width,
+                    raw_width,
+                    group_width: fixed.group_width,
+                    bottleneck_width: fixed.bottleneck_width,
+                    groups: fixed.groups,
+                })
+            })
+            .collect::<Result<Vec<_>, ParamError>>()?;
         Ok(RegNetShape {
             params: *self,
             quantized,
             stages,
         })
     }
-
-    /// pycls `adjust_block_compatibility` for one stage: clip the group width to
-    /// the bottleneck width, round the bottleneck width to a multiple of it.
-    fn adjust_stage(&self, raw_width: u32, depth: u32) -> Result<Stage, ParamError> {
-        let m = self.bot_mul();
-        let v = (f64::from(raw_width) * m).max(1.0).trunc() as u64;
-        let g = u64::from(self.g).min(v);
-        let multiple = if m > 1.0 { lcm(g, m as u64) } else { g };
-        let v =
-            multiple.max((round_half_even(v as f64 / multiple as f64) * multiple as f64) as u64);
-        let width = (v as f64 / m).trunc() as u64;
-        let bottleneck = round_half_even(width as f64 * m);
-        if width > MAX_WIDTH || bottleneck > MAX_WIDTH as f64 {
-            return Err(ParamError::TooWide {
-                width: width.max(bottleneck as u64),
-                max: MAX_WIDTH,
-            });
-        }
-        let bottleneck = bottleneck as u64;
-        if width == 0 || (width as f64 * m) % g as f64 != 0.0 || !bottleneck.is_multiple_of(g) {
-            return Err(ParamError::BottleneckNotInverse { got: self.b });
-        }
-        Ok(Stage {
-            depth,
-            width: width as u32,
-            raw_width,
-            group_width: g as u32,
-            bottleneck_width: bottleneck as u32,
-            groups: (bottleneck / g) as u32,
-        })
-    }
 }
 
 impl RegNetShape {
+    /// The network's stages as AnyNet stage specs: every stage stride 2, the adjusted
+    /// widths, the shared b and the adjusted group widths.
+    pub fn stage_specs(&self) -> Vec<StageSpec> {
+        self.stages
+            .iter()
+            .map(|s| StageSpec {
+                depth: s.depth,
+                width: s.width,
+                bottleneck_ratio: self.params.b,
+                group_width: s.group_width,
+                stride: 2,
+            })
+            .collect()
+    }
+
     /// Stage depths.
     pub fn depths(&self) -> Vec<u32> {
         self.stages.iter().map(|s| s.depth).collect()

@@ -114,7 +114,7 @@ pub fn check(spec: &NetSpec, batch: usize, target: Target) -> Result<u64, TooBig
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::design::{Dataset, RegNetParams};
+    use crate::design::{Dataset, RegNetParams, MINI_REGNETX, REGNETY_125MF_CIFAR};
 
     fn spec(params: RegNetParams) -> NetSpec {
         NetSpec::new(&params.shape().unwrap(), Dataset::Cifar10)
@@ -124,28 +124,13 @@ mod tests {
     fn estimate_brackets_the_measured_footprint() {
         // Measured with `regnet bench` on flex at batch 128 (max resident set):
         // 248 MB for the mini RegNetX, 1,580 MB for the RegNetY-125MF.
-        let mini = spec(RegNetParams {
-            d: 6,
-            w0: 24,
-            wa: 16.0,
-            wm: 2.5,
-            g: 8,
-            ..Default::default()
-        });
+        let mini = spec(MINI_REGNETX.params());
         let mini_bytes = training_bytes(&mini, 128);
         assert!(
             (248e6..400e6).contains(&(mini_bytes as f64)),
             "{mini_bytes}"
         );
-        let y = spec(RegNetParams {
-            d: 12,
-            w0: 96,
-            wa: 19.5,
-            wm: 2.942,
-            g: 8,
-            se: true,
-            ..Default::default()
-        });
+        let y = spec(REGNETY_125MF_CIFAR.params());
         let y_bytes = training_bytes(&y, 128);
         assert!((1580e6..2000e6).contains(&(y_bytes as f64)), "{y_bytes}");
     }

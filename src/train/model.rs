@@ -9,30 +9,19 @@ use burn::prelude::*;
 use super::conv::same_conv;
 use super::norm::{batch_norm, batch_norm_add_relu};
 use super::se::squeeze_excite;
-use crate::design::{BlockSpec, NetSpec};
+use crate::design::{BlockSpec, ConvSpec, NetSpec};
 
-/// pycls's conv init: normal(0, sqrt(2 / fan_out)), fan_out = k * k * out_channels
-/// (not divided by groups).
-fn conv(
-    w_in: usize,
-    w_out: usize,
-    k: usize,
-    stride: usize,
-    groups: usize,
-    bias: bool,
-    device: &Device,
-) -> Conv2d {
+/// The conv `spec` describes, with pycls's init: normal(0, sqrt(2 / fan_out)),
+/// fan_out = k * k * out_channels (not divided by groups).
+fn conv(spec: &ConvSpec, device: &Device) -> Conv2d {
+    let (k, w_out) = (spec.k as usize, spec.w_out as usize);
     let std = (2.0 / (k * k * w_out) as f64).sqrt();
-    Conv2dConfig::new([w_in, w_out], [k, k])
-        .with_stride([stride, stride])
-        .with_groups(groups)
-        .with_padding(PaddingConfig2d::Explicit(
-            (k - 1) / 2,
-            (k - 1) / 2,
-            (k - 1) / 2,
-            (k - 1) / 2,
-        ))
-        .with_bias(bias)
+    let pad = (k - 1) / 2;
+    Conv2dConfig::new([spec.w_in as usize, w_out], [k, k])
+        .with_stride([spec.stride as usize; 2])
+        .with_groups(spec.groups as usize)
+        .with_padding(PaddingConfig2d::Explicit(pad, pad, pad, pad))
+        .with_bias(spec.bias)
         .with_initializer(Initializer::Normal { mean: 0.0, std })
         .init(device)
 }
@@ -47,17 +36,10 @@ pub struct ConvBn {
 }
 
 impl ConvBn {
-    fn new(
-        w_in: usize,
-        w_out: usize,
-        k: usize,
-        stride: usize,
-        groups: usize,
-        device: &Device,
-    ) -> Self {
+    fn new(spec: &ConvSpec, device: &Device) -> Self {
         ConvBn {
-            conv: conv(w_in, w_out, k, stride, groups, false, device),
-            bn: BatchNormConfig::new(w_out).init(device),
+            conv: conv(spec, device),
+            bn: BatchNormConfig::new(spec.w_out as usize).init(device),
         }
     }
 
@@ -111,26 +93,20 @@ pub struct Block {
 }
 
 impl Block {
+    /// The block's layers as `s.layers()` lists them (the list the complexity count
+    /// reads too).
     fn new(s: &BlockSpec, zero_final_gamma: bool, device: &Device) -> Self {
-        let (w_in, w_out, w_b, w_se) = (
-            s.w_in as usize,
-            s.w_out as usize,
-            s.w_b as usize,
-            s.w_se as usize,
-        );
-        let stride = s.stride as usize;
-        let c = ConvBn::new(w_b, w_out, 1, 1, 1, device);
+        let layers = s.layers();
+        let c = ConvBn::new(&layers.c, device);
         Block {
-            a: ConvBn::new(w_in, w_b, 1, 1, 1, device),
-            b: ConvBn::new(w_b, w_b, 3, stride, s.groups as usize, device),
-            se: (w_se > 0).then(|| Se {
-                reduce: conv(w_b, w_se, 1, 1, 1, true, device),
-                expand: conv(w_se, w_b, 1, 1, 1, true, device),
+            a: ConvBn::new(&layers.a, device),
+            b: ConvBn::new(&layers.b, device),
+            se: layers.se.map(|se| Se {
+                reduce: conv(&se.reduce, device),
+                expand: conv(&se.expand, device),
             }),
             c: if zero_final_gamma { c.zero_gamma() } else { c },
-            proj: s
-                .has_proj()
-                .then(|| ConvBn::new(w_in, w_out, 1, stride, 1, device)),
+            proj: layers.proj.map(|p| ConvBn::new(&p, device)),
         }
     }
 
@@ -169,14 +145,7 @@ impl RegNet {
     /// Builds the network `spec` describes, initialised as pycls does; with
     /// `zero_final_gamma` the last BN of every residual branch starts at zero.
     pub fn new(spec: &NetSpec, zero_final_gamma: bool, device: &Device) -> Self {
-        let stem = ConvBn::new(
-            3,
-            spec.stem.w_out as usize,
-            3,
-            spec.stem.stride as usize,
-            1,
-            device,
-        );
+        let stem = ConvBn::new(&spec.stem.conv(), device);
         let blocks = spec
             .stages
             .iter()
@@ -207,5 +176,100 @@ impl RegNet {
         let x = self.blocks.iter().fold(x, |x, block| block.forward(x));
         let [n, c, _, _] = x.dims();
         self.fc.forward(x.mean_dim(2).mean_dim(3).reshape([n, c]))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::design::{Complexity, Dataset, RegNetParams, StageSpec};
+
+    /// A conv's spec read back from the built module: weight `[out, in / groups, k, k]`,
+    /// stride, groups, bias; "same" padding checked.
+    fn built(c: &Conv2d) -> ConvSpec {
+        let [w_out, w_in_per_group, k, k2] = c.weight.shape().dims::<4>();
+        assert_eq!(k, k2, "square kernel");
+        let pad = (k - 1) / 2;
+        assert_eq!(
+            format!("{:?}", c.padding),
+            format!("{:?}", PaddingConfig2d::Explicit(pad, pad, pad, pad)),
+        );
+        ConvSpec {
+            w_in: (w_in_per_group * c.groups) as u32,
+            w_out: w_out as u32,
+            k: k as u32,
+            stride: c.stride[0] as u32,
+            groups: c.groups as u32,
+            bias: c.bias.is_some(),
+        }
+    }
+
+    fn conv_bn(cx: Complexity, cb: &ConvBn) -> Complexity {
+        let width = cb.bn.gamma.shape().dims::<1>()[0];
+        cx.conv(&built(&cb.conv)).norm2d(width as u32)
+    }
+
+    /// pycls's complexity count, walking the built Burn model's own layers.
+    fn count_built(model: &RegNet, resolution: u64) -> Complexity {
+        let cx = conv_bn(Complexity::input(resolution), &model.stem);
+        let cx = model.blocks.iter().fold(cx, |cx, block| {
+            let cx = match &block.proj {
+                Some(p) => cx.branch(|c| conv_bn(c, p)),
+                None => cx,
+            };
+            let cx = conv_bn(conv_bn(cx, &block.a), &block.b);
+            let cx = match &block.se {
+                Some(se) => {
+                    cx.branch(|c| c.gap2d().conv(&built(&se.reduce)).conv(&built(&se.expand)))
+                }
+                None => cx,
+            };
+            conv_bn(cx, &block.c)
+        });
+        let [w_in, w_out] = model.fc.weight.shape().dims::<2>();
+        cx.gap2d()
+            .linear(w_in as u64, w_out as u64, model.fc.bias.is_some())
+    }
+
+    #[test]
+    fn complexity_of_the_built_layers_matches_the_count() {
+        let device = Device::flex();
+        let stage = |depth, width, b, g, stride| StageSpec {
+            depth,
+            width,
+            bottleneck_ratio: b,
+            group_width: g,
+            stride,
+        };
+        let mut nets = vec![
+            NetSpec::new(&RegNetParams::default().shape().unwrap(), Dataset::Cifar10),
+            NetSpec::new(
+                &RegNetParams {
+                    se: true,
+                    b: 2.0,
+                    ..RegNetParams::default()
+                }
+                .shape()
+                .unwrap(),
+                Dataset::Imagenet,
+            ),
+        ];
+        // AnyNet: widths that fall, a stride-1 stage, its own b and g per stage,
+        // pycls's floored groups (w_b = 40, g = 16: 2 groups).
+        for se in [false, true] {
+            let stages = [
+                stage(2, 64, 1.0, 8, 2),
+                stage(1, 32, 2.0, 16, 1),
+                stage(2, 40, 1.0, 16, 2),
+                stage(1, 48, 0.5, 4, 2),
+            ];
+            nets.push(NetSpec::from_stages(&stages, Dataset::Cifar10, se).unwrap());
+        }
+        for net in &nets {
+            let model = RegNet::new(net, false, &device);
+            let built = count_built(&model, u64::from(net.dataset.resolution()));
+            assert_eq!(built, net.complexity(), "{net:?}");
+            assert_eq!(model.trainable_params() as u64, built.params);
+        }
     }
 }

@@ -2,6 +2,7 @@
 """Regenerates tests/golden/pycls.json by running pycls's own code.
 
 Usage: python3 gen_pycls_goldens.py PATH_TO_PYCLS_CHECKOUT > pycls.json
+       python3 gen_pycls_goldens.py PATH_TO_PYCLS_CHECKOUT anynet > pycls_anynet.json
 Needs numpy and yacs. torch and iopath are stubbed: the shape and complexity
 functions we call never touch them. Nothing from pycls is copied here; the
 golden numbers come from executing it.
@@ -94,9 +95,87 @@ PRESETS_Y = [
 ]
 
 
+def anynet_case(name, stages, se, dataset, fix):
+    """An AnyNet from per-stage lists; with `fix`, pycls's compatibility fix first."""
+    from pycls.models.anynet import AnyNet
+    from pycls.models.blocks import adjust_block_compatibility
+
+    ws = [s["width"] for s in stages]
+    bs = [s["bot_mul"] for s in stages]
+    gs = [s["group_w"] for s in stages]
+    if fix:
+        ws, bs, gs = adjust_block_compatibility(ws, bs, gs)
+    imagenet = dataset == "imagenet"
+    params = {
+        "stem_type": "simple_stem_in" if imagenet else "res_stem_cifar",
+        "stem_w": 32 if imagenet else 16,
+        "block_type": "res_bottleneck_block",
+        "depths": [s["depth"] for s in stages],
+        "widths": ws,
+        "strides": [s["stride"] for s in stages],
+        "bot_muls": bs,
+        "group_ws": gs,
+        "head_w": 0,
+        "se_r": 0.25 if se else 0,
+        "num_classes": 1000 if imagenet else 10,
+    }
+    res = 224 if imagenet else 32
+    cx = {"h": res, "w": res, "flops": 0, "params": 0, "acts": 0}
+    cx = AnyNet.complexity(cx, params)
+    return {
+        "name": name,
+        "stages": stages,
+        "se": se,
+        "dataset": dataset,
+        "fix": fix,
+        "widths": [int(w) for w in ws],
+        "group_widths": [int(g) for g in gs],
+        "flops": cx["flops"],
+        "params": cx["params"],
+        "acts": cx["acts"],
+    }
+
+
+def stage(depth, width, bot_mul, group_w, stride):
+    return {"depth": depth, "width": width, "bot_mul": bot_mul, "group_w": group_w,
+            "stride": stride}
+
+
+def anynet_main():
+    cases = [
+        # Widths that fall, then rise; every stage its own b and g (valid as given).
+        anynet_case("non_monotone", [stage(2, 64, 1.0, 8, 2), stage(1, 32, 0.5, 16, 2),
+                                     stage(3, 128, 0.25, 4, 2), stage(1, 96, 1.0, 32, 1)],
+                    False, "imagenet", False),
+        # pycls floors groups = w_b // g: w_b = 40, g = 16 gives 2 groups of 20.
+        anynet_case("floor_groups", [stage(1, 40, 1.0, 16, 1), stage(2, 80, 0.5, 16, 2)],
+                    True, "cifar10", False),
+        anynet_case("one_stage_stride_1", [stage(4, 16, 1.0, 1, 1)], False, "cifar10", False),
+        # An inverted bottleneck (bot_mul 2) beside ordinary ones.
+        anynet_case("mixed_b_fixed", [stage(1, 24, 2.0, 8, 2), stage(2, 56, 0.25, 8, 2),
+                                      stage(4, 152, 0.5, 24, 2), stage(7, 368, 1.0, 8, 2)],
+                    True, "imagenet", True),
+    ]
+    rng = random.Random(20200330)
+    for i in range(200):
+        stages = []
+        for _ in range(rng.randint(1, 5)):
+            stages.append(stage(rng.randint(1, 16), 8 * rng.randint(1, 128),
+                                rng.choice([1.0, 1.0, 0.5, 0.25, 2.0]),
+                                rng.choice([1, 2, 4, 8, 16, 32]), rng.choice([1, 2, 2, 2])))
+        se = rng.random() < 0.5
+        ds = rng.choice(["imagenet", "cifar10"])
+        cases.append(anynet_case("random_%03d" % i, stages, se, ds, True))
+    json.dump({"generator": "tests/golden/gen_pycls_goldens.py anynet", "cases": cases},
+              sys.stdout, indent=1)
+
+
 def main():
     sys.path.insert(0, sys.argv[1])
     stub_modules()
+    if sys.argv[2:] == ["anynet"]:
+        anynet_main()
+        return
     cases = []
     for fam, presets, se in (("x", PRESETS_X, False), ("y", PRESETS_Y, True)):
         for tag, d, w0, wa, wm, g in presets:

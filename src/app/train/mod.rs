@@ -15,7 +15,7 @@ use crate::design::{Dataset, NetSpec};
 use crate::report::Report;
 use crate::train::memory::{self, Target};
 use crate::train::Recipe;
-use crate::url_params::{PageState, BACKEND, TABLE};
+use crate::url_params::{PageState, BACKEND, RECIPE};
 use crate::worker::protocol::{BackendChoice, Command};
 
 fn minutes(seconds: f64) -> String {
@@ -95,9 +95,9 @@ pub fn TrainPanel(state: Memo<PageState>, report: Memo<Report>) -> impl IntoView
             </p>
             <DataSource training />
             <div class="recipe">
-                {TABLE
+                {RECIPE
                     .iter()
-                    .filter(|d| d.train && d.key != BACKEND.key)
+                    .filter(|d| d.key != BACKEND.key)
                     .map(|def| {
                         let (key, (min, max), step) = (def.key, def.bounds(), def.step());
                         let set = set.clone();

@@ -1,0 +1,81 @@
+//! `regnet bench`: training-step throughput on random batches (the benchmarks'
+//! measurement; BENCHMARKS.md).
+
+use std::time::Instant;
+
+use clap::Args;
+use rand::{Rng, SeedableRng};
+use regnet_playground::data::cifar::{Split, IMAGE_BYTES};
+use regnet_playground::data::Cifar10;
+use regnet_playground::train::{Recipe, Trainer};
+use serde_json::json;
+
+use crate::args::{Backend, ModelArgs};
+use crate::error::CliError;
+
+#[derive(Args)]
+#[command(allow_negative_numbers = true)]
+pub struct BenchArgs {
+    #[command(flatten)]
+    model: ModelArgs,
+    #[arg(long, default_value_t = 128)]
+    batch: usize,
+    /// Timed steps.
+    #[arg(long, default_value_t = 10)]
+    steps: usize,
+    /// Untimed steps first (autotuning, allocation).
+    #[arg(long, default_value_t = 3)]
+    warmup: usize,
+    #[arg(long, value_enum, default_value_t = Backend::Cpu)]
+    backend: Backend,
+    #[arg(long)]
+    json: bool,
+}
+
+pub fn run(a: &BenchArgs) -> Result<String, CliError> {
+    let report = a.model.cifar_report()?;
+    let device = a.backend.device()?;
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(0);
+    let n = a.batch;
+    let split = Split {
+        labels: (0..n).map(|i| (i % 10) as u8).collect(),
+        pixels: (0..n * IMAGE_BYTES).map(|_| rng.random()).collect(),
+    };
+    let data = Cifar10 {
+        train: split.clone(),
+        test: split,
+    };
+    let recipe = Recipe {
+        epochs: (a.warmup + a.steps) as u32,
+        train_images: n,
+        test_images: n,
+        batch: n,
+        ..Recipe::default()
+    };
+    let mut trainer = Trainer::new(&report.net, recipe, &data, &device)?;
+    for _ in 0..a.warmup {
+        trainer.step_sync();
+    }
+    let start = Instant::now();
+    for _ in 0..a.steps {
+        trainer.step_sync();
+    }
+    let seconds = start.elapsed().as_secs_f64();
+    let images_per_s = (n * a.steps) as f64 / seconds;
+    let ms_per_step = 1000.0 * seconds / a.steps as f64;
+    if a.json {
+        let out = json!({
+            "backend": a.backend.name(),
+            "params": report.complexity.params,
+            "batch": n,
+            "steps": a.steps,
+            "images_per_s": images_per_s,
+            "ms_per_step": ms_per_step,
+        });
+        return Ok(out.to_string());
+    }
+    Ok(format!(
+        "{images_per_s:.1} images/s ({ms_per_step:.1} ms per step of {n}) on {}",
+        a.backend.name()
+    ))
+}

@@ -1,0 +1,24 @@
+//! What can go wrong on the command line, each with the one line the user sees.
+
+use std::path::PathBuf;
+
+use regnet_playground::data::cifar::DataError;
+use regnet_playground::design::ParamError;
+use regnet_playground::train::TrainerError;
+use thiserror::Error;
+
+#[derive(Debug, Error)]
+pub enum CliError {
+    #[error(transparent)]
+    Param(#[from] ParamError),
+    #[error("training runs on CIFAR-10: use --dataset cifar10 (the default here)")]
+    NotCifar,
+    #[error("{}: {source}", path.display())]
+    Data { path: PathBuf, source: DataError },
+    #[error(transparent)]
+    Trainer(#[from] TrainerError),
+    #[error("this regnet was built without the GPU backend: build it with `cargo build --release --features gpu`")]
+    NoGpuBackend,
+    #[error("the loss became {loss} at step {step}: try a smaller --lr")]
+    Diverged { loss: f32, step: usize },
+}
