@@ -32,8 +32,30 @@ def stub_modules():
     )
 
 
-def case(name, d, w0, wa, wm, g, b, q, se, dataset):
+def anynet_complexity(dataset, se, depths, widths, strides, bot_muls, group_ws):
+    """pycls's AnyNet.complexity for these per-stage lists in the dataset's network."""
     from pycls.models.anynet import AnyNet
+
+    imagenet = dataset == "imagenet"
+    params = {
+        "stem_type": "simple_stem_in" if imagenet else "res_stem_cifar",
+        "stem_w": 32 if imagenet else 16,
+        "block_type": "res_bottleneck_block",
+        "depths": depths,
+        "widths": widths,
+        "strides": strides,
+        "bot_muls": bot_muls,
+        "group_ws": group_ws,
+        "head_w": 0,
+        "se_r": 0.25 if se else 0,
+        "num_classes": 1000 if imagenet else 10,
+    }
+    res = 224 if imagenet else 32
+    cx = {"h": res, "w": res, "flops": 0, "params": 0, "acts": 0}
+    return AnyNet.complexity(cx, params)
+
+
+def case(name, d, w0, wa, wm, g, b, q, se, dataset):
     from pycls.models.blocks import adjust_block_compatibility
     from pycls.models.regnet import generate_regnet
 
@@ -42,23 +64,7 @@ def case(name, d, w0, wa, wm, g, b, q, se, dataset):
     bs = [bot_mul for _ in ws]
     gs = [g for _ in ws]
     adj_ws, _, adj_gs = adjust_block_compatibility(ws, bs, gs)
-    imagenet = dataset == "imagenet"
-    params = {
-        "stem_type": "simple_stem_in" if imagenet else "res_stem_cifar",
-        "stem_w": 32 if imagenet else 16,
-        "block_type": "res_bottleneck_block",
-        "depths": ds,
-        "widths": adj_ws,
-        "strides": [2 for _ in ws],
-        "bot_muls": bs,
-        "group_ws": adj_gs,
-        "head_w": 0,
-        "se_r": 0.25 if se else 0,
-        "num_classes": 1000 if imagenet else 10,
-    }
-    res = 224 if imagenet else 32
-    cx = {"h": res, "w": res, "flops": 0, "params": 0, "acts": 0}
-    cx = AnyNet.complexity(cx, params)
+    cx = anynet_complexity(dataset, se, ds, adj_ws, [2 for _ in ws], bs, adj_gs)
     return {
         "name": name,
         "input": {"d": d, "w0": w0, "wa": wa, "wm": wm, "g": g, "b": b, "q": q,
@@ -97,7 +103,6 @@ PRESETS_Y = [
 
 def anynet_case(name, stages, se, dataset, fix):
     """An AnyNet from per-stage lists; with `fix`, pycls's compatibility fix first."""
-    from pycls.models.anynet import AnyNet
     from pycls.models.blocks import adjust_block_compatibility
 
     ws = [s["width"] for s in stages]
@@ -105,23 +110,9 @@ def anynet_case(name, stages, se, dataset, fix):
     gs = [s["group_w"] for s in stages]
     if fix:
         ws, bs, gs = adjust_block_compatibility(ws, bs, gs)
-    imagenet = dataset == "imagenet"
-    params = {
-        "stem_type": "simple_stem_in" if imagenet else "res_stem_cifar",
-        "stem_w": 32 if imagenet else 16,
-        "block_type": "res_bottleneck_block",
-        "depths": [s["depth"] for s in stages],
-        "widths": ws,
-        "strides": [s["stride"] for s in stages],
-        "bot_muls": bs,
-        "group_ws": gs,
-        "head_w": 0,
-        "se_r": 0.25 if se else 0,
-        "num_classes": 1000 if imagenet else 10,
-    }
-    res = 224 if imagenet else 32
-    cx = {"h": res, "w": res, "flops": 0, "params": 0, "acts": 0}
-    cx = AnyNet.complexity(cx, params)
+    depths = [s["depth"] for s in stages]
+    strides = [s["stride"] for s in stages]
+    cx = anynet_complexity(dataset, se, depths, ws, strides, bs, gs)
     return {
         "name": name,
         "stages": stages,
