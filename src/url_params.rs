@@ -385,10 +385,19 @@ pub struct Parsed {
     pub notices: Vec<String>,
 }
 
-/// A checked value, ready to set.
+/// A checked value with its field's setter, ready to apply.
 enum Value {
-    Number(f64),
-    Token(&'static str),
+    Number(fn(&mut PageState, f64), f64),
+    Token(fn(&mut PageState, &str), &'static str),
+}
+
+impl Value {
+    fn apply(self, state: &mut PageState) {
+        match self {
+            Value::Number(set, v) => set(state, v),
+            Value::Token(set, t) => set(state, t),
+        }
+    }
 }
 
 impl PageState {
@@ -404,14 +413,6 @@ impl PageState {
         match def.field {
             Field::Number { get, .. } => get(self).to_string(),
             Field::Token { get, .. } => get(self).to_string(),
-        }
-    }
-
-    fn set(&mut self, def: &ParamDef, value: Value) {
-        match (def.field, value) {
-            (Field::Number { set, .. }, Value::Number(v)) => set(self, v),
-            (Field::Token { set, .. }, Value::Token(t)) => set(self, t),
-            _ => unreachable!("parse_value reads a value of the field's own type"),
         }
     }
 
@@ -439,9 +440,9 @@ impl PageState {
         for def in all() {
             let Some(raw) = lookup(def.key) else { continue };
             match parse_value(def, raw.trim(), &state) {
-                Ok(v) => state.set(def, v),
+                Ok(v) => v.apply(&mut state),
                 Err((v, why)) => {
-                    state.set(def, v);
+                    v.apply(&mut state);
                     notices.push(format!(
                         "{}: {why}, so {} is used.",
                         def.key,
@@ -458,25 +459,28 @@ impl PageState {
 fn parse_value(def: &ParamDef, raw: &str, state: &PageState) -> Result<Value, (Value, String)> {
     let defaults = PageState::default();
     let shown = shorten(raw);
-    let (get, tokens) = match (def.field, def.kind) {
-        (Field::Token { get, .. }, Kind::Choice(tokens)) => (get, tokens),
-        (Field::Number { get, .. }, _) => {
-            return parse_number(def, raw, state)
-                .map(Value::Number)
-                .map_err(|(v, why)| (Value::Number(v.unwrap_or(get(&defaults))), why));
+    match def.field {
+        Field::Number { get, set } => parse_number(def, raw, state)
+            .map(|v| Value::Number(set, v))
+            .map_err(|(v, why)| (Value::Number(set, v.unwrap_or(get(&defaults))), why)),
+        Field::Token { get, set } => {
+            // A token field's kind is a choice (a test checks the table).
+            let tokens = match def.kind {
+                Kind::Choice(tokens) => tokens,
+                _ => &[],
+            };
+            tokens
+                .iter()
+                .find(|t| t.eq_ignore_ascii_case(raw))
+                .map(|t| Value::Token(set, t))
+                .ok_or_else(|| {
+                    (
+                        Value::Token(set, get(&defaults)),
+                        format!("'{shown}' is not one of {}", tokens.join(", ")),
+                    )
+                })
         }
-        (Field::Token { .. }, _) => unreachable!("a token field is a choice"),
-    };
-    tokens
-        .iter()
-        .find(|t| t.eq_ignore_ascii_case(raw))
-        .map(|t| Value::Token(t))
-        .ok_or_else(|| {
-            (
-                Value::Token(get(&defaults)),
-                format!("'{shown}' is not one of {}", tokens.join(", ")),
-            )
-        })
+    }
 }
 
 /// The number to use for `raw`, or the one to use instead (`None`: the default) and why.
@@ -704,6 +708,11 @@ mod tests {
         let q = keys.iter().position(|k| *k == "q").unwrap();
         let w0 = keys.iter().position(|k| *k == "w0").unwrap();
         assert!(q < w0, "q is read before w0 is checked against it");
+        for def in all() {
+            let token = matches!(def.field, Field::Token { .. });
+            let choice = matches!(def.kind, Kind::Choice(_));
+            assert_eq!(token, choice, "{}: a choice is read by its token", def.key);
+        }
     }
 
     #[test]

@@ -175,3 +175,35 @@ fn runs_that_cannot_start_are_errors() {
         }
     );
 }
+
+/// A recipe that asks for more images than the data has (a small archive, a picked
+/// file) trains on what there is: the steps per epoch count the images present, and
+/// the run ends instead of slicing past them (it panicked before).
+#[test]
+fn a_recipe_larger_than_the_data_counts_the_data() {
+    let data = synthetic(3);
+    let (net, _) = spec(
+        &RegNetParams {
+            d: 1,
+            w0: 8,
+            wa: 8.0,
+            wm: 2.0,
+            g: 8,
+            ..Default::default()
+        },
+        Dataset::Cifar10,
+    );
+    let recipe = Recipe {
+        epochs: 2,
+        train_images: 100,
+        test_images: 100,
+        batch: 8,
+        ..Recipe::default()
+    };
+    let mut trainer = Trainer::new(&net, recipe, &data, &Device::flex()).unwrap();
+    assert_eq!(trainer.recipe.train_images, 30);
+    assert_eq!(trainer.recipe.test_images, 30);
+    assert_eq!(trainer.recipe.steps_per_epoch(), 3);
+    let steps = std::iter::from_fn(|| trainer.step_sync()).count();
+    assert_eq!(steps, 6);
+}

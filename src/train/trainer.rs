@@ -73,10 +73,12 @@ fn sgd(recipe: &Recipe, weight_decay: f64) -> SgdConfig {
 }
 
 impl Trainer {
-    /// Prepares a run of `spec` on `device` (gradients are enabled on it here).
+    /// Prepares a run of `spec` on `device` (gradients are enabled on it here). Where
+    /// the data holds fewer images than the recipe asks for, the run's recipe counts
+    /// what it has, so its steps and epochs stay within the data.
     pub fn new(
         spec: &NetSpec,
-        recipe: Recipe,
+        mut recipe: Recipe,
         data: &Cifar10,
         device: &Device,
     ) -> Result<Self, TrainerError> {
@@ -96,6 +98,8 @@ impl Trainer {
                 batch: recipe.batch,
             });
         }
+        recipe.train_images = train.len();
+        recipe.test_images = test.len();
         let device = device.clone().autodiff();
         device.seed(recipe.seed);
         let model = RegNet::new(spec, recipe.zero_final_gamma, &device);

@@ -93,6 +93,9 @@ pub enum Event {
         train_images: usize,
         test_images: usize,
         params: usize,
+        /// The worker's wasm memory before the first step (data and model loaded).
+        #[serde(default)]
+        memory_bytes: u64,
     },
     Step {
         step: usize,
@@ -101,6 +104,10 @@ pub enum Event {
         /// Training images per second since the start of the run (pauses excluded).
         images_per_s: f64,
         elapsed_s: f64,
+        /// The worker's wasm memory in bytes: its high-water mark, since wasm memory
+        /// only grows. On WebGPU the GPU's buffers are not in it.
+        #[serde(default)]
+        memory_bytes: u64,
     },
     /// Test error after `epoch` epochs (1-based), in [0, 1].
     Eval {
@@ -155,6 +162,7 @@ mod tests {
                 lr: 0.1,
                 images_per_s: 100.0,
                 elapsed_s: 1.5,
+                memory_bytes: 300 << 20,
             },
             Event::Failed {
                 message: "lost".into(),

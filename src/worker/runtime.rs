@@ -50,6 +50,17 @@ fn now_s() -> f64 {
     js_sys::Date::now() / 1000.0
 }
 
+/// The size of this worker's wasm memory (it never shrinks, so this is its peak).
+fn memory_bytes() -> u64 {
+    wasm_bindgen::memory()
+        .dyn_into::<js_sys::WebAssembly::Memory>()
+        .map_or(0, |m| {
+            m.buffer()
+                .unchecked_into::<js_sys::ArrayBuffer>()
+                .byte_length() as u64
+        })
+}
+
 /// The backend, chosen once: Burn registers a wgpu runtime only once per worker.
 #[derive(Clone)]
 struct Backend {
@@ -79,10 +90,15 @@ pub fn run() {
             crashed: true,
         });
     }));
-    // Autotuning times every kernel variant on first use; on a slow or software
-    // adapter that delays the first step by minutes, so the browser tunes minimally.
+    // Autotuning times every kernel variant on first use. In wasm it cannot await the
+    // timings, so each candidate's samples are all queued ahead of the first step's own
+    // work, and the step waits for the whole queue: on a slow or software adapter that
+    // delays the first step by many minutes. So the browser tunes minimally, with one
+    // sample per candidate (a ranking, not a precise timing).
     let mut config = CubeClRuntimeConfig::default();
     config.autotune.level = AutotuneLevel::Minimal;
+    config.autotune.bench.min_samples = 1;
+    config.autotune.bench.max_samples = 1;
     let _ = CubeClRuntimeConfig::try_set(config);
     let state = Rc::new(State::default());
     let handler = Closure::<dyn Fn(MessageEvent)>::new(move |event: MessageEvent| {
@@ -380,6 +396,7 @@ async fn train(state: &State, trainer: &mut Trainer) -> Result<(), Stop> {
         train_images: trainer.train_images(),
         test_images: trainer.test_images(),
         params: trainer.model.trainable_params(),
+        memory_bytes: memory_bytes(),
     });
     let started = now_s();
     let mut paused_s = 0.0;
@@ -438,6 +455,7 @@ async fn train(state: &State, trainer: &mut Trainer) -> Result<(), Stop> {
             lr,
             images_per_s: ((step + 1) * recipe.batch) as f64 / elapsed_s.max(1e-9),
             elapsed_s,
+            memory_bytes: memory_bytes(),
         });
         if (step + 1).is_multiple_of(per_epoch) {
             test_error = evaluate(trainer).await?;

@@ -55,6 +55,8 @@ pub struct StepInfo {
     pub loss: f32,
     pub images_per_s: f64,
     pub elapsed_s: f64,
+    /// The worker's wasm memory (its peak so far).
+    pub memory_bytes: u64,
 }
 
 /// One run's curves: x in epochs.
@@ -239,6 +241,7 @@ impl Training {
                 train_images,
                 test_images,
                 params,
+                ..
             } => {
                 self.run.set(Some(RunInfo {
                     total_steps,
@@ -254,6 +257,7 @@ impl Training {
                 loss,
                 images_per_s,
                 elapsed_s,
+                memory_bytes,
                 ..
             } => {
                 let per_epoch = self
@@ -268,6 +272,7 @@ impl Training {
                     loss,
                     images_per_s,
                     elapsed_s,
+                    memory_bytes,
                 }));
             }
             Event::Eval {

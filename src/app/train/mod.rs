@@ -199,10 +199,11 @@ fn Progress(training: Training) -> impl IntoView {
         if let Some(l) = last {
             let per_step = l.elapsed_s / l.step.max(1) as f64;
             text.push_str(&format!(
-                " · loss {:.3} · {:.0} images/s · about {} left",
+                " · loss {:.3} · {:.0} images/s · about {} left · worker memory {:.0} MB",
                 l.loss,
                 l.images_per_s,
-                minutes(per_step * (run.total_steps - l.step) as f64)
+                minutes(per_step * (run.total_steps - l.step) as f64),
+                l.memory_bytes as f64 / 1e6
             ));
         }
         Some((step, run.total_steps, text))

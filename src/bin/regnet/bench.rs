@@ -7,6 +7,7 @@ use clap::Args;
 use rand::{Rng, SeedableRng};
 use regnet_playground::data::cifar::{Split, IMAGE_BYTES};
 use regnet_playground::data::Cifar10;
+use regnet_playground::train::memory;
 use regnet_playground::train::{Recipe, Trainer};
 use serde_json::json;
 
@@ -71,6 +72,8 @@ pub fn run(a: &BenchArgs) -> Result<String, CliError> {
             "steps": a.steps,
             "images_per_s": images_per_s,
             "ms_per_step": ms_per_step,
+            "estimated_bytes": memory::training_bytes(&report.net, n, memory::Target::Native),
+            "peak_resident_bytes": peak_resident_bytes(),
         });
         return Ok(out.to_string());
     }
@@ -78,4 +81,13 @@ pub fn run(a: &BenchArgs) -> Result<String, CliError> {
         "{images_per_s:.1} images/s ({ms_per_step:.1} ms per step of {n}) on {}",
         a.backend.name()
     ))
+}
+
+/// The process's peak resident set (Linux's `VmHWM`), the figure the memory estimate
+/// is calibrated against (scripts/bench-memory); `None` where /proc is not there.
+fn peak_resident_bytes() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib * 1024)
 }
