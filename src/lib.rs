@@ -5,6 +5,8 @@ pub mod chart;
 pub mod data;
 pub mod design;
 pub mod report;
+pub mod run;
+#[cfg(feature = "training")]
 pub mod train;
 pub mod url_params;
 pub mod worker;

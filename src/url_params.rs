@@ -6,8 +6,7 @@
 //! page declares its own section and adds it to `SECTIONS`.
 
 use crate::design::{Dataset, RegNetParams};
-use crate::train::Recipe;
-use crate::worker::protocol::BackendChoice;
+use crate::run::{BackendChoice, Recipe};
 
 /// What values a parameter takes. Ranges are the sliders' ranges.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -317,9 +316,10 @@ pub const BACKEND: ParamDef = ParamDef {
     section: Section::Recipe,
     advanced: false,
     field: Field::Token {
+        // The page never asks for `Wgpu` (the CLI's name for the GPU): it reads "auto".
         get: |s| match s.backend {
-            BackendChoice::Auto => "auto",
             BackendChoice::Cpu => "cpu",
+            BackendChoice::Auto | BackendChoice::Wgpu => "auto",
         },
         set: |s, token| {
             s.backend = match token {

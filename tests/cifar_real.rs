@@ -10,7 +10,8 @@ use burn::prelude::*;
 use regnet_playground::data::Cifar10;
 use regnet_playground::design::{Dataset, MINI_REGNETX};
 use regnet_playground::report::Report;
-use regnet_playground::train::{Recipe, Trainer};
+use regnet_playground::run::Recipe;
+use regnet_playground::train::Trainer;
 
 fn archive() -> PathBuf {
     let path = std::env::var_os("REGNET_CIFAR")

@@ -2,6 +2,8 @@
 
 use std::process::{Command, Output};
 
+use regnet_playground::run::{BackendChoice, RunRecord, RunStatus};
+
 fn regnet(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_regnet"))
         .args(args)
@@ -122,6 +124,7 @@ fn train_runs_on_extracted_batches_and_reports_json() {
         std::fs::write(dir.join(format!("{name}.bin")), &batch).unwrap();
     }
     let data = dir.to_str().unwrap();
+    let record_path = dir.join("run.json");
     let common = [
         "--d", "2", "--w0", "8", "--wa", "8", "--wm", "2", "--epochs", "1", "--batch", "8",
     ];
@@ -134,6 +137,10 @@ fn train_runs_on_extracted_batches_and_reports_json() {
         "--test-images",
         "10",
         "--json",
+        "--seed",
+        "9",
+        "--record",
+        record_path.to_str().unwrap(),
     ];
     args.extend(common);
     let v = json(&args);
@@ -149,6 +156,22 @@ fn train_runs_on_extracted_batches_and_reports_json() {
     }
     assert!(v["train_loss"].as_f64().unwrap().is_finite());
     assert_eq!(v["test_images"], 10);
+
+    // The record file holds the same run in the run model's schema.
+    let text = std::fs::read_to_string(&record_path).unwrap();
+    let record = RunRecord::from_json(&text).unwrap();
+    assert_eq!(record.status, RunStatus::Finished);
+    assert_eq!(record.spec.seed(), 9);
+    assert_eq!(record.spec.label, "d=2 w0=8 wa=8 wm=2 g=8");
+    assert_eq!(record.spec.backend, BackendChoice::Cpu);
+    assert_eq!(
+        (record.facts.train_images, record.facts.test_images),
+        (16, 10)
+    );
+    let result = record.result.unwrap();
+    assert_eq!(result.test_error, v["test_error"].as_f64().unwrap());
+    assert_eq!(record.curves.train_loss.len(), 1);
+    assert_eq!(record.curves.test_error[0].epoch, 1);
 
     let mut bad = vec!["train", "--data", "/nonexistent/cifar.tar.gz"];
     bad.extend(common);

@@ -6,7 +6,8 @@ use regnet_playground::data::cifar::{IMAGE_BYTES, RECORD_BYTES};
 use regnet_playground::data::{Cifar10, Split};
 use regnet_playground::design::{Dataset, NetSpec, RegNetParams, PRESETS, REGNETY_125MF_CIFAR};
 use regnet_playground::report::Report;
-use regnet_playground::train::{Recipe, RegNet, Trainer, TrainerError};
+use regnet_playground::run::Recipe;
+use regnet_playground::train::{RegNet, Trainer, TrainerError};
 
 fn spec(params: &RegNetParams, dataset: Dataset) -> (NetSpec, u64) {
     let r = Report::new(params, dataset).unwrap();

@@ -216,6 +216,19 @@ impl RegNetParams {
         })
     }
 
+    /// A short name for plots and run lists: the four rule parameters, g, and SE.
+    pub fn label(&self) -> String {
+        format!(
+            "d={} w0={} wa={} wm={} g={}{}",
+            self.d,
+            self.w0,
+            self.wa,
+            self.wm,
+            self.g,
+            if self.se { " SE" } else { "" }
+        )
+    }
+
     /// Quantized rule followed by the compatibility adjustment.
     pub fn shape(&self) -> Result<RegNetShape, ParamError> {
         let quantized = self.quantize()?;

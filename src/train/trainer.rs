@@ -15,9 +15,10 @@ use rand_chacha::ChaCha8Rng;
 use thiserror::Error;
 
 use super::model::RegNet;
-use super::recipe::Recipe;
 use crate::data::{Batch, Cifar10, Normalize, Split};
 use crate::design::NetSpec;
+use crate::run::record::RunFacts;
+use crate::run::Recipe;
 
 /// Why a run cannot start.
 #[derive(Debug, Error, PartialEq)]
@@ -147,6 +148,18 @@ impl Trainer {
         self.test.len()
     }
 
+    /// What the run's progress needs to know: the steps, the data it really has,
+    /// the model's size.
+    pub fn facts(&self) -> RunFacts {
+        RunFacts {
+            total_steps: self.recipe.total_steps(),
+            steps_per_epoch: self.recipe.steps_per_epoch(),
+            train_images: self.train.len(),
+            test_images: self.test.len(),
+            params: self.model.trainable_params(),
+        }
+    }
+
     fn tensors(&self, batch: Batch, device: &Device) -> (Tensor<4>, Tensor<1, Int>) {
         let n = batch.n;
         let images = Tensor::<4>::from_data(TensorData::new(batch.images, [n, 3, 32, 32]), device);
@@ -203,13 +216,17 @@ impl Trainer {
         self.step().map(|loss| loss.into_scalar::<f32>())
     }
 
+    /// Native convenience: correct top-1 predictions on the whole test subset, in
+    /// batches of `batch`.
+    pub fn test_correct(&self, batch: usize) -> usize {
+        (0..self.test.len())
+            .step_by(batch.max(1))
+            .map(|s| self.correct(s, batch).into_scalar::<i64>() as usize)
+            .sum()
+    }
+
     /// Native convenience: top-1 test error in [0, 1], in batches of `batch`.
     pub fn test_error(&self, batch: usize) -> f64 {
-        let n = self.test.len();
-        let correct: i64 = (0..n)
-            .step_by(batch.max(1))
-            .map(|s| self.correct(s, batch).into_scalar::<i64>())
-            .sum();
-        1.0 - correct as f64 / n as f64
+        1.0 - self.test_correct(batch) as f64 / self.test.len() as f64
     }
 }

@@ -1,8 +1,6 @@
 //! The training Web Worker: Burn trains off the main thread so the page never
-//! freezes. `protocol` is the message format both sides share; the rest runs only
-//! in the browser.
-
-pub mod protocol;
+//! freezes. The messages it exchanges with the page are `run::protocol`; the rest
+//! runs only in the browser.
 
 #[cfg(all(target_arch = "wasm32", feature = "training"))]
 mod data;

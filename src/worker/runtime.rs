@@ -15,11 +15,11 @@ use wasm_bindgen_futures::spawn_local;
 use web_sys::{DedicatedWorkerGlobalScope, File, MessageEvent};
 
 use super::data;
-use super::protocol::{BackendChoice, Command, DataStatus, Event};
 use crate::data::Cifar10;
-use crate::design::NetSpec;
-use crate::train::memory::{self, Target};
-use crate::train::{Recipe, Trainer};
+use crate::run::memory::{self, Target};
+use crate::run::protocol::{Command, DataStatus, Event, RunEvent};
+use crate::run::{BackendChoice, Progress, RunId, RunSpec, RunStatus};
+use crate::train::Trainer;
 
 pub fn scope() -> DedicatedWorkerGlobalScope {
     js_sys::global().unchecked_into()
@@ -32,6 +32,10 @@ pub fn js_error(value: &JsValue) -> String {
         .map(|e| String::from(e.message()))
         .or_else(|| value.as_string())
         .unwrap_or_else(|| format!("{value:?}"))
+}
+
+fn post_run(run: RunId, event: RunEvent) {
+    post(&Event::Run { run, event });
 }
 
 fn post(event: &Event) {
@@ -65,16 +69,26 @@ fn memory_bytes() -> u64 {
 #[derive(Clone)]
 struct Backend {
     device: Device,
+    /// In words, for the page and the run's record.
+    name: &'static str,
     gpu: bool,
 }
+
+const WEBGPU: &str = "WebGPU (Burn wgpu)";
 
 #[derive(Default)]
 struct State {
     data: RefCell<Option<Rc<Cifar10>>>,
     gpu: RefCell<Option<Result<Device, String>>>,
-    busy: Cell<bool>,
+    /// The run that holds the worker.
+    running: Cell<Option<RunId>>,
     paused: Cell<bool>,
     cancel: Cell<bool>,
+}
+
+thread_local! {
+    /// The run in flight, for the panic hook's message.
+    static RUNNING: Cell<Option<RunId>> = const { Cell::new(None) };
 }
 
 /// Starts the worker: installs the message handler and says it is ready.
@@ -85,9 +99,9 @@ pub fn run() {
             .payload_as_str()
             .and_then(|p| p.lines().next())
             .unwrap_or("an internal error");
-        post(&Event::Failed {
+        post(&Event::Crashed {
+            run: RUNNING.with(Cell::get),
             message: format!("training stopped: {detail}"),
-            crashed: true,
         });
     }));
     // Autotuning times every kernel variant on first use. In wasm it cannot await the
@@ -112,9 +126,8 @@ pub fn run() {
         };
         match serde_json::from_str::<Command>(&text) {
             Ok(command) => handle(&state, command),
-            Err(e) => post(&Event::Failed {
+            Err(e) => post(&Event::Unreadable {
                 message: format!("the worker got a message it does not understand: {e}"),
-                crashed: false,
             }),
         }
     });
@@ -141,27 +154,35 @@ fn handle(state: &Rc<State>, command: Command) {
                 let _ = ensure_data(&state).await;
             });
         }
-        Command::Start {
-            spec,
-            recipe,
-            backend,
-        } => {
-            if state.busy.replace(true) {
+        Command::Start { spec } => {
+            if let Some(running) = state.running.get() {
+                post_run(spec.id, RunEvent::Busy { running });
                 return;
             }
+            let run = spec.id;
+            state.running.set(Some(run));
+            RUNNING.with(|r| r.set(Some(run)));
             state.cancel.set(false);
             state.paused.set(false);
             let state = state.clone();
             spawn_local(async move {
-                if let Err(Stop { message, crashed }) = start(&state, spec, recipe, backend).await {
-                    post(&Event::Failed { message, crashed });
+                match start(&state, spec).await {
+                    Ok(()) => {}
+                    Err(Stop::Failed(message)) => post_run(run, RunEvent::Failed { message }),
+                    Err(Stop::Crashed(message)) => post(&Event::Crashed {
+                        run: Some(run),
+                        message,
+                    }),
                 }
-                state.busy.set(false);
+                state.running.set(None);
+                RUNNING.with(|r| r.set(None));
             });
         }
-        Command::Pause => state.paused.set(true),
-        Command::Resume => state.paused.set(false),
-        Command::Cancel => state.cancel.set(true),
+        Command::Pause { run } if state.running.get() == Some(run) => state.paused.set(true),
+        Command::Resume { run } if state.running.get() == Some(run) => state.paused.set(false),
+        Command::Cancel { run } if state.running.get() == Some(run) => state.cancel.set(true),
+        // News for a run that has ended: nothing to do.
+        Command::Pause { .. } | Command::Resume { .. } | Command::Cancel { .. } => {}
     }
 }
 
@@ -230,7 +251,7 @@ fn keep(state: &State, d: Cifar10, source: &str, cache_note: Option<String>) -> 
 }
 
 async fn load_file(state: Rc<State>, file: File) {
-    if state.busy.get() {
+    if state.running.get().is_some() {
         return;
     }
     post(&Event::Data(DataStatus::Parsing));
@@ -246,15 +267,22 @@ async fn load_file(state: Rc<State>, file: File) {
 }
 
 /// WebGPU when asked for and available, else Burn's CPU backend, with a notice.
-async fn backend(state: &State, choice: BackendChoice) -> Backend {
+async fn backend(state: &State, run: RunId, choice: BackendChoice) -> Backend {
     let cpu = |notice: Option<String>| {
         let (name, device) = cpu_backend();
-        post(&Event::Backend {
-            name: name.into(),
+        post_run(
+            run,
+            RunEvent::Backend {
+                name: name.into(),
+                gpu: false,
+                notice,
+            },
+        );
+        Backend {
+            device,
+            name,
             gpu: false,
-            notice,
-        });
-        Backend { device, gpu: false }
+        }
     };
     if choice == BackendChoice::Cpu {
         return cpu(None);
@@ -277,12 +305,19 @@ async fn backend(state: &State, choice: BackendChoice) -> Backend {
     let gpu = state.gpu.borrow().clone();
     match gpu.unwrap_or_else(|| Err("not initialised".into())) {
         Ok(device) => {
-            post(&Event::Backend {
-                name: "WebGPU (Burn wgpu)".into(),
+            post_run(
+                run,
+                RunEvent::Backend {
+                    name: WEBGPU.into(),
+                    gpu: true,
+                    notice: None,
+                },
+            );
+            Backend {
+                device,
+                name: WEBGPU,
                 gpu: true,
-                notice: None,
-            });
-            Backend { device, gpu: true }
+            }
         }
         Err(reason) => cpu(Some(format!(
             "WebGPU gave no usable GPU ({reason}), so training runs on the CPU, many times slower."
@@ -337,39 +372,32 @@ fn enable_subgroups() {
     }
 }
 
-async fn start(
-    state: &State,
-    spec: NetSpec,
-    recipe: Recipe,
-    choice: BackendChoice,
-) -> Result<(), Stop> {
-    let data = ensure_data(state).await?;
-    let backend = backend(state, choice).await;
+async fn start(state: &State, spec: RunSpec) -> Result<(), Stop> {
+    let data = ensure_data(state).await.map_err(Stop::Failed)?;
+    let backend = backend(state, spec.id, spec.backend).await;
     let target = if backend.gpu {
         Target::Gpu
     } else {
         Target::Cpu
     };
-    memory::check(&spec, recipe.batch, target).map_err(|e| e.to_string())?;
-    let mut trainer =
-        Trainer::new(&spec, recipe, &data, &backend.device).map_err(|e| e.to_string())?;
-    train(state, &mut trainer).await
+    memory::check(&spec.net, spec.recipe.batch, target).map_err(|e| Stop::Failed(e.to_string()))?;
+    let mut trainer = Trainer::new(&spec.net, spec.recipe, &data, &backend.device)
+        .map_err(|e| Stop::Failed(e.to_string()))?;
+    let spec = RunSpec {
+        // The trainer's recipe: its data counts are the subsets it really has.
+        recipe: trainer.recipe,
+        ..spec
+    };
+    train(state, &mut trainer, spec, backend.name).await
 }
 
-/// Why a run stopped early. `crashed`: this worker's GPU device is gone, so the page
-/// starts a fresh worker (and moves to the CPU, as for any WebGPU failure).
-struct Stop {
-    message: String,
-    crashed: bool,
-}
-
-impl From<String> for Stop {
-    fn from(message: String) -> Self {
-        Stop {
-            message,
-            crashed: false,
-        }
-    }
+/// Why a run stopped early.
+enum Stop {
+    /// The run cannot go on; the worker can.
+    Failed(String),
+    /// This worker's GPU device is gone, so the page starts a fresh worker (and moves
+    /// to the CPU, as for any WebGPU failure).
+    Crashed(String),
 }
 
 /// A failed readback: the device is lost (a driver reset, a destroyed device), so no
@@ -378,48 +406,39 @@ impl From<String> for Stop {
 fn device_error(e: impl std::fmt::Display) -> Stop {
     let detail = e.to_string();
     let cause = detail.lines().rev().map(str::trim).find(|l| !l.is_empty());
-    Stop {
-        message: format!(
-            "the GPU stopped answering ({}); the device may have been lost",
-            cause.unwrap_or("no detail")
-        ),
-        crashed: true,
-    }
+    Stop::Crashed(format!(
+        "the GPU stopped answering ({}); the device may have been lost",
+        cause.unwrap_or("no detail")
+    ))
 }
 
-async fn train(state: &State, trainer: &mut Trainer) -> Result<(), Stop> {
-    let recipe = trainer.recipe;
-    let per_epoch = recipe.steps_per_epoch();
-    post(&Event::Started {
-        total_steps: recipe.total_steps(),
-        steps_per_epoch: per_epoch,
-        train_images: trainer.train_images(),
-        test_images: trainer.test_images(),
-        params: trainer.model.trainable_params(),
-        memory_bytes: memory_bytes(),
-    });
-    let started = now_s();
-    let mut paused_s = 0.0;
-    let mut test_error = f64::NAN;
+async fn train(
+    state: &State,
+    trainer: &mut Trainer,
+    spec: RunSpec,
+    backend: &str,
+) -> Result<(), Stop> {
+    let run = spec.id;
+    let mut progress = Progress::new(spec, trainer.facts(), now_s());
+    post_run(run, progress.started(memory_bytes()));
     while !trainer.done() {
         if state.cancel.get() {
-            post(&Event::Cancelled);
+            post_run(run, RunEvent::Cancelled);
             return Ok(());
         }
         if state.paused.get() {
-            post(&Event::Paused);
-            let since = now_s();
+            post_run(run, RunEvent::Paused);
+            progress.pause(now_s());
             while state.paused.get() && !state.cancel.get() {
                 TimeoutFuture::new(100).await;
             }
-            paused_s += now_s() - since;
+            progress.resume(now_s());
             if !state.cancel.get() {
-                post(&Event::Resumed);
+                post_run(run, RunEvent::Resumed);
             }
             continue;
         }
         let step = trainer.step_index();
-        let lr = recipe.lr_at(step);
         let t0 = now_s();
         let Some(loss) = trainer.step() else { break };
         if step < 3 {
@@ -433,14 +452,6 @@ async fn train(state: &State, trainer: &mut Trainer) -> Result<(), Stop> {
             .into_scalar_async::<f32>()
             .await
             .map_err(device_error)?;
-        if !loss.is_finite() {
-            return Err(Stop::from(format!(
-                "the loss became {loss} at step {}: the learning rate {} is too high for \
-                 this model, try a smaller one",
-                step + 1,
-                recipe.lr
-            )));
-        }
         if step < 3 {
             log(&format!(
                 "step {} read back after {:.2} s",
@@ -448,35 +459,30 @@ async fn train(state: &State, trainer: &mut Trainer) -> Result<(), Stop> {
                 now_s() - t0
             ));
         }
-        let elapsed_s = now_s() - started - paused_s;
-        post(&Event::Step {
-            step: step + 1,
-            loss,
-            lr,
-            images_per_s: ((step + 1) * recipe.batch) as f64 / elapsed_s.max(1e-9),
-            elapsed_s,
-            memory_bytes: memory_bytes(),
-        });
-        if (step + 1).is_multiple_of(per_epoch) {
-            test_error = evaluate(trainer).await?;
-            post(&Event::Eval {
-                step: step + 1,
-                epoch: ((step + 1) / per_epoch) as u32,
-                test_error,
-            });
+        let report = progress
+            .step(loss, now_s(), memory_bytes())
+            .map_err(|diverged| Stop::Failed(diverged.to_string()))?;
+        post_run(run, report.event);
+        if let Some(epoch) = report.epoch_end {
+            let correct = evaluate(trainer).await?;
+            post_run(run, progress.evaluated(epoch, correct));
         }
         // Let Pause and Cancel messages in.
         TimeoutFuture::new(0).await;
     }
-    post(&Event::Finished {
-        test_error,
-        seconds: now_s() - started - paused_s,
-    });
+    let record = progress.record(RunStatus::Finished, backend, now_s());
+    post_run(
+        run,
+        RunEvent::Finished {
+            record: Box::new(record),
+        },
+    );
     Ok(())
 }
 
-/// Top-1 test error, batch by batch, each count read back asynchronously.
-async fn evaluate(trainer: &Trainer) -> Result<f64, Stop> {
+/// Correct top-1 predictions on the test subset, batch by batch, each count read
+/// back asynchronously.
+async fn evaluate(trainer: &Trainer) -> Result<usize, Stop> {
     let n = trainer.test_images();
     let batch = trainer.recipe.batch.max(1);
     let mut correct = 0i64;
@@ -488,5 +494,5 @@ async fn evaluate(trainer: &Trainer) -> Result<f64, Stop> {
             .map_err(device_error)?;
         TimeoutFuture::new(0).await;
     }
-    Ok(1.0 - correct as f64 / n as f64)
+    Ok(correct as usize)
 }

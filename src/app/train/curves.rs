@@ -3,8 +3,9 @@
 
 use leptos::prelude::*;
 
-use super::client::{Curves, Training};
+use super::client::Training;
 use crate::chart::{CurveChart, Frame};
+use crate::run::session::Curves;
 
 const FRAME: Frame = Frame {
     width: 360.0,

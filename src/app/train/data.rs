@@ -7,7 +7,7 @@ use leptos::prelude::*;
 use web_sys::HtmlInputElement;
 
 use super::client::Training;
-use crate::worker::protocol::{Command, DataStatus, ARCHIVE_SOURCE};
+use crate::run::protocol::{DataStatus, ARCHIVE_SOURCE};
 
 fn megabytes(bytes: u64) -> String {
     format!("{:.0} MB", bytes as f64 / 1e6)
@@ -46,7 +46,7 @@ pub fn DataSource(training: Training) -> impl IntoView {
                 view! {
                     <p>
                         {format!("The server has the CIFAR-10 archive{size}. It downloads when you press Start and is kept in this browser afterwards. ")}
-                        <button class="link" on:click=move |_| training.send(&Command::Load) disabled=busy>"Download now"</button>
+                        <button class="link" on:click=move |_| training.load() disabled=busy>"Download now"</button>
                     </p>
                 }
                 .into_any()

@@ -7,16 +7,16 @@ mod data;
 
 use leptos::prelude::*;
 
-use self::client::{Phase, Training};
+use self::client::Training;
 use self::curves::TrainingCurves;
 use self::data::DataSource;
 use super::playground::use_set_params;
 use crate::design::{Dataset, NetSpec};
 use crate::report::Report;
-use crate::train::memory::{self, Target};
-use crate::train::Recipe;
+use crate::run::memory::{self, Target};
+use crate::run::session::Phase;
+use crate::run::{BackendChoice, Recipe};
 use crate::url_params::{PageState, BACKEND, RECIPE};
-use crate::worker::protocol::{BackendChoice, Command};
 
 fn minutes(seconds: f64) -> String {
     let s = seconds.max(0.0).round() as u64;
@@ -56,32 +56,14 @@ pub fn TrainPanel(state: Memo<PageState>, report: Memo<Report>) -> impl IntoView
         spec.with(|s| memory::check(s, batch, target.get()).map_err(|e| e.to_string()))
     });
     let phase = training.phase;
-    let can_start = move || {
-        !phase.with(Phase::active)
-            && !matches!(phase.get(), Phase::Booting)
-            && fit.with(Result::is_ok)
-    };
-    let label = move || {
-        state.with(|s| {
-            let p = s.params;
-            format!(
-                "d={} w0={} wa={} wm={} g={}{}",
-                p.d,
-                p.w0,
-                p.wa,
-                p.wm,
-                p.g,
-                if p.se { " SE" } else { "" }
-            )
-        })
-    };
+    let can_start = move || phase.with(Phase::can_start) && fit.with(Result::is_ok);
     let start = move |_| {
-        training.begin(label());
-        training.start(Command::Start {
-            spec: spec.get_untracked(),
-            recipe: recipe.get_untracked(),
-            backend: backend.get_untracked(),
-        });
+        training.start(
+            state.with_untracked(|s| s.params.label()),
+            spec.get_untracked(),
+            recipe.get_untracked(),
+            backend.get_untracked(),
+        );
     };
     let epochs = Signal::derive(move || recipe.with(|r| r.epochs));
 
@@ -144,14 +126,11 @@ pub fn TrainPanel(state: Memo<PageState>, report: Memo<Report>) -> impl IntoView
                 <button
                     data-testid="train-pause"
                     prop:disabled=move || !matches!(phase.get(), Phase::Running | Phase::Paused)
-                    on:click=move |_| {
-                        let command = if phase.get_untracked() == Phase::Paused { Command::Resume } else { Command::Pause };
-                        training.send(&command);
-                    }
+                    on:click=move |_| training.toggle_pause()
                 >
                     {move || if phase.get() == Phase::Paused { "Resume" } else { "Pause" }}
                 </button>
-                <button data-testid="train-cancel" prop:disabled=move || !phase.with(Phase::active) on:click=move |_| training.send(&Command::Cancel)>
+                <button data-testid="train-cancel" prop:disabled=move || !phase.with(Phase::active) on:click=move |_| training.cancel()>
                     "Cancel"
                 </button>
             </div>
@@ -170,11 +149,11 @@ pub fn TrainPanel(state: Memo<PageState>, report: Memo<Report>) -> impl IntoView
                 Phase::Cancelled => Some(view! { <p class="muted">"Cancelled; the curves so far are kept."</p> }.into_any()),
                 _ => None,
             }}
-            {move || training.result.get().map(|(err, seconds)| view! {
+            {move || training.result.get().and_then(|record| record.result.map(|result| view! {
                 <p class="result" data-testid="train-result">
-                    {format!("Final test error {:.1}% after {}.", 100.0 * err, minutes(seconds))}
+                    {format!("Final test error {:.1}% after {}.", 100.0 * result.test_error, minutes(record.timings.total_s))}
                 </p>
-            })}
+            }))}
             <TrainingCurves training epochs />
         </section>
     }

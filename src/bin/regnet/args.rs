@@ -5,6 +5,7 @@ use burn::prelude::Device;
 use clap::{Args, ValueEnum};
 use regnet_playground::design::{Dataset, Preset, RegNetParams};
 use regnet_playground::report::Report;
+use regnet_playground::run::BackendChoice;
 
 use crate::error::CliError;
 
@@ -78,6 +79,14 @@ impl Backend {
         }
     }
 
+    /// What a run record says was asked for.
+    pub fn choice(self) -> BackendChoice {
+        match self {
+            Backend::Cpu => BackendChoice::Cpu,
+            Backend::Wgpu => BackendChoice::Wgpu,
+        }
+    }
+
     /// The device, or why this build has none for the backend.
     pub fn device(self) -> Result<Device, CliError> {
         match self {
@@ -107,6 +116,22 @@ impl ModelArgs {
             q: self.q.unwrap_or(base.q),
             se: self.se || base.se,
         })
+    }
+
+    /// What a person calls the model: the preset's name unless a flag changed it.
+    pub fn label(&self, params: &RegNetParams) -> String {
+        let changed = self.d.is_some()
+            || self.w0.is_some()
+            || self.wa.is_some()
+            || self.wm.is_some()
+            || self.g.is_some()
+            || self.b.is_some()
+            || self.q.is_some()
+            || self.se;
+        match &self.preset {
+            Some(name) if !changed => name.clone(),
+            _ => params.label(),
+        }
     }
 
     /// The model analysed in its dataset (`default` without `--dataset`).

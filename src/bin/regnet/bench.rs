@@ -7,8 +7,8 @@ use clap::Args;
 use rand::{Rng, SeedableRng};
 use regnet_playground::data::cifar::{Split, IMAGE_BYTES};
 use regnet_playground::data::Cifar10;
-use regnet_playground::train::memory;
-use regnet_playground::train::{Recipe, Trainer};
+use regnet_playground::run::{memory, Recipe};
+use regnet_playground::train::Trainer;
 use serde_json::json;
 
 use crate::args::{Backend, ModelArgs};

@@ -21,4 +21,9 @@ pub enum CliError {
     NoGpuBackend,
     #[error("the loss became {loss} at step {step}: try a smaller --lr")]
     Diverged { loss: f32, step: usize },
+    #[error("{}: {source}", path.display())]
+    Write {
+        path: PathBuf,
+        source: std::io::Error,
+    },
 }

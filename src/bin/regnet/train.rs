@@ -1,12 +1,15 @@
 //! `regnet train`: trains a RegNet on CIFAR-10 with Burn, with a progress bar, and
 //! reports its test error.
 
-use std::time::Instant;
+use std::path::{Path, PathBuf};
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 use regnet_playground::data::Cifar10;
-use regnet_playground::train::{Recipe, Trainer};
+use regnet_playground::run::protocol::RunEvent;
+use regnet_playground::run::{Progress, Recipe, RunId, RunRecord, RunSpec, RunStatus};
+use regnet_playground::train::Trainer;
 use serde_json::json;
 
 use crate::args::{Backend, ModelArgs};
@@ -50,6 +53,10 @@ pub struct TrainArgs {
     /// Print one JSON object at the end (progress still goes to stderr).
     #[arg(long)]
     json: bool,
+    /// Also write the run's record (the run model's JSON schema) to this file, whether
+    /// the run finishes or fails.
+    #[arg(long)]
+    record: Option<PathBuf>,
 }
 
 pub fn run(a: &TrainArgs) -> Result<String, CliError> {
@@ -73,57 +80,97 @@ pub fn run(a: &TrainArgs) -> Result<String, CliError> {
         path: a.data.clone(),
         source,
     })?;
-    let mut trainer = Trainer::new(&report.net, recipe, &data, &device)?;
-    let total = trainer.recipe.total_steps();
-    let bar = ProgressBar::new(total as u64).with_style(
-        ProgressStyle::with_template("{bar:40} {pos}/{len} steps  {msg}  eta {eta}")
-            .expect("template"),
-    );
-    let start = Instant::now();
-    let mut last_losses = Vec::new();
-    while let Some(loss) = trainer.step_sync() {
-        if !loss.is_finite() {
-            return Err(CliError::Diverged {
-                loss,
-                step: trainer.step_index(),
-            });
-        }
-        last_losses.push(loss);
-        let per_s =
-            (trainer.step_index() * trainer.recipe.batch) as f64 / start.elapsed().as_secs_f64();
-        bar.set_message(format!("loss {loss:.3}  {per_s:.0} img/s"));
-        bar.inc(1);
+    let trainer = Trainer::new(&report.net, recipe, &data, &device)?;
+    let now_ms = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64);
+    let spec = RunSpec {
+        id: RunId::next(None, now_ms),
+        label: a.model.label(&report.shape.params),
+        net: report.net.clone(),
+        // The trainer's recipe: its data counts are the subsets it really has.
+        recipe: trainer.recipe,
+        backend: a.backend.choice(),
+    };
+    let (record, outcome) = train(trainer, spec, a.backend.name());
+    if let Some(path) = &a.record {
+        write_record(path, &record)?;
     }
-    let train_seconds = start.elapsed().as_secs_f64();
-    bar.finish_and_clear();
-    let test_error = trainer.test_error(500);
-    let tail = &last_losses[last_losses
-        .len()
-        .saturating_sub(trainer.recipe.steps_per_epoch())..];
-    let train_loss = tail.iter().sum::<f32>() / tail.len().max(1) as f32;
-    let images_per_s = (total * trainer.recipe.batch) as f64 / train_seconds;
+    outcome?;
+    let result = record.result.expect("a finished run has been evaluated");
     let out = json!({
-        "test_error": test_error,
-        "train_loss": train_loss,
-        "images_per_s": images_per_s,
+        "test_error": result.test_error,
+        "train_loss": result.train_loss,
+        "images_per_s": result.images_per_s,
         "params": report.complexity.params,
         "flops": report.complexity.flops,
-        "seconds": start.elapsed().as_secs_f64(),
-        "train_seconds": train_seconds,
+        "seconds": record.timings.total_s,
+        "train_seconds": record.timings.train_s,
         "backend": a.backend.name(),
-        "train_images": trainer.train_images(),
-        "test_images": trainer.test_images(),
-        "recipe": trainer.recipe,
+        "train_images": record.facts.train_images,
+        "test_images": record.facts.test_images,
+        "recipe": record.spec.recipe,
         "config": report.shape.params,
     });
     if a.json {
         return Ok(out.to_string());
     }
     Ok(format!(
-        "test error {:.2}% on {} images, final-epoch train loss {train_loss:.3}, {images_per_s:.0} images/s on {} ({:.1} s)",
-        100.0 * test_error,
-        trainer.test_images(),
+        "test error {:.2}% on {} images, final-epoch train loss {:.3}, {:.0} images/s on {} ({:.1} s)",
+        100.0 * result.test_error,
+        record.facts.test_images,
+        result.train_loss,
+        result.images_per_s,
         a.backend.name(),
-        train_seconds
+        record.timings.train_s
     ))
+}
+
+/// Trains to the end with a progress bar (evaluating once, after the last step);
+/// the record says how the run ended, the outcome why it failed.
+fn train(mut trainer: Trainer, spec: RunSpec, backend: &str) -> (RunRecord, Result<(), CliError>) {
+    let clock = Instant::now();
+    let now = || clock.elapsed().as_secs_f64();
+    let total = trainer.recipe.total_steps();
+    let mut progress = Progress::new(spec, trainer.facts(), now());
+    let bar = ProgressBar::new(total as u64).with_style(
+        ProgressStyle::with_template("{bar:40} {pos}/{len} steps  {msg}  eta {eta}")
+            .expect("template"),
+    );
+    let mut last_epoch = None;
+    while let Some(loss) = trainer.step_sync() {
+        match progress.step(loss, now(), 0) {
+            Ok(report) => {
+                if let RunEvent::Step { images_per_s, .. } = report.event {
+                    bar.set_message(format!("loss {loss:.3}  {images_per_s:.0} img/s"));
+                }
+                last_epoch = report.epoch_end.or(last_epoch);
+                bar.inc(1);
+            }
+            Err(diverged) => {
+                bar.finish_and_clear();
+                let status = RunStatus::Failed {
+                    message: diverged.to_string(),
+                };
+                return (
+                    progress.record(status, backend, now()),
+                    Err(CliError::Diverged {
+                        loss: diverged.loss,
+                        step: diverged.step,
+                    }),
+                );
+            }
+        }
+    }
+    bar.finish_and_clear();
+    progress.evaluated(last_epoch.unwrap_or(0), trainer.test_correct(500));
+    (progress.record(RunStatus::Finished, backend, now()), Ok(()))
+}
+
+fn write_record(path: &Path, record: &RunRecord) -> Result<(), CliError> {
+    let text = serde_json::to_string(record).expect("a record serialises");
+    std::fs::write(path, text + "\n").map_err(|source| CliError::Write {
+        path: path.to_path_buf(),
+        source,
+    })
 }

@@ -1,26 +1,18 @@
 //! The messages between the page and the training worker. Plain serde types (no
-//! web, no Burn), so both sides and the native tests share one definition.
+//! web, no Burn), so both sides and the native tests share one definition. Every
+//! message about a run names it, so the page can drop news of a run it has moved on
+//! from.
 
 use serde::{Deserialize, Serialize};
 
-use crate::design::NetSpec;
-use crate::train::Recipe;
+use super::record::{RunFacts, RunRecord};
+use super::spec::{RunId, RunSpec};
 
 /// Where the page asks the worker to look for the official archive.
 pub const ARCHIVE_URL: &str = "data/cifar-10-binary.tar.gz";
 
 /// Where the official archive comes from, for the page's "get it here" message.
 pub const ARCHIVE_SOURCE: &str = "https://www.cs.toronto.edu/~kriz/cifar-10-binary.tar.gz";
-
-/// Which backend the user asked for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum BackendChoice {
-    /// WebGPU when the browser gives an adapter, else the CPU.
-    #[default]
-    Auto,
-    Cpu,
-}
 
 /// Page -> worker. A user's file is posted as a bare `File` object instead.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -30,15 +22,21 @@ pub enum Command {
     Probe,
     /// Download (or read from the cache) the archive from the server.
     Load,
-    /// Train `spec` with `recipe`; loads the data first when needed.
+    /// Train `spec`; loads the data first when needed. A worker runs one run at a
+    /// time: while one holds it, it answers `RunEvent::Busy`.
     Start {
-        spec: NetSpec,
-        recipe: Recipe,
-        backend: BackendChoice,
+        spec: RunSpec,
     },
-    Pause,
-    Resume,
-    Cancel,
+    /// Pause, resume or cancel `run`; ignored when `run` is not the worker's run.
+    Pause {
+        run: RunId,
+    },
+    Resume {
+        run: RunId,
+    },
+    Cancel {
+        run: RunId,
+    },
 }
 
 /// Where the data stands.
@@ -81,6 +79,29 @@ pub enum Event {
     /// The worker's wasm is up and listening.
     Ready,
     Data(DataStatus),
+    /// News of one run.
+    Run {
+        run: RunId,
+        event: RunEvent,
+    },
+    /// The worker cannot go on (a panic, a lost GPU device) and the page must start a
+    /// fresh one; `run` is the run it was on, if any.
+    Crashed {
+        run: Option<RunId>,
+        message: String,
+    },
+    /// A command the worker could not read (a page and a worker from different builds).
+    Unreadable {
+        message: String,
+    },
+}
+
+/// What happens to a run, in order: `Backend`, `Started`, then `Step`s with an `Eval`
+/// after each epoch (and `Paused`/`Resumed` pairs), then one of `Finished`,
+/// `Cancelled` or `Failed`. `Busy` alone answers a Start the worker cannot take.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type")]
+pub enum RunEvent {
     /// Which backend the run uses; `notice` explains a fallback.
     Backend {
         name: String,
@@ -88,16 +109,13 @@ pub enum Event {
         notice: Option<String>,
     },
     Started {
-        total_steps: usize,
-        steps_per_epoch: usize,
-        train_images: usize,
-        test_images: usize,
-        params: usize,
+        facts: RunFacts,
         /// The worker's wasm memory before the first step (data and model loaded).
         #[serde(default)]
         memory_bytes: u64,
     },
     Step {
+        /// 1-based.
         step: usize,
         loss: f32,
         lr: f64,
@@ -118,34 +136,39 @@ pub enum Event {
     Paused,
     Resumed,
     Finished {
-        test_error: f64,
-        seconds: f64,
+        record: Box<RunRecord>,
     },
     Cancelled,
-    /// The run stopped (or could not start); `message` says why in plain words.
-    /// `crashed`: the worker cannot go on and the page must start a fresh one.
+    /// The run stopped (or could not start); `message` says why in plain words. The
+    /// worker goes on.
     Failed {
         message: String,
-        crashed: bool,
+    },
+    /// The Start was refused: `running` holds the worker.
+    Busy {
+        running: RunId,
     },
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::design::{Dataset, RegNetParams};
+    use crate::design::{Dataset, NetSpec, RegNetParams};
+    use crate::run::{BackendChoice, Recipe};
 
     #[test]
     fn messages_round_trip_as_json() {
-        let spec = NetSpec::new(&RegNetParams::default().shape().unwrap(), Dataset::Cifar10);
+        let spec = RunSpec {
+            id: RunId(1),
+            label: "x".into(),
+            net: NetSpec::new(&RegNetParams::default().shape().unwrap(), Dataset::Cifar10),
+            recipe: Recipe::default(),
+            backend: BackendChoice::Cpu,
+        };
         let commands = [
             Command::Probe,
-            Command::Start {
-                spec,
-                recipe: Recipe::default(),
-                backend: BackendChoice::Cpu,
-            },
-            Command::Cancel,
+            Command::Start { spec },
+            Command::Cancel { run: RunId(1) },
         ];
         for c in commands {
             let json = serde_json::to_string(&c).unwrap();
@@ -156,17 +179,24 @@ mod tests {
                 loaded: 5,
                 total: Some(10),
             }),
-            Event::Step {
-                step: 3,
-                loss: 2.25,
-                lr: 0.1,
-                images_per_s: 100.0,
-                elapsed_s: 1.5,
-                memory_bytes: 300 << 20,
+            Event::Run {
+                run: RunId(3),
+                event: RunEvent::Step {
+                    step: 3,
+                    loss: 2.25,
+                    lr: 0.1,
+                    images_per_s: 100.0,
+                    elapsed_s: 1.5,
+                    memory_bytes: 300 << 20,
+                },
             },
-            Event::Failed {
+            Event::Run {
+                run: RunId(3),
+                event: RunEvent::Busy { running: RunId(2) },
+            },
+            Event::Crashed {
+                run: None,
                 message: "lost".into(),
-                crashed: true,
             },
         ];
         for e in events {

@@ -1,0 +1,94 @@
+//! A run, fully described before it starts: with its spec, the same code trains the
+//! same model on the same images in the same order.
+
+use serde::{Deserialize, Serialize};
+
+use super::recipe::Recipe;
+use crate::design::NetSpec;
+
+/// Names one run among all runs of a page, a worker or a sweep. The page and the CLI
+/// take it from the clock in milliseconds, bumped past the last one they issued
+/// (`RunId::next`), so ids also sort runs by when they started.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct RunId(pub u64);
+
+impl RunId {
+    /// An id after `last` (if any), and not before `now_ms`.
+    pub fn next(last: Option<RunId>, now_ms: u64) -> RunId {
+        RunId(last.map_or(now_ms, |l| now_ms.max(l.0 + 1)))
+    }
+}
+
+impl std::fmt::Display for RunId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "run {}", self.0)
+    }
+}
+
+/// Which backend a run asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum BackendChoice {
+    /// The GPU when one answers (WebGPU in the browser), else the CPU with a notice.
+    #[default]
+    Auto,
+    /// Burn's flex backend with our own CPU kernels.
+    Cpu,
+    /// Burn's wgpu backend natively (Vulkan, Metal, DX12); the browser treats it as
+    /// `Auto`.
+    Wgpu,
+}
+
+impl BackendChoice {
+    /// The token the URL, the CLI and the records use.
+    pub fn name(self) -> &'static str {
+        match self {
+            BackendChoice::Auto => "auto",
+            BackendChoice::Cpu => "cpu",
+            BackendChoice::Wgpu => "wgpu",
+        }
+    }
+}
+
+/// Everything a run needs: the network (its dataset inside), the recipe (its seed
+/// inside), the backend, and an id and a label to find it by.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunSpec {
+    pub id: RunId,
+    /// What a person calls the model ("d=13 w0=24 ...").
+    pub label: String,
+    pub net: NetSpec,
+    pub recipe: Recipe,
+    pub backend: BackendChoice,
+}
+
+impl RunSpec {
+    /// Seeds the subsets, the initial weights, the batch order and the augmentation.
+    pub fn seed(&self) -> u64 {
+        self.recipe.seed
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_grow_even_when_the_clock_does_not() {
+        assert_eq!(RunId::next(None, 1_000), RunId(1_000));
+        assert_eq!(RunId::next(Some(RunId(1_000)), 1_000), RunId(1_001));
+        assert_eq!(RunId::next(Some(RunId(1_000)), 900), RunId(1_001));
+        assert_eq!(RunId::next(Some(RunId(1_000)), 5_000), RunId(5_000));
+    }
+
+    #[test]
+    fn backend_tokens_are_the_serde_names() {
+        for b in [BackendChoice::Auto, BackendChoice::Cpu, BackendChoice::Wgpu] {
+            assert_eq!(
+                serde_json::to_string(&b).unwrap(),
+                format!("\"{}\"", b.name())
+            );
+        }
+    }
+}
