@@ -24,7 +24,10 @@ try {
     window.Worker = function (...args) {
       const worker = new Native(...args);
       worker.addEventListener('message', (e) => {
-        if (typeof e.data === 'string') window.__events.push(JSON.parse(e.data));
+        if (typeof e.data !== 'string') return;
+        // Run news comes as {type: 'Run', run, event}: keep the event itself.
+        const message = JSON.parse(e.data);
+        window.__events.push(message.type === 'Run' ? message.event : message);
       });
       return worker;
     };
@@ -38,19 +41,19 @@ try {
   }
   await page.getByTestId('train-start').click();
   await page.waitForFunction(
-    (n) => window.__events.some((e) => e.type === 'Failed') || window.__events.filter((e) => e.type === 'Step').length >= n,
+    (n) => window.__events.some((e) => e.type === 'Failed' || e.type === 'Crashed') || window.__events.filter((e) => e.type === 'Step').length >= n,
     steps,
     { timeout: 900_000 },
   );
   const events = await page.evaluate(() => window.__events);
-  const failed = events.find((e) => e.type === 'Failed');
+  const failed = events.find((e) => e.type === 'Failed' || e.type === 'Crashed');
   if (failed) throw new Error(`the run failed: ${failed.message}`);
   const started = events.find((e) => e.type === 'Started');
   const last = events.filter((e) => e.type === 'Step').pop();
   console.log(JSON.stringify({
     query,
     batch,
-    params: started.params,
+    params: started.facts.params,
     started_bytes: started.memory_bytes,
     peak_bytes: last.memory_bytes,
     training_bytes: last.memory_bytes - started.memory_bytes,

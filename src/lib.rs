@@ -6,6 +6,7 @@ pub mod data;
 pub mod design;
 pub mod report;
 pub mod run;
+pub mod site;
 #[cfg(feature = "training")]
 pub mod train;
 pub mod url_params;

@@ -3,23 +3,23 @@
 use leptos::prelude::*;
 use wasm_bindgen_futures::JsFuture;
 
-use super::playground::use_set_params;
+use super::url_state::use_url_state;
 use crate::design::{Dataset, Preset, PRESETS, REFERENCE_MODELS};
 use crate::url_params::{slider, PageState, ParamDef, DATA, MODEL, SE};
 
 /// Every control of the parameter table, presets first, advanced ones folded away.
 #[component]
-pub fn Controls(state: Memo<PageState>) -> impl IntoView {
+pub fn Controls() -> impl IntoView {
     let sliders = |advanced: bool| {
         MODEL
             .iter()
             .filter(move |d| d.advanced == advanced && d.is_slider())
-            .map(|def| view! { <ParamSlider def=*def state=state /> })
+            .map(|def| view! { <ParamSlider def=*def /> })
             .collect_view()
     };
     view! {
-        <PresetMenu state=state />
-        <Toggles state=state />
+        <PresetMenu />
+        <Toggles />
         {sliders(false)}
         <details class="advanced">
             <summary>"advanced"</summary>
@@ -30,9 +30,9 @@ pub fn Controls(state: Memo<PageState>) -> impl IntoView {
 
 /// A slider with a number box beside it and the parameter's one-sentence meaning.
 #[component]
-fn ParamSlider(def: ParamDef, state: Memo<PageState>) -> impl IntoView {
-    let set = use_set_params(state);
-    let set_typed = set.clone();
+fn ParamSlider(def: ParamDef) -> impl IntoView {
+    let url = use_url_state();
+    let state = url.state;
     let key = def.key;
     let value = move || state.with(|s| s.get(key));
     let bounds = Memo::new(move |_| state.with(|s| slider(&def, s)));
@@ -48,7 +48,7 @@ fn ParamSlider(def: ParamDef, state: Memo<PageState>) -> impl IntoView {
                     max=move || bounds.get().1
                     step="any"
                     prop:value=value
-                    on:change=move |ev| set_typed(vec![(key, event_target_value(&ev))], false)
+                    on:change=move |ev| url.set(vec![(key, event_target_value(&ev))], false)
                 />
             </label>
             <input
@@ -59,7 +59,7 @@ fn ParamSlider(def: ParamDef, state: Memo<PageState>) -> impl IntoView {
                 max=move || bounds.get().1
                 step=move || bounds.get().2
                 prop:value=value
-                on:input=move |ev| set(vec![(key, event_target_value(&ev))], false)
+                on:input=move |ev| url.set(vec![(key, event_target_value(&ev))], false)
             />
             <p class="help">{def.help}</p>
         </div>
@@ -69,8 +69,9 @@ fn ParamSlider(def: ParamDef, state: Memo<PageState>) -> impl IntoView {
 /// The 24 published models and the CIFAR-10 reference models (choosing one of those
 /// also switches the dataset to CIFAR-10); "custom" when the sliders match none.
 #[component]
-fn PresetMenu(state: Memo<PageState>) -> impl IntoView {
-    let set = use_set_params(state);
+fn PresetMenu() -> impl IntoView {
+    let url = use_url_state();
+    let state = url.state;
     let current = move || state.with(|s| Preset::matching(&s.params).map_or("custom", |p| p.name));
     view! {
         <label class="preset">
@@ -84,7 +85,7 @@ fn PresetMenu(state: Memo<PageState>) -> impl IntoView {
                         if REFERENCE_MODELS.iter().any(|r| r.name == p.name) {
                             s.dataset = Dataset::Cifar10;
                         }
-                        set(s.to_query(), true);
+                        url.set(s.to_query(), true);
                     }
                 }
             >
@@ -109,19 +110,18 @@ fn options(presets: &'static [Preset]) -> impl IntoView {
 
 /// X/Y (squeeze-excitation) and the dataset the stages are placed in.
 #[component]
-fn Toggles(state: Memo<PageState>) -> impl IntoView {
-    let set = use_set_params(state);
-    let set_data = set.clone();
+fn Toggles() -> impl IntoView {
+    let url = use_url_state();
+    let state = url.state;
     let se = move || state.with(|s| s.params.se);
     let dataset = move || state.with(|s| s.dataset);
     view! {
         <div class="toggles">
             <div class="segmented" role="group" aria-label="block type">
-                <button data-testid="block-x" class:on=move || !se() on:click={
-                    let set = set.clone();
-                    move |_| set(vec![(SE.key, "0".into())], false)
-                }>"RegNetX"</button>
-                <button data-testid="block-y" class:on=se on:click=move |_| set(vec![(SE.key, "1".into())], false)>
+                <button data-testid="block-x" class:on=move || !se() on:click=move |_| url.set(vec![(SE.key, "0".into())], false)>
+                    "RegNetX"
+                </button>
+                <button data-testid="block-y" class:on=se on:click=move |_| url.set(vec![(SE.key, "1".into())], false)>
                     "RegNetY (+SE)"
                 </button>
             </div>
@@ -129,12 +129,11 @@ fn Toggles(state: Memo<PageState>) -> impl IntoView {
             <div class="segmented" role="group" aria-label="dataset">
                 {Dataset::ALL
                     .map(|d| {
-                        let set = set_data.clone();
                         view! {
                             <button
                                 data-testid=format!("dataset-{}", d.key())
                                 class:on=move || dataset() == d
-                                on:click=move |_| set(vec![(DATA.key, d.key().into())], false)
+                                on:click=move |_| url.set(vec![(DATA.key, d.key().into())], false)
                             >
                                 {d.label()}
                             </button>

@@ -1,5 +1,6 @@
 //! The web page: a thin layer of small Leptos components over the design-space
-//! core. The URL query is the single source of truth for what is shown.
+//! core. Each route's state is its URL query (`url_state`); the site may be served
+//! under any sub-path (`crate::site`).
 
 mod complexity;
 mod controls;
@@ -8,9 +9,14 @@ mod playground;
 mod plot;
 mod stages;
 mod train;
+mod url_state;
 
 use leptos::prelude::*;
-use leptos_router::components::Router;
+use leptos_router::components::{Route, Router, Routes};
+use leptos_router::path;
+use wasm_bindgen::JsCast;
+
+use crate::site;
 
 /// Mounts the app on `<body>`.
 pub fn mount() {
@@ -18,11 +24,47 @@ pub fn mount() {
     leptos::mount::mount_to_body(App);
 }
 
+/// The site's base path, from where the browser loaded the app's script (Trunk
+/// preloads it with a `modulepreload` link); "" when it cannot tell.
+fn base() -> String {
+    let script = document()
+        .query_selector("link[rel=modulepreload]")
+        .ok()
+        .flatten()
+        .and_then(|link| link.dyn_into::<web_sys::HtmlLinkElement>().ok())
+        .map(|link| link.href());
+    let path = script
+        .and_then(|href| web_sys::Url::new(&href).ok())
+        .map(|url| url.pathname())
+        .unwrap_or_default();
+    site::base_of(&path)
+}
+
 #[component]
 fn App() -> impl IntoView {
+    let base = base();
+    let home = site::path_of(&base, site::HOME);
     view! {
-        <Router>
-            <playground::Playground />
+        <Router base=base>
+            <Routes fallback=move || view! { <NotFound home=home.clone() /> }>
+                <Route path=path!("/") view=playground::Playground />
+            </Routes>
         </Router>
+    }
+}
+
+/// A path the site has no page for (a mistyped or outdated link).
+#[component]
+fn NotFound(home: String) -> impl IntoView {
+    let path = window().location().pathname().unwrap_or_default();
+    view! {
+        <main class="not-found" data-testid="not-found">
+            <h1>"No page here"</h1>
+            <p>
+                {format!("This site has no page at {path}. ")}
+                <a href=home>"Open the RegNet design-space playground"</a>
+                "."
+            </p>
+        </main>
     }
 }

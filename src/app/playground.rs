@@ -1,9 +1,7 @@
-//! The shape explorer: reads the state from the URL, writes changes back to it.
+//! The shape explorer and trainer (the `/` route): the model in the URL, its stages,
+//! complexity and notes, and the Train panel.
 
 use leptos::prelude::*;
-use leptos_router::hooks::{use_location, use_navigate, use_query_map};
-use leptos_router::params::ParamsMap;
-use leptos_router::NavigateOptions;
 
 use super::complexity::ComplexityPanel;
 use super::controls::{Controls, CopyLink};
@@ -11,38 +9,14 @@ use super::notices::{ErrorBanner, SpaceNotes, UrlNotice};
 use super::plot::WidthPlot;
 use super::stages::StageTable;
 use super::train::TrainPanel;
+use super::url_state::provide_url_state;
 use crate::design::ParamError;
 use crate::report::Report;
-use crate::url_params::{PageState, Parsed};
-
-/// Writes parameter changes into the URL. `push` adds a history entry (presets);
-/// slider ticks replace the current one, so a drag never floods the history.
-pub fn use_set_params(
-    state: Memo<PageState>,
-) -> impl Fn(Vec<(&'static str, String)>, bool) + Clone {
-    let navigate = use_navigate();
-    let location = use_location();
-    move |changes, push| {
-        let mut map: ParamsMap = state.get_untracked().to_query().into_iter().collect();
-        for (key, value) in changes {
-            map.replace(key, value);
-        }
-        let path = location.pathname.get_untracked();
-        let options = NavigateOptions {
-            replace: !push,
-            scroll: false,
-            ..Default::default()
-        };
-        navigate(&format!("{path}{}", map.to_query_string()), options);
-    }
-}
 
 #[component]
 pub fn Playground() -> impl IntoView {
-    let query = use_query_map();
-    let parsed: Memo<Parsed> =
-        Memo::new(move |_| query.with(|q| PageState::from_query(|k| q.get(k))));
-    let state = Memo::new(move |_| parsed.with(|p| p.state));
+    let url = provide_url_state();
+    let (parsed, state) = (url.parsed, url.state);
     let result: Memo<Result<Report, ParamError>> = Memo::new(move |_| {
         let s = state.get();
         Report::new(&s.params, s.dataset)
@@ -72,7 +46,7 @@ pub fn Playground() -> impl IntoView {
         <UrlNotice notices=notices />
         <main>
             <aside class="controls">
-                <Controls state=state />
+                <Controls />
                 <CopyLink />
             </aside>
             <section class="results">
@@ -81,7 +55,7 @@ pub fn Playground() -> impl IntoView {
                 <StageTable report=report />
                 <ComplexityPanel state=state />
                 <SpaceNotes report=report />
-                <TrainPanel state=state report=report />
+                <TrainPanel report=report />
             </section>
         </main>
     }

@@ -10,10 +10,10 @@ use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 use web_sys::{Blob, Cache, File, ReadableStreamDefaultReader, Response, ResponseInit};
 
-use super::protocol::{DataStatus, ARCHIVE_URL};
-use super::runtime::{js_error, scope};
+use super::js::{js_error, scope};
 use crate::data::cifar::RECORD_BYTES;
 use crate::data::{Cifar10, Split};
+use crate::run::protocol::{DataStatus, ARCHIVE_URL};
 
 /// The parsed records are kept here (Cache API) so a reload skips the download.
 const CACHE_NAME: &str = "regnet-playground";

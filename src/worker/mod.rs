@@ -5,6 +5,8 @@
 #[cfg(all(target_arch = "wasm32", feature = "training"))]
 mod data;
 #[cfg(all(target_arch = "wasm32", feature = "training"))]
+mod js;
+#[cfg(all(target_arch = "wasm32", feature = "training"))]
 mod runtime;
 
 #[cfg(all(target_arch = "wasm32", feature = "training"))]

@@ -12,27 +12,15 @@ use cubecl_runtime::config::{CubeClRuntimeConfig, RuntimeConfig};
 use gloo_timers::future::TimeoutFuture;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::spawn_local;
-use web_sys::{DedicatedWorkerGlobalScope, File, MessageEvent};
+use web_sys::{File, MessageEvent};
 
 use super::data;
+use super::js::{js_error, scope};
 use crate::data::Cifar10;
 use crate::run::memory::{self, Target};
 use crate::run::protocol::{Command, DataStatus, Event, RunEvent};
 use crate::run::{BackendChoice, Progress, RunId, RunSpec, RunStatus};
 use crate::train::Trainer;
-
-pub fn scope() -> DedicatedWorkerGlobalScope {
-    js_sys::global().unchecked_into()
-}
-
-/// A JS error's message, for user-facing text.
-pub fn js_error(value: &JsValue) -> String {
-    value
-        .dyn_ref::<js_sys::Error>()
-        .map(|e| String::from(e.message()))
-        .or_else(|| value.as_string())
-        .unwrap_or_else(|| format!("{value:?}"))
-}
 
 fn post_run(run: RunId, event: RunEvent) {
     post(&Event::Run { run, event });

@@ -26,13 +26,20 @@ export const ARCHIVE_PATH = '/data/cifar-10-binary.tar.gz';
  * Starts a static server for `dir`; unknown paths get index.html (client-side routes).
  * `archive` (a Buffer) is served at ARCHIVE_PATH; without it that path is a 404, so a
  * test decides what data the page finds, whatever the build linked there.
+ * `base` ("/sub") serves the site under that sub-path instead of the root, with
+ * index.html's asset links moved there as `trunk build --public-url /sub/` writes them.
  */
-export async function serve(dir = DIST, { archive = null } = {}) {
+export async function serve(dir = DIST, { archive = null, base = '' } = {}) {
   if (!existsSync(join(dir, 'index.html'))) {
     throw new Error(`${dir}/index.html is missing: build the app first (trunk build --release)`);
   }
   const server = createServer(async (req, res) => {
-    const path = normalize(decodeURIComponent(new URL(req.url, 'http://x').pathname)).replace(/^(\.\.[/\\])+/, '');
+    const full = normalize(decodeURIComponent(new URL(req.url, 'http://x').pathname)).replace(/^(\.\.[/\\])+/, '');
+    if (!full.startsWith(`${base}/`)) {
+      res.writeHead(404).end();
+      return;
+    }
+    const path = full.slice(base.length);
     if (path === ARCHIVE_PATH) {
       if (!archive) {
         res.writeHead(404).end();
@@ -44,8 +51,12 @@ export async function serve(dir = DIST, { archive = null } = {}) {
     }
     let file = join(dir, path);
     if (!(await stat(file).catch(() => null))?.isFile()) file = join(dir, 'index.html');
+    let body = await readFile(file);
+    if (base && file.endsWith('index.html')) {
+      body = body.toString().replace(/(["'])\/(?=[\w.-]+\.(?:js|wasm|css|svg)\b)/g, `$1${base}/`);
+    }
     res.writeHead(200, { 'content-type': TYPES[extname(file)] || 'application/octet-stream' });
-    res.end(await readFile(file));
+    res.end(body);
   });
   await new Promise((ok) => server.listen(0, '127.0.0.1', ok));
   return { url: `http://127.0.0.1:${server.address().port}`, close: () => server.close() };

@@ -122,3 +122,30 @@ test('copy link puts the current URL on the clipboard', async () => {
   assert.equal(await page.evaluate(() => navigator.clipboard.readText()), page.url());
   await context.close();
 });
+
+test('an unknown path says so and links home, at the root and under a sub-path', async () => {
+  const page = await newPage(browser);
+  await page.goto(`${server.url}/no/such/page`);
+  await page.getByTestId('not-found').waitFor({ timeout: 30_000 });
+  assert.equal(await page.getByTestId('not-found').locator('a').getAttribute('href'), '/');
+  const sub = await serve(undefined, { base: '/sub' });
+  try {
+    await page.goto(`${sub.url}/sub/nowhere`);
+    await page.getByTestId('not-found').waitFor({ timeout: 30_000 });
+    assert.match(await page.getByTestId('not-found').textContent(), /no page at \/sub\/nowhere/);
+    await page.getByTestId('not-found').locator('a').click();
+    await page.getByTestId('stage-table').waitFor({ timeout: 30_000 });
+    assert.equal(new URL(page.url()).pathname, '/sub/');
+    // A link under the sub-path opens its view, and changing it keeps the path.
+    await openApp(page, `${sub.url}/sub`, query({ d: 4, w0: 32, wa: 8, wm: 2, g: 8, b: 1, q: 8, data: 'cifar10' }));
+    assert.equal((await readStages(page)).length, 2);
+    await page.getByTestId('param-d-number').fill('6');
+    await page.getByTestId('param-d-number').dispatchEvent('change');
+    await page.waitForFunction(() => new URL(location.href).searchParams.get('d') === '6');
+    assert.equal(new URL(page.url()).pathname, '/sub/');
+    assert.equal(new URL(page.url()).searchParams.get('w0'), '32');
+    assert.deepEqual(page.errors, []);
+  } finally {
+    sub.close();
+  }
+});

@@ -108,10 +108,33 @@ test('trains a tiny model on WebGPU; a device lost mid-run moves to the CPU and 
   }
 });
 
-test('without WebGPU the CPU fallback says so and trains; Cancel keeps the curves', async () => {
+/** Keeps every message between the page and its worker (`window.__sent`, `__received`). */
+async function recordWorkerMessages(page) {
+  await page.addInitScript(() => {
+    const Native = window.Worker;
+    window.__sent = [];
+    window.__received = [];
+    window.Worker = function (...args) {
+      const worker = new Native(...args);
+      window.__worker = worker;
+      const post = worker.postMessage.bind(worker);
+      worker.postMessage = (message, ...rest) => {
+        if (typeof message === 'string') window.__sent.push(JSON.parse(message));
+        return post(message, ...rest);
+      };
+      worker.addEventListener('message', (e) => {
+        if (typeof e.data === 'string') window.__received.push(JSON.parse(e.data));
+      });
+      return worker;
+    };
+  });
+}
+
+test('without WebGPU the CPU fallback says so and trains; a second Start gets Busy; Cancel keeps the curves', async () => {
   const browser = await launch();
   try {
     const page = await newPage(browser);
+    await recordWorkerMessages(page);
     await openApp(page, withData.url, TINY);
     await setRecipe(page, { epochs: 5 });
     await page.getByTestId('train-start').click();
@@ -119,6 +142,16 @@ test('without WebGPU the CPU fallback says so and trains; Cancel keeps the curve
     assert.match(await page.getByTestId('cpu-fallback').textContent(), /CPU/);
     assert.match(await page.getByTestId('train-backend-used').textContent(), /CPU/);
     await page.waitForFunction(() => document.querySelector('[data-testid=train-progress]')?.value >= 2, null, { timeout: 120_000 });
+    // A Start while a run holds the worker is answered, not dropped, and the run goes on.
+    const start = await page.evaluate(() => window.__sent.find((m) => m.type === 'Start'));
+    assert.ok(start.spec.id > 1 && start.spec.recipe.epochs === 5, JSON.stringify(start.spec.recipe));
+    await page.evaluate((spec) => window.__worker.postMessage(JSON.stringify({ type: 'Start', spec: { ...spec, id: 1 } })), start.spec);
+    await page.waitForFunction(() => window.__received.some((m) => m.type === 'Run' && m.run === 1), null, { timeout: 60_000 });
+    const received = await page.evaluate(() => window.__received);
+    assert.deepEqual(received.find((m) => m.run === 1).event, { type: 'Busy', running: start.spec.id });
+    const runs = new Set(received.filter((m) => m.type === 'Run' && m.run !== 1).map((m) => m.run));
+    assert.deepEqual([...runs], [start.spec.id], 'every run event names the page\'s run');
+    assert.equal(await page.getByTestId('train-error').count(), 0, 'the page ignores news of another run');
     await page.getByTestId('train-cancel').click();
     await page.getByText('Cancelled; the curves so far are kept.').waitFor({ timeout: 60_000 });
     const steps = await progressValue(page);

@@ -10,7 +10,7 @@ use web_sys::{ErrorEvent, File, MessageEvent, Worker};
 use crate::design::NetSpec;
 use crate::run::protocol::{Command, DataStatus, Event};
 use crate::run::record::{RunFacts, RunRecord};
-use crate::run::session::{BackendInfo, Curves, Effect, Session, StepInfo};
+use crate::run::session::{BackendInfo, Curves, Effect, Phase, Session, StepInfo};
 use crate::run::{BackendChoice, Recipe, RunSpec};
 
 /// Everything the panel shows about training; `Copy`, so components share it. Each

@@ -10,13 +10,13 @@ use leptos::prelude::*;
 use self::client::Training;
 use self::curves::TrainingCurves;
 use self::data::DataSource;
-use super::playground::use_set_params;
+use super::url_state::use_url_state;
 use crate::design::{Dataset, NetSpec};
 use crate::report::Report;
 use crate::run::memory::{self, Target};
 use crate::run::session::Phase;
 use crate::run::{BackendChoice, Recipe};
-use crate::url_params::{PageState, BACKEND, RECIPE};
+use crate::url_params::{BACKEND, RECIPE};
 
 fn minutes(seconds: f64) -> String {
     let s = seconds.max(0.0).round() as u64;
@@ -28,13 +28,13 @@ fn minutes(seconds: f64) -> String {
 }
 
 #[component]
-pub fn TrainPanel(state: Memo<PageState>, report: Memo<Report>) -> impl IntoView {
+pub fn TrainPanel(report: Memo<Report>) -> impl IntoView {
     let training = Training::new();
+    let url = use_url_state();
+    let state = url.state;
     // The recipe lives in the URL with the model, so a link reproduces a run's settings.
     let recipe: Memo<Recipe> = Memo::new(move |_| state.with(|s| s.recipe));
     let backend = Memo::new(move |_| state.with(|s| s.backend));
-    let set = use_set_params(state);
-    let set_backend = set.clone();
     // The CIFAR-10 network of the shape on screen (3x3 stem, 10 classes).
     let spec = Memo::new(move |_| report.with(|r| NetSpec::new(&r.shape, Dataset::Cifar10)));
     let target = Memo::new(move |_| {
@@ -82,7 +82,6 @@ pub fn TrainPanel(state: Memo<PageState>, report: Memo<Report>) -> impl IntoView
                     .filter(|d| d.key != BACKEND.key)
                     .map(|def| {
                         let (key, (min, max), step) = (def.key, def.bounds(), def.step());
-                        let set = set.clone();
                         view! {
                             <label title=def.help>
                                 {def.label}
@@ -94,7 +93,7 @@ pub fn TrainPanel(state: Memo<PageState>, report: Memo<Report>) -> impl IntoView
                                     step=step
                                     prop:value=move || state.with(|s| s.get(key))
                                     prop:disabled=move || phase.with(Phase::active)
-                                    on:change=move |ev| set(vec![(key, event_target_value(&ev))], false)
+                                    on:change=move |ev| url.set(vec![(key, event_target_value(&ev))], false)
                                 />
                             </label>
                         }
@@ -106,7 +105,7 @@ pub fn TrainPanel(state: Memo<PageState>, report: Memo<Report>) -> impl IntoView
                         data-testid="train-backend"
                         prop:value=move || state.with(|s| s.get(BACKEND.key))
                         prop:disabled=move || phase.with(Phase::active)
-                        on:change=move |ev| set_backend(vec![(BACKEND.key, event_target_value(&ev))], false)
+                        on:change=move |ev| url.set(vec![(BACKEND.key, event_target_value(&ev))], false)
                     >
                         <option value="auto">"WebGPU if available"</option>
                         <option value="cpu">"CPU only"</option>

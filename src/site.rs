@@ -1,0 +1,42 @@
+//! Where the site lives and its routes, as plain string arithmetic so it is tested
+//! natively. The page may be served at a domain's root or under any sub-path (a
+//! project page at `/repo/`): the app finds its base from where its own script was
+//! loaded, and every in-page link is built from that base.
+
+/// The shape explorer and trainer: today's page.
+pub const HOME: &str = "/";
+
+/// The site's base path ("" at the root, "/repo" under a sub-path), from the path of
+/// one of the site's top-level files (the app's script, `/repo/playground-1a2b.js`).
+pub fn base_of(asset_path: &str) -> String {
+    let dir = asset_path.rsplit_once('/').map_or("", |(dir, _)| dir);
+    dir.trim_end_matches('/').to_string()
+}
+
+/// The in-page path of `route` (which starts with `/`) on a site at `base`.
+pub fn path_of(base: &str, route: &str) -> String {
+    let route = route.trim_start_matches('/');
+    format!("{base}/{route}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_base_is_the_scripts_folder() {
+        assert_eq!(base_of("/playground-1a2b.js"), "");
+        assert_eq!(base_of("/repo/playground-1a2b.js"), "/repo");
+        assert_eq!(base_of("/a/b/playground.js"), "/a/b");
+        assert_eq!(base_of("playground.js"), "");
+        assert_eq!(base_of(""), "");
+    }
+
+    #[test]
+    fn routes_sit_under_the_base() {
+        assert_eq!(path_of("", HOME), "/");
+        assert_eq!(path_of("/repo", HOME), "/repo/");
+        assert_eq!(path_of("/repo", "/explore"), "/repo/explore");
+        assert_eq!(path_of("", "/lessons/2"), "/lessons/2");
+    }
+}
