@@ -1,11 +1,11 @@
-//! Training RegNets with Burn: the model, our CPU kernels, and a step-at-a-time
-//! trainer the caller drives (so a browser can yield between steps). What a run is
+//! Training RegNets with Burn: the model (`model`), its layers as backend extensions
+//! with our own CPU kernels (`ops`, over the shared CPU helpers of `cpu`), and a
+//! step-at-a-time trainer the caller drives (so a browser can yield between steps). What a run is
 //! (its spec, recipe, progress and record) lives in `run`, without Burn.
 
-pub mod conv;
+pub mod cpu;
 pub mod model;
-pub mod norm;
-pub mod se;
+pub mod ops;
 pub mod trainer;
 
 pub use model::RegNet;

@@ -6,9 +6,7 @@ use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::nn::{BatchNorm, BatchNormConfig, Initializer, Linear, LinearConfig, PaddingConfig2d};
 use burn::prelude::*;
 
-use super::conv::same_conv;
-use super::norm::{batch_norm, batch_norm_add_relu};
-use super::se::squeeze_excite;
+use super::ops::{batch_norm, batch_norm_add_relu, same_conv, squeeze_excite};
 use crate::design::{BlockSpec, ConvSpec, NetSpec};
 
 /// The conv `spec` describes, with pycls's init: normal(0, sqrt(2 / fan_out)),

@@ -15,7 +15,8 @@
 
 use rayon::prelude::*;
 
-use super::{zeroed_chunks, Geometry};
+use super::geometry::Geometry;
+use crate::train::cpu::zeroed_chunks;
 
 /// Positions per accumulator: one AVX2 register (two on SSE or wasm SIMD).
 const LANES: usize = 8;

@@ -1,0 +1,180 @@
+//! The RegNet's convolutions, fast on the CPU.
+//!
+//! Burn's `flex` backend runs a RegNet's convolutions several times slower than
+//! PyTorch, mostly in the backward pass (it runs the 1x1 weight gradient as a
+//! convolution, and a grouped 3x3 one group and image at a time through strided
+//! copies). So the 1x1 and 3x3 convolutions (grouped or dense, stride 1 or 2, "same"
+//! padding) are a Burn backend extension: on flex, 3x3 layers with narrow groups run
+//! the direct kernels of `direct`; the rest (1x1 layers, wider groups) are one GEMM
+//! per image and group over an im2col buffer (none for a plain 1x1), for the forward
+//! pass and both gradients, the images spread over threads, the weight gradient
+//! accumulated in place (`cpu`). Every other backend (wgpu) runs Burn's own conv2d.
+//! The measurements behind these choices are in BENCHMARKS.md.
+
+use burn::backend::tensor::FloatTensor;
+use burn::backend::{backend_extension, Backend, Dispatch};
+use burn::prelude::*;
+use burn::tensor::module::conv2d;
+use burn::tensor::ops::ConvOptions;
+
+use crate::train::cpu::on_flex;
+
+mod backward;
+mod cpu;
+mod direct;
+mod geometry;
+
+/// A k x k convolution without bias and with padding k / 2 (k odd, read from the
+/// weight, `[c_out, c_in / groups, k, k]`): the RegNet's 1x1 and 3x3 layers.
+pub fn same_conv(x: Tensor<4>, weight: Tensor<4>, stride: usize, groups: usize) -> Tensor<4> {
+    if on_flex(&x.device()) {
+        let y = <Dispatch as ConvOps>::same_conv(
+            x.into_dispatch(),
+            weight.into_dispatch(),
+            stride,
+            groups,
+        );
+        Tensor::from_dispatch(y)
+    } else {
+        let pad = weight.dims()[2] / 2;
+        let options = ConvOptions::new([stride, stride], [pad, pad], [1, 1], groups);
+        conv2d(x, weight, None, options)
+    }
+}
+
+/// The convolution as a backend operation; the gradients are separate kernels
+/// (`ConvGrads`) that the autodiff wrapper calls.
+#[backend_extension(Flex, Autodiff)]
+pub trait ConvOps: Backend {
+    fn same_conv(
+        x: FloatTensor<Self>,
+        weight: FloatTensor<Self>,
+        stride: usize,
+        groups: usize,
+    ) -> FloatTensor<Self>;
+}
+
+/// What the gradients of one `same_conv` call need to know besides tensors.
+#[derive(Clone, Copy, Debug)]
+pub struct ConvShape {
+    pub x: [usize; 4],
+    pub weight: [usize; 4],
+    pub stride: usize,
+    pub groups: usize,
+}
+
+impl ConvShape {
+    pub(super) fn new(
+        x: &burn::tensor::Shape,
+        weight: &burn::tensor::Shape,
+        stride: usize,
+        groups: usize,
+    ) -> Self {
+        ConvShape {
+            x: [x[0], x[1], x[2], x[3]],
+            weight: [weight[0], weight[1], weight[2], weight[3]],
+            stride,
+            groups,
+        }
+    }
+}
+
+/// The two gradients of `same_conv`, for backends that run it themselves.
+pub trait ConvGrads: Backend {
+    /// The input gradient, `[batch, c_in, h, w]`, from the output gradient.
+    fn same_conv_grad_x(
+        grad: FloatTensor<Self>,
+        weight: FloatTensor<Self>,
+        shape: ConvShape,
+    ) -> FloatTensor<Self>;
+    /// The weight gradient, summed over the batch.
+    fn same_conv_grad_w(
+        x: FloatTensor<Self>,
+        grad: FloatTensor<Self>,
+        shape: ConvShape,
+    ) -> FloatTensor<Self>;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use burn::tensor::Distribution;
+
+    /// Our kernels against Burn's conv2d on flex: output and both gradients, for a
+    /// `k` x `k` kernel over `[batch, c_in, h, w]`.
+    fn check(
+        k: usize,
+        [batch, c_in, h, w]: [usize; 4],
+        c_out: usize,
+        stride: usize,
+        groups: usize,
+    ) {
+        let device = Device::flex().autodiff();
+        let normal = Distribution::Normal(0.0, 1.0);
+        let x = Tensor::<4>::random([batch, c_in, h, w], normal, &device);
+        let weight = Tensor::<4>::random([c_out, c_in / groups, k, k], normal, &device);
+        let out = [batch, c_out, (h - 1) / stride + 1, (w - 1) / stride + 1];
+        let upstream = Tensor::<4>::random(out, normal, &device);
+        let run = |ours: bool| {
+            let (x, weight) = (x.clone().require_grad(), weight.clone().require_grad());
+            let y = if ours {
+                same_conv(x.clone(), weight.clone(), stride, groups)
+            } else {
+                let pad = [k / 2; 2];
+                let options = ConvOptions::new([stride; 2], pad, [1, 1], groups);
+                conv2d(x.clone(), weight.clone(), None, options)
+            };
+            let grads = (y.clone() * upstream.clone()).sum().backward();
+            let dx = x.grad(&grads).unwrap();
+            let dw = weight.grad(&grads).unwrap();
+            [y.inner().into_data(), dx.into_data(), dw.into_data()]
+        };
+        let (ours, burn) = (run(true), run(false));
+        let names = ["output", "input gradient", "weight gradient"];
+        for (what, (a, b)) in names.iter().zip(ours.iter().zip(&burn)) {
+            let worst = crate::train::worst_relative_error(a, b);
+            assert!(
+                worst < 1e-4,
+                "{what}: relative error {worst} for {k}x{k}, {c_in} -> {c_out}, \
+                 {h}x{w}, stride {stride}, groups {groups}"
+            );
+        }
+    }
+
+    #[test]
+    fn conv3x3_matches_burn_dense_grouped_strided() {
+        check(3, [2, 3, 6, 6], 8, 1, 1);
+        check(3, [3, 12, 5, 7], 12, 1, 3);
+        check(3, [2, 16, 8, 8], 16, 2, 4);
+        check(3, [2, 6, 7, 5], 6, 2, 2);
+        check(3, [1, 4, 1, 1], 8, 1, 1);
+    }
+
+    #[test]
+    fn conv3x3_direct_blocks_strides_and_wide_groups() {
+        // Narrow groups (the direct kernels): outputs filling one block, two blocks
+        // with a partial one, a 1-pixel-wide image.
+        check(3, [2, 16, 4, 9], 16, 1, 2);
+        check(3, [2, 12, 5, 3], 20, 1, 1);
+        check(3, [2, 6, 9, 1], 6, 1, 3);
+        // At stride 2 (phase planes), with a partial block, odd and even sizes.
+        check(3, [2, 24, 7, 6], 24, 2, 2);
+        check(3, [2, 8, 6, 9], 16, 2, 1);
+        // Rows of whole vector runs, read and written in place: 8 and 16 wide at
+        // stride 1, 8 wide out of 16 and 15 at stride 2, with partial blocks.
+        check(3, [2, 16, 8, 8], 16, 1, 2);
+        check(3, [2, 12, 3, 16], 20, 1, 1);
+        check(3, [2, 24, 6, 16], 24, 2, 2);
+        check(3, [2, 12, 5, 15], 12, 2, 1);
+        // Groups wider than the direct kernels take (im2col and GEMM).
+        check(3, [2, 70, 3, 4], 70, 1, 1);
+        check(3, [1, 70, 5, 5], 70, 2, 1);
+    }
+
+    #[test]
+    fn conv1x1_matches_burn_plain_and_strided() {
+        check(1, [2, 6, 5, 5], 4, 1, 1);
+        check(1, [2, 6, 5, 4], 10, 2, 1);
+        check(1, [3, 8, 3, 3], 4, 1, 2);
+    }
+}
