@@ -1,5 +1,5 @@
 // Memory of training in the browser's CPU fallback, against the estimate the page
-// refuses runs by (src/train/memory.rs, Target::Cpu): the worker reports its wasm
+// refuses runs by (src/run/memory.rs, Target::Cpu): the worker reports its wasm
 // memory (which only grows, so its peak) before the first step and after each step.
 // Usage: node bench/browser_memory.mjs '<url query>' batch [steps]   (after
 // `trunk build --release`). Prints one JSON object; the training footprint is the

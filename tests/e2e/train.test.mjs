@@ -100,6 +100,8 @@ test('trains a tiny model on WebGPU; a device lost mid-run moves to the CPU and 
     await page.getByTestId('gpu-failed').waitFor({ timeout: 120_000 });
     assert.match(await page.getByTestId('gpu-failed').textContent(), /WebGPU failed in this browser \(the GPU stopped answering \(.+\); the device may have been lost\), so this tab trains on the CPU/);
     assert.match(await page.getByTestId('loss-curve').locator('path.previous').getAttribute('d'), /^M[\d.]+,[\d.]+L/, 'the lost run\'s curve is kept');
+    // The kept curve is named as the failed WebGPU run once the CPU rerun starts.
+    await page.waitForFunction(() => /^previous run: d=2 .* \(WebGPU, failed\)$/.test(document.querySelector('.key.previous')?.textContent ?? ''), null, { timeout: 120_000 });
     await page.getByTestId('train-result').waitFor({ timeout: 300_000 });
     assert.match(await page.getByTestId('train-backend-used').textContent(), /CPU/);
     assert.equal(await progressValue(page), 20, 'the CPU rerun ran all 20 steps');
