@@ -68,13 +68,9 @@ impl Progress {
         &self.spec.recipe
     }
 
-    pub fn facts(&self) -> RunFacts {
-        self.facts
-    }
-
-    /// Steps recorded so far.
-    pub fn steps(&self) -> usize {
-        self.step
+    /// Epochs completed so far.
+    pub fn epochs(&self) -> u32 {
+        (self.step / self.facts.steps_per_epoch.max(1)) as u32
     }
 
     /// `RunEvent::Started`, with the caller's memory figure.
@@ -230,6 +226,7 @@ mod tests {
         assert_eq!(ends, [None, None, None, Some(1), None, None, None, Some(2)]);
         let means: Vec<_> = p.curves.train_loss.iter().map(|e| e.value).collect();
         assert_eq!(means, [1.5, 5.5]);
+        assert_eq!(p.epochs(), 2);
     }
 
     #[test]

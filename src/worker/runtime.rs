@@ -68,15 +68,22 @@ const WEBGPU: &str = "WebGPU (Burn wgpu)";
 struct State {
     data: RefCell<Option<Rc<Cifar10>>>,
     gpu: RefCell<Option<Result<Device, String>>>,
-    /// The run that holds the worker.
-    running: Cell<Option<RunId>>,
     paused: Cell<bool>,
     cancel: Cell<bool>,
 }
 
 thread_local! {
-    /// The run in flight, for the panic hook's message.
+    /// The run that holds the worker. Outside `State` because the panic hook, which
+    /// names the run in its message, cannot hold the state's `Rc`.
     static RUNNING: Cell<Option<RunId>> = const { Cell::new(None) };
+}
+
+fn running() -> Option<RunId> {
+    RUNNING.with(Cell::get)
+}
+
+fn set_running(run: Option<RunId>) {
+    RUNNING.with(|r| r.set(run));
 }
 
 /// Starts the worker: installs the message handler and says it is ready.
@@ -88,7 +95,7 @@ pub fn run() {
             .and_then(|p| p.lines().next())
             .unwrap_or("an internal error");
         post(&Event::Crashed {
-            run: RUNNING.with(Cell::get),
+            run: running(),
             message: format!("training stopped: {detail}"),
         });
     }));
@@ -143,13 +150,12 @@ fn handle(state: &Rc<State>, command: Command) {
             });
         }
         Command::Start { spec } => {
-            if let Some(running) = state.running.get() {
+            if let Some(running) = running() {
                 post_run(spec.id, RunEvent::Busy { running });
                 return;
             }
             let run = spec.id;
-            state.running.set(Some(run));
-            RUNNING.with(|r| r.set(Some(run)));
+            set_running(Some(run));
             state.cancel.set(false);
             state.paused.set(false);
             let state = state.clone();
@@ -162,13 +168,12 @@ fn handle(state: &Rc<State>, command: Command) {
                         message,
                     }),
                 }
-                state.running.set(None);
-                RUNNING.with(|r| r.set(None));
+                set_running(None);
             });
         }
-        Command::Pause { run } if state.running.get() == Some(run) => state.paused.set(true),
-        Command::Resume { run } if state.running.get() == Some(run) => state.paused.set(false),
-        Command::Cancel { run } if state.running.get() == Some(run) => state.cancel.set(true),
+        Command::Pause { run } if running() == Some(run) => state.paused.set(true),
+        Command::Resume { run } if running() == Some(run) => state.paused.set(false),
+        Command::Cancel { run } if running() == Some(run) => state.cancel.set(true),
         // News for a run that has ended: nothing to do.
         Command::Pause { .. } | Command::Resume { .. } | Command::Cancel { .. } => {}
     }
@@ -239,7 +244,7 @@ fn keep(state: &State, d: Cifar10, source: &str, cache_note: Option<String>) -> 
 }
 
 async fn load_file(state: Rc<State>, file: File) {
-    if state.running.get().is_some() {
+    if running().is_some() {
         return;
     }
     post(&Event::Data(DataStatus::Parsing));

@@ -137,14 +137,12 @@ fn train(mut trainer: Trainer, spec: RunSpec, backend: &str) -> (RunRecord, Resu
         ProgressStyle::with_template("{bar:40} {pos}/{len} steps  {msg}  eta {eta}")
             .expect("template"),
     );
-    let mut last_epoch = None;
     while let Some(loss) = trainer.step_sync() {
         match progress.step(loss, now(), 0) {
             Ok(report) => {
                 if let RunEvent::Step { images_per_s, .. } = report.event {
                     bar.set_message(format!("loss {loss:.3}  {images_per_s:.0} img/s"));
                 }
-                last_epoch = report.epoch_end.or(last_epoch);
                 bar.inc(1);
             }
             Err(diverged) => {
@@ -163,7 +161,8 @@ fn train(mut trainer: Trainer, spec: RunSpec, backend: &str) -> (RunRecord, Resu
         }
     }
     bar.finish_and_clear();
-    progress.evaluated(last_epoch.unwrap_or(0), trainer.test_correct(500));
+    let epochs = progress.epochs();
+    progress.evaluated(epochs, trainer.test_correct(500));
     (progress.record(RunStatus::Finished, backend, now()), Ok(()))
 }
 
