@@ -48,6 +48,9 @@ fn App() -> impl IntoView {
         <Router base=base>
             <Routes fallback=move || view! { <NotFound home=home.clone() /> }>
                 <Route path=path!("/") view=playground::Playground />
+                // Static hosts also serve the page as index.html, and links copied
+                // there carry that path.
+                <Route path=path!("/index.html") view=playground::Playground />
             </Routes>
         </Router>
     }

@@ -136,6 +136,10 @@ test('an unknown path says so and links home, at the root and under a sub-path',
     await page.getByTestId('not-found').locator('a').click();
     await page.getByTestId('stage-table').waitFor({ timeout: 30_000 });
     assert.equal(new URL(page.url()).pathname, '/sub/');
+    // A link to index.html (as a static host serves the page) opens the same view.
+    await page.goto(`${sub.url}/sub/index.html?d=4&w0=32&wa=8&wm=2&g=8&b=1&q=8&data=cifar10`);
+    await page.getByTestId('stage-table').waitFor({ timeout: 30_000 });
+    assert.equal((await readStages(page)).length, 2);
     // A link under the sub-path opens its view, and changing it keeps the path.
     await openApp(page, `${sub.url}/sub`, query({ d: 4, w0: 32, wa: 8, wm: 2, g: 8, b: 1, q: 8, data: 'cifar10' }));
     assert.equal((await readStages(page)).length, 2);
