@@ -2,7 +2,7 @@
 // refuses runs by (src/run/memory.rs, Target::Cpu): the worker reports its wasm
 // memory (which only grows, so its peak) before the first step and after each step.
 // Usage: node bench/browser_memory.mjs '<url query>' batch [steps]   (after
-// `trunk build --release`). Prints one JSON object; the training footprint is the
+// `scripts/build`). Prints one JSON object; the training footprint is the
 // growth from the Started event (data and model loaded) to the last step.
 import { serve, launch, newPage, openApp, cifarArchive } from '../tests/e2e/harness.mjs';
 

@@ -1,7 +1,7 @@
 // Training throughput in the browser: the release build's worker trains the mini
 // RegNetX (batch 128, 32 px) on a served CIFAR-format archive, in headless Chromium,
 // on the CPU fallback (flex in wasm, one thread) or on WebGPU (SwiftShader here).
-// Usage: node bench/browser_train.mjs cpu|webgpu [steps]   (after `trunk build --release`;
+// Usage: node bench/browser_train.mjs cpu|webgpu [steps]   (after `scripts/build`;
 // DIST=folder serves another build, e.g. one with `--features cpu-ndarray`)
 // Prints one JSON object: images/s over the steps after the first two (which build
 // and, on WebGPU, compile the kernels), timed by the page's own progress bar.

@@ -1,5 +1,5 @@
 // Slider input -> table and plot redrawn, in headless Chromium on the release build.
-// Usage: node bench/slider.mjs [iterations]   (after `trunk build --release`)
+// Usage: node bench/slider.mjs [iterations]   (after `scripts/build`)
 // For each tick: set the wa slider, dispatch `input`, and time (a) until the stage
 // table and plot have been updated in the DOM and (b) until the next frame.
 import { serve, launch, newPage, openApp } from '../tests/e2e/harness.mjs';

@@ -4,18 +4,15 @@ set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
-TRUNK_VERSION=0.21.14
 WASM_BINDGEN_VERSION=0.2.130
 export PATH="$ROOT/node_modules/.bin:${CARGO_HOME:-$HOME/.cargo}/bin:$PATH"
-# Trunk must use the pinned tools on PATH, never download its own.
-export TRUNK_OFFLINE=true
 export CARGO_BUILD_JOBS="${CARGO_BUILD_JOBS:-2}"
 
 # Each step's heading carries the minutes:seconds since the script started, so a
 # run's log shows where its time went.
 say() { printf '\033[1m==> [%02d:%02d] %s\033[0m\n' $((SECONDS / 60)) $((SECONDS % 60)) "$*"; }
 
-# Runs a cargo (or trunk) build with clippy's lints on this crate, warnings as errors:
+# Runs a cargo build with clippy's lints on this crate, warnings as errors:
 # clippy-driver compiles our crate in place of rustc (as `cargo clippy` itself does), so
 # the real build is linted and Burn is not compiled a second time in check mode, once
 # per target. Dependencies are built by plain rustc and shared with unlinted builds.
@@ -61,9 +58,6 @@ ensure_node_tools() {
 
 ensure_build_tools() {
   ensure_wasm_target
-  # Without default features: no TLS stack and no update check (Trunk runs offline
-  # here and serves plain HTTP on 127.0.0.1).
-  ensure_cargo_tool trunk trunk "$TRUNK_VERSION" --no-default-features
   ensure_cargo_tool wasm-bindgen-cli wasm-bindgen "$WASM_BINDGEN_VERSION"
   ensure_node_tools
 }
@@ -87,8 +81,40 @@ ensure_vulkan() {
   fi
 }
 
-# The release build of the app into dist/.
+# The site's two wasm32 programs, each cargo-built in its own target directory so the
+# two builds can run at once (a cargo build directory admits one build at a time):
+# the page (the shape explorer, no Burn: `--no-default-features`, size-tuned profile
+# `page`) and the training worker (Burn, profile `worker`). Extra arguments go to cargo
+# (`--features cpu-ndarray` for the benchmark's second worker).
+TARGET_BASE="${CARGO_TARGET_DIR:-$ROOT/target}"
+PAGE_TARGET_DIR="$TARGET_BASE/page"
+WORKER_TARGET_DIR="$TARGET_BASE/app"
+cargo_page() {
+  CARGO_TARGET_DIR="$PAGE_TARGET_DIR" cargo build --target wasm32-unknown-unknown \
+    --profile page --bin playground --no-default-features "$@"
+}
+cargo_worker() {
+  CARGO_TARGET_DIR="$WORKER_TARGET_DIR" cargo build --target wasm32-unknown-unknown \
+    --profile worker --bin train_worker "$@"
+}
+
+# The release build of the app into DIST (default dist/): both programs at once, then
+# scripts/package-site. Extra arguments go to the worker's cargo build.
 build_app() {
-  say "building the app (trunk build --release)"
-  trunk build --release
+  local dist="${DIST:-$ROOT/dist}"
+  say "building the app into $dist (page and worker, wasm32, release)"
+  ensure_build_tools
+  cargo_page &
+  local page=$!
+  cargo_worker "$@"
+  wait "$page"
+  package_site "$dist"
+}
+
+# wasm-bindgen and wasm-opt over the two cargo outputs, and index.html, into DIST.
+package_site() {
+  node "$ROOT/scripts/package-site.mjs" \
+    --page "$PAGE_TARGET_DIR/wasm32-unknown-unknown/page/playground.wasm" \
+    --worker "$WORKER_TARGET_DIR/wasm32-unknown-unknown/worker/train_worker.wasm" \
+    --out "$1"
 }

@@ -1,4 +1,4 @@
-//! Entry point of the web app, built for wasm32 by Trunk (see index.html).
+//! Entry point of the web app, built for wasm32 by `scripts/build` (see index.html).
 
 #[cfg(target_arch = "wasm32")]
 fn main() {

@@ -13,11 +13,16 @@ use regnet_playground::report::Report;
 use regnet_playground::run::Recipe;
 use regnet_playground::train::Trainer;
 
+/// `$REGNET_CIFAR`, else `../shared/data/` beside the checkout. The checkout is read
+/// when the test runs (cargo sets `CARGO_MANIFEST_DIR` then too): a test binary reused
+/// from a shared target directory may have been compiled in another clone.
 fn archive() -> PathBuf {
     let path = std::env::var_os("REGNET_CIFAR")
         .map(PathBuf::from)
         .unwrap_or_else(|| {
-            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/data/cifar-10-binary.tar.gz")
+            let checkout = std::env::var_os("CARGO_MANIFEST_DIR")
+                .unwrap_or_else(|| env!("CARGO_MANIFEST_DIR").into());
+            PathBuf::from(checkout).join("../shared/data/cifar-10-binary.tar.gz")
         });
     assert!(
         path.exists(),

@@ -24,7 +24,7 @@ pub fn mount() {
     leptos::mount::mount_to_body(App);
 }
 
-/// The site's base path, from where the browser loaded the app's script (Trunk
+/// The site's base path, from where the browser loaded the app's script (index.html
 /// preloads it with a `modulepreload` link); "" when it cannot tell.
 fn base() -> String {
     let script = document()

@@ -1,5 +1,5 @@
-//! The training Web Worker that Trunk builds for wasm32 (see index.html,
-//! `data-type="worker"`); the page starts it from `train_worker_loader.js`.
+//! The training Web Worker, built for wasm32 by `scripts/build` as a classic worker
+//! script (scripts/package-site.mjs); the page starts it from `train_worker_loader.js`.
 
 #[cfg(target_arch = "wasm32")]
 unsafe extern "C" {

@@ -1,65 +1,25 @@
 // Serves the real release build (dist/) on 127.0.0.1 and drives Debian's Chromium
 // through playwright-core. A missing build or browser is an error, never a skip.
-import { createServer } from 'node:http';
-import { readFile, stat } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
-import { extname, join, normalize } from 'node:path';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
 import { chromium } from 'playwright-core';
+import { ARCHIVE_PATH, serveSite } from '../../scripts/serve-site.mjs';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 export const DIST = join(ROOT, 'dist');
 const CHROMIUM = process.env.CHROMIUM_PATH || '/usr/bin/chromium';
-const TYPES = {
-  '.html': 'text/html; charset=utf-8',
-  '.js': 'text/javascript',
-  '.wasm': 'application/wasm',
-  '.css': 'text/css',
-  '.svg': 'image/svg+xml',
-};
-
-/** Where the page looks for the CIFAR-10 archive. */
-export const ARCHIVE_PATH = '/data/cifar-10-binary.tar.gz';
+export { ARCHIVE_PATH };
 
 /**
- * Starts a static server for `dir`; unknown paths get index.html (client-side routes).
- * `archive` (a Buffer) is served at ARCHIVE_PATH; without it that path is a 404, so a
- * test decides what data the page finds, whatever the build linked there.
- * `base` ("/sub") serves the site under that sub-path instead of the root, with
- * index.html's asset links moved there as `trunk build --public-url /sub/` writes them.
+ * Serves the build in `dir` (scripts/serve-site.mjs). `archive` (a Buffer) is served at
+ * ARCHIVE_PATH; without it that path is a 404, so a test decides what data the page
+ * finds, whatever the build linked there. `base` ("/sub") serves the site under that
+ * sub-path.
  */
-export async function serve(dir = DIST, { archive = null, base = '' } = {}) {
-  if (!existsSync(join(dir, 'index.html'))) {
-    throw new Error(`${dir}/index.html is missing: build the app first (trunk build --release)`);
-  }
-  const server = createServer(async (req, res) => {
-    const full = normalize(decodeURIComponent(new URL(req.url, 'http://x').pathname)).replace(/^(\.\.[/\\])+/, '');
-    if (!full.startsWith(`${base}/`)) {
-      res.writeHead(404).end();
-      return;
-    }
-    const path = full.slice(base.length);
-    if (path === ARCHIVE_PATH) {
-      if (!archive) {
-        res.writeHead(404).end();
-        return;
-      }
-      res.writeHead(200, { 'content-type': 'application/gzip', 'content-length': archive.length });
-      res.end(req.method === 'HEAD' ? undefined : archive);
-      return;
-    }
-    let file = join(dir, path);
-    if (!(await stat(file).catch(() => null))?.isFile()) file = join(dir, 'index.html');
-    let body = await readFile(file);
-    if (base && file.endsWith('index.html')) {
-      body = body.toString().replace(/(["'])\/(?=[\w.-]+\.(?:js|wasm|css|svg)\b)/g, `$1${base}/`);
-    }
-    res.writeHead(200, { 'content-type': TYPES[extname(file)] || 'application/octet-stream' });
-    res.end(body);
-  });
-  await new Promise((ok) => server.listen(0, '127.0.0.1', ok));
-  return { url: `http://127.0.0.1:${server.address().port}`, close: () => server.close() };
+export function serve(dir = DIST, { archive = null, base = '' } = {}) {
+  return serveSite(dir, { archive, base });
 }
 
 /** Headless Chromium with the flags this sandbox needs. */

@@ -33,7 +33,7 @@ pub struct Training {
     pub result: Memo<Option<RunRecord>>,
 }
 
-/// Trunk writes the worker's loader under this name (see index.html).
+/// The worker's loader, beside index.html (scripts/package-site.mjs writes it).
 const WORKER_URL: &str = "./train_worker_loader.js";
 
 impl Training {

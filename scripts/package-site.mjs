@@ -1,0 +1,136 @@
+// Turns the two cargo-built wasm32 programs into the site (scripts/lib.sh, build_app):
+//
+//   node scripts/package-site.mjs --page PAGE.wasm --worker WORKER.wasm --out DIST
+//
+// - the page: wasm-bindgen (`--target web`) and `wasm-opt -Oz`, under a content-hashed
+//   name (a new build never meets a stale cached copy), loaded by a module script in
+//   index.html and preloaded with the `modulepreload` link the app reads its base path
+//   from (src/app/mod.rs);
+// - the worker: wasm-bindgen (`--target no-modules`: a classic worker script) and
+//   `wasm-opt -O1`, as train_worker.js / train_worker_bg.wasm, started by
+//   train_worker_loader.js (the name src/app/train/client.rs starts);
+// - public/style.css and public/favicon.svg under hashed names, with integrity hashes;
+// - data/cifar-10-binary.tar.gz, a link to $REGNET_CIFAR (default
+//   ../shared/data/cifar-10-binary.tar.gz) when that file exists, never a copy; without
+//   it the page says where to get the archive and takes a picked file.
+//
+// Asset links are absolute under $PUBLIC_URL (default "/"): set it to the sub-path a
+// site is deployed under ("/repo/"). The site is written to DIST.staging and swapped
+// in whole, so a failed build leaves the last good DIST in place.
+import { execFile } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { copyFile, mkdir, readFile, realpath, rename, rm, symlink, writeFile } from 'node:fs/promises';
+import { basename, extname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs, promisify } from 'node:util';
+
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
+const run = promisify(execFile);
+
+const { values: args } = parseArgs({
+  options: { page: { type: 'string' }, worker: { type: 'string' }, out: { type: 'string' } },
+});
+for (const name of ['page', 'worker', 'out']) {
+  if (!args[name]) fail(`--${name} is required`);
+}
+for (const name of ['page', 'worker']) {
+  if (!existsSync(args[name])) fail(`no ${name} build at ${args[name]}: run its cargo build first`);
+}
+const publicUrl = (process.env.PUBLIC_URL || '/').replace(/\/?$/, '/');
+if (!publicUrl.startsWith('/')) fail(`PUBLIC_URL must be an absolute path, not ${publicUrl}`);
+
+const out = resolve(args.out);
+const stage = `${out}.staging`;
+const scratch = `${out}.bindgen`;
+await rm(stage, { recursive: true, force: true });
+await rm(scratch, { recursive: true, force: true });
+await mkdir(stage, { recursive: true });
+await mkdir(scratch, { recursive: true });
+
+const [page] = await Promise.all([packagePage(args.page), packageWorker(args.worker)]);
+const style = await hashedCopy(join(ROOT, 'public/style.css'));
+const icon = await hashedCopy(join(ROOT, 'public/favicon.svg'));
+const head = [
+  `<link rel="stylesheet" href="${publicUrl}${style.name}" integrity="${style.integrity}"/>`,
+  `<link rel="icon" href="${publicUrl}${icon.name}" integrity="${icon.integrity}"/>`,
+  `<link rel="modulepreload" href="${publicUrl}${page.js.name}" crossorigin="anonymous" integrity="${page.js.integrity}">`,
+  `<link rel="preload" href="${publicUrl}${page.wasm.name}" crossorigin="anonymous" integrity="${page.wasm.integrity}" as="fetch" type="application/wasm">`,
+  '<script type="module">',
+  `import init from '${publicUrl}${page.js.name}';`,
+  `await init({ module_or_path: '${publicUrl}${page.wasm.name}' });`,
+  '</script>',
+].join('\n    ');
+const template = await readFile(join(ROOT, 'index.html'), 'utf8');
+const MARK = '<!-- the app: scripts/package-site.mjs -->';
+if (!template.includes(MARK)) fail(`index.html lacks the line ${MARK}`);
+await writeFile(join(stage, 'index.html'), template.replace(MARK, head));
+await linkData();
+
+await rm(out, { recursive: true, force: true });
+await rename(stage, out);
+await rm(scratch, { recursive: true, force: true });
+console.log(`site written to ${out} (assets under ${publicUrl})`);
+
+function fail(message) {
+  console.error(`package-site: ${message}`);
+  process.exit(1);
+}
+
+async function tool(name, argv) {
+  try {
+    await run(name, argv, { maxBuffer: 64 << 20 });
+  } catch (e) {
+    fail(`${name} ${argv.join(' ')} failed:\n${e.stderr || e.message}`);
+  }
+}
+
+function digest(bytes, algorithm = 'sha384') {
+  return createHash(algorithm).update(bytes).digest();
+}
+
+async function described(path) {
+  const bytes = await readFile(path);
+  return { name: basename(path), integrity: `sha384-${digest(bytes).toString('base64')}` };
+}
+
+async function hashedCopy(path) {
+  const bytes = await readFile(path);
+  const ext = extname(path);
+  const name = `${basename(path, ext)}-${digest(bytes, 'sha256').toString('hex').slice(0, 16)}${ext}`;
+  await copyFile(path, join(stage, name));
+  return described(join(stage, name));
+}
+
+async function packagePage(wasm) {
+  const hash = digest(await readFile(wasm), 'sha256').toString('hex').slice(0, 16);
+  const name = `playground-${hash}`;
+  await tool('wasm-bindgen', ['--target=web', '--no-typescript', `--out-dir=${scratch}`, `--out-name=${name}`, wasm]);
+  await tool('wasm-opt', ['-Oz', `--output=${join(stage, `${name}_bg.wasm`)}`, join(scratch, `${name}_bg.wasm`)]);
+  await copyFile(join(scratch, `${name}.js`), join(stage, `${name}.js`));
+  return {
+    js: await described(join(stage, `${name}.js`)),
+    wasm: await described(join(stage, `${name}_bg.wasm`)),
+  };
+}
+
+async function packageWorker(wasm) {
+  const dir = join(scratch, 'worker');
+  await tool('wasm-bindgen', ['--target=no-modules', '--no-typescript', `--out-dir=${dir}`, '--out-name=train_worker', wasm]);
+  await tool('wasm-opt', ['-O1', `--output=${join(stage, 'train_worker_bg.wasm')}`, join(dir, 'train_worker_bg.wasm')]);
+  await copyFile(join(dir, 'train_worker.js'), join(stage, 'train_worker.js'));
+  await writeFile(
+    join(stage, 'train_worker_loader.js'),
+    'importScripts("./train_worker.js");wasm_bindgen("./train_worker_bg.wasm");',
+  );
+}
+
+async function linkData() {
+  const archive = process.env.REGNET_CIFAR || join(ROOT, '../shared/data/cifar-10-binary.tar.gz');
+  if (!existsSync(archive)) {
+    console.log(`package-site: no CIFAR-10 archive at ${archive}; the page will offer a file picker`);
+    return;
+  }
+  await mkdir(join(stage, 'data'));
+  await symlink(await realpath(archive), join(stage, 'data/cifar-10-binary.tar.gz'));
+}

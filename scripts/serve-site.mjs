@@ -1,0 +1,79 @@
+// A static server for the built site (scripts/serve, and the browser tests and
+// benchmarks through tests/e2e/harness.mjs): unknown paths get index.html, so the
+// app's client-side routes (and its not-found page) load from any link.
+//
+//   node scripts/serve-site.mjs [DIR] [PORT]   (defaults: dist 8080; 127.0.0.1 only)
+import { createServer } from 'node:http';
+import { readFile, stat } from 'node:fs/promises';
+import { createReadStream, existsSync } from 'node:fs';
+import { extname, join, normalize, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const TYPES = {
+  '.html': 'text/html; charset=utf-8',
+  '.js': 'text/javascript',
+  '.wasm': 'application/wasm',
+  '.css': 'text/css',
+  '.svg': 'image/svg+xml',
+  '.gz': 'application/gzip',
+};
+
+/** Where the page looks for the CIFAR-10 archive, under the site's base. */
+export const ARCHIVE_PATH = '/data/cifar-10-binary.tar.gz';
+
+/**
+ * Serves `dir` on 127.0.0.1 (`port` 0: any free one).
+ * `archive`: undefined serves whatever `dir` holds at ARCHIVE_PATH (the link the build
+ * made); a Buffer is served there instead, and null makes that path a 404, so a test
+ * decides what data the page finds.
+ * `base` ("/sub") serves the site under that sub-path instead of the root, with
+ * index.html's asset links moved there as `PUBLIC_URL=/sub/` builds write them.
+ */
+export async function serveSite(dir, { port = 0, archive, base = '' } = {}) {
+  if (!existsSync(join(dir, 'index.html'))) {
+    throw new Error(`${dir}/index.html is missing: build the app first (scripts/build)`);
+  }
+  const server = createServer(async (req, res) => {
+    const full = normalize(decodeURIComponent(new URL(req.url, 'http://x').pathname)).replace(/^(\.\.[/\\])+/, '');
+    if (!full.startsWith(`${base}/`)) {
+      res.writeHead(404).end();
+      return;
+    }
+    const path = full.slice(base.length);
+    if (path === ARCHIVE_PATH && archive !== undefined) {
+      if (!archive) {
+        res.writeHead(404).end();
+        return;
+      }
+      res.writeHead(200, { 'content-type': TYPES['.gz'], 'content-length': archive.length });
+      res.end(req.method === 'HEAD' ? undefined : archive);
+      return;
+    }
+    let file = join(dir, path);
+    const found = await stat(file).catch(() => null);
+    if (!found?.isFile()) {
+      if (path.startsWith('/data/')) {
+        res.writeHead(404).end();
+        return;
+      }
+      file = join(dir, 'index.html');
+    }
+    res.writeHead(200, { 'content-type': TYPES[extname(file)] || 'application/octet-stream' });
+    if (req.method === 'HEAD') {
+      res.end();
+    } else if (file.endsWith('index.html')) {
+      const html = await readFile(file, 'utf8');
+      res.end(base ? html.replace(/(["'])\/(?=[\w.-]+\.(?:js|wasm|css|svg)\b)/g, `$1${base}/`) : html);
+    } else {
+      createReadStream(file).pipe(res);
+    }
+  });
+  await new Promise((ok, err) => server.once('error', err).listen(port, '127.0.0.1', ok));
+  return { url: `http://127.0.0.1:${server.address().port}`, close: () => server.close() };
+}
+
+if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+  const [dir = 'dist', port = '8080'] = process.argv.slice(2);
+  const { url } = await serveSite(resolve(dir), { port: Number(port) });
+  console.log(`serving ${dir} at ${url} (Ctrl-C stops it)`);
+}
