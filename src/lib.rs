@@ -7,6 +7,9 @@ pub mod design;
 pub mod report;
 pub mod run;
 pub mod site;
+pub mod space;
+pub mod stats;
+pub mod sweep;
 #[cfg(feature = "training")]
 pub mod train;
 pub mod url_params;

@@ -180,3 +180,307 @@ fn train_runs_on_extracted_batches_and_reports_json() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("/nonexistent/cifar.tar.gz"));
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn sample_draws_the_same_models_for_the_same_seed_within_the_band() {
+    let args = [
+        "sample",
+        "--space",
+        "regnety",
+        "--n",
+        "8",
+        "--depth",
+        "6:16",
+        "--group-width",
+        "1:32",
+        "--stages",
+        "2:2",
+        "--flops",
+        "120M:130M",
+        "--params",
+        "0:2M",
+        "--seed",
+        "4",
+        "--json",
+    ];
+    let a = json(&args);
+    assert_eq!(a, json(&args), "the same seed gives the same models");
+    let models = a.as_array().expect("one JSON array");
+    assert_eq!(models.len(), 8);
+    for m in models {
+        for key in [
+            "space",
+            "depths",
+            "widths",
+            "bottleneck_ratios",
+            "group_widths",
+            "d",
+            "w0",
+            "wa",
+            "wm",
+            "flops",
+            "params",
+            "acts",
+        ] {
+            assert!(m.get(key).is_some(), "missing {key}: {m}");
+        }
+        assert_eq!(m["space"], "regnety");
+        let flops = m["flops"].as_u64().unwrap();
+        assert!((120_000_000..=130_000_000).contains(&flops), "{m}");
+        assert!(m["params"].as_u64().unwrap() <= 2_000_000);
+        assert_eq!(m["depths"].as_array().unwrap().len(), 2);
+    }
+    let anynet = json(&["sample", "--space", "anynetx-e", "--n", "3", "--json"]);
+    for m in anynet.as_array().unwrap() {
+        assert!(m["d"].is_null() && m["w0"].is_null(), "{m}");
+        let widths: Vec<u64> = m["widths"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|w| w.as_u64().unwrap())
+            .collect();
+        assert_eq!(widths.len(), 4);
+    }
+}
+
+#[test]
+fn sample_refuses_bad_flags_with_one_line() {
+    for (args, says) in [
+        (
+            vec!["sample", "--space", "anynetx-z"],
+            "unknown design space 'anynetx-z'",
+        ),
+        (
+            vec!["sample", "--space", "regnetx", "--width", "8:64"],
+            "--width applies to the AnyNetX spaces only",
+        ),
+        (
+            vec!["sample", "--space", "anynetx-a", "--wm", "2:3"],
+            "--wm applies to regnetx and regnety only",
+        ),
+        (
+            vec!["sample", "--space", "regnetx", "--flops", "5:1"],
+            "low end above its high end",
+        ),
+        (
+            vec!["sample", "--space", "regnetx", "--group-width", "8:100"],
+            "powers of two",
+        ),
+        (
+            vec![
+                "sample",
+                "--space",
+                "anynetx-a",
+                "--n",
+                "4",
+                "--flops",
+                "1:2",
+                "--tries",
+                "500",
+            ],
+            "found only 0 of 4 models in 500 tries",
+        ),
+    ] {
+        let out = regnet(&args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(err.lines().count(), 1, "{args:?}: {err}");
+        assert!(err.contains(says), "{args:?}: {err}");
+    }
+}
+
+/// The real CIFAR-10 archive: `$REGNET_CIFAR`, else `../shared/data/` beside the checkout
+/// this test runs in. Missing data is a failure, never a skip.
+fn cifar_archive() -> String {
+    let path = std::env::var("REGNET_CIFAR").unwrap_or_else(|_| {
+        let checkout =
+            std::env::var("CARGO_MANIFEST_DIR").unwrap_or(env!("CARGO_MANIFEST_DIR").into());
+        format!("{checkout}/../shared/data/cifar-10-binary.tar.gz")
+    });
+    assert!(
+        std::path::Path::new(&path).exists(),
+        "CIFAR-10 not found at {path} (set REGNET_CIFAR)"
+    );
+    path
+}
+
+fn lines(path: &std::path::Path) -> Vec<String> {
+    std::fs::read_to_string(path)
+        .unwrap_or_default()
+        .lines()
+        .map(String::from)
+        .collect()
+}
+
+#[test]
+fn a_sweep_writes_resumes_after_a_kill_and_analyzes() {
+    let dir = std::env::temp_dir().join(format!("regnet-cli-sweep-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let archive = cifar_archive();
+    let recipe = [
+        "--data",
+        &archive,
+        "--epochs",
+        "1",
+        "--train-images",
+        "100",
+        "--test-images",
+        "50",
+        "--batch",
+        "50",
+    ];
+    let anynet_out = dir.join("anynetx-a.jsonl");
+    let mut anynet: Vec<&str> = vec![
+        "sweep",
+        "--space",
+        "anynetx-a",
+        "--n",
+        "3",
+        "--stages",
+        "2",
+        "--depth",
+        "1:1",
+        "--width",
+        "8:16",
+        "--bottleneck-ratios",
+        "1",
+        "--group-widths",
+        "8",
+        "--out",
+        anynet_out.to_str().unwrap(),
+    ];
+    anynet.extend(recipe);
+
+    // Killed once its first run is on disk; then a torn line, as a kill mid-write leaves.
+    let mut child = Command::new(env!("CARGO_BIN_EXE_regnet"))
+        .args(&anynet)
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let started = std::time::Instant::now();
+    while lines(&anynet_out).is_empty() {
+        assert!(
+            started.elapsed().as_secs() < 300,
+            "no run finished in 5 minutes"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let before = lines(&anynet_out);
+    assert!((1..=3).contains(&before.len()));
+    let mut file = std::fs::OpenOptions::new()
+        .append(true)
+        .open(&anynet_out)
+        .unwrap();
+    std::io::Write::write_all(&mut file, br#"{"schema":1,"spec":{"id":"#).unwrap();
+    drop(file);
+
+    let out = regnet(&anynet);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let summary = String::from_utf8_lossy(&out.stdout);
+    let after = lines(&anynet_out);
+    assert_eq!(after.len(), 3, "{after:?}");
+    assert_eq!(
+        after[..before.len()],
+        before[..],
+        "finished runs are kept, not retrained"
+    );
+    assert!(
+        summary.contains(&format!("3 of 3 runs done ({} now", 3 - before.len())),
+        "{summary}"
+    );
+    let mut indices: Vec<usize> = after
+        .iter()
+        .map(|l| RunRecord::from_json(l).unwrap().spec.sweep.unwrap().index)
+        .collect();
+    indices.sort_unstable();
+    assert_eq!(indices, [0, 1, 2]);
+
+    // The same file with another sample is refused, not mixed.
+    let mut other = anynet.clone();
+    other.extend(["--sample-seed", "5"]);
+    let out = regnet(&other);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("holds runs of another sweep"));
+
+    let regnet_out = dir.join("regnetx.jsonl");
+    let mut regnetx: Vec<&str> = vec![
+        "sweep",
+        "--space",
+        "regnetx",
+        "--n",
+        "3",
+        "--depth",
+        "1:3",
+        "--w0",
+        "8:16",
+        "--wa",
+        "8:16",
+        "--wm",
+        "2:3",
+        "--group-width",
+        "8:8",
+        "--stages",
+        "1:2",
+        "--out",
+        regnet_out.to_str().unwrap(),
+    ];
+    regnetx.extend(recipe);
+    let out = regnet(&regnetx);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(lines(&regnet_out).len(), 3);
+
+    let plots = dir.join("plots");
+    let v = json(&[
+        "analyze",
+        anynet_out.to_str().unwrap(),
+        regnet_out.to_str().unwrap(),
+        "--json",
+        "--svg",
+        plots.to_str().unwrap(),
+        "--html",
+        dir.join("report.html").to_str().unwrap(),
+    ]);
+    let report = std::fs::read_to_string(dir.join("report.html")).unwrap();
+    assert_eq!(
+        report.matches("<svg").count(),
+        std::fs::read_dir(&plots).unwrap().count()
+    );
+    let edf = std::fs::read_to_string(plots.join("edf.svg")).unwrap();
+    assert!(
+        edf.contains("anynetx-a   3|") && edf.contains("regnetx   3|"),
+        "{edf}"
+    );
+    assert!(plots.join("regnetx-wm.svg").exists() && plots.join("anynetx-a-w2.svg").exists());
+    let good = v["sweeps"][1]["good"].as_array().unwrap();
+    let names: Vec<&str> = good.iter().map(|g| g["name"].as_str().unwrap()).collect();
+    assert_eq!(names, ["d", "w0", "wa", "wm", "g"]);
+    let sweeps = v["sweeps"].as_array().unwrap();
+    assert_eq!(sweeps.len(), 2);
+    assert_eq!(sweeps[0]["name"], "anynetx-a");
+    assert_eq!(sweeps[1]["name"], "regnetx");
+    for s in sweeps {
+        assert_eq!(s["n"], 3);
+        for key in ["min", "mean", "median"] {
+            let e = s[key].as_f64().unwrap();
+            assert!((0.0..=100.0).contains(&e), "{key} {e}");
+        }
+    }
+    let ks = v["ks"].as_array().unwrap();
+    assert_eq!(ks.len(), 1);
+    assert_eq!(
+        (ks[0]["a"].as_str(), ks[0]["b"].as_str()),
+        (Some("anynetx-a"), Some("regnetx"))
+    );
+    assert!((0.0..=1.0).contains(&ks[0]["d"].as_f64().unwrap()));
+    std::fs::remove_dir_all(&dir).ok();
+}

@@ -1,7 +1,12 @@
 //! Scale and path math for the page's plots, kept out of the components so it is
-//! plain, testable Rust; the components only draw what these functions return.
+//! plain, testable Rust; the components only draw what these functions return, and
+//! `svg` writes the same geometry as standalone SVG files for the CLI's reports.
+
+pub mod svg;
 
 use std::fmt::Write;
+
+use crate::stats::Edf;
 
 /// The drawing area inside an SVG of `width` x `height` pixels.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -241,6 +246,67 @@ impl CurveChart {
     }
 }
 
+/// Error EDFs of several sweeps on shared axes: x the error (percent), y the
+/// cumulative probability from 0 to 1, each EDF a step path.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EdfChart {
+    /// One path per EDF, in the order given: from (x min, 0) along each step to
+    /// (x max, 1).
+    pub paths: Vec<String>,
+    pub x_ticks: Vec<Tick>,
+    pub y_ticks: Vec<Tick>,
+}
+
+impl EdfChart {
+    /// `x` fixes the error axis, or `None` to fit every EDF's errors (padded by 2%).
+    pub fn new(edfs: &[&Edf], x: Option<(f64, f64)>, frame: &Frame) -> Self {
+        let x_dom = x.unwrap_or_else(|| {
+            let lo = edfs.iter().map(|e| e.min()).fold(f64::INFINITY, f64::min);
+            let hi = edfs
+                .iter()
+                .flat_map(|e| e.steps().last())
+                .map(|(e, _)| e)
+                .fold(f64::NEG_INFINITY, f64::max);
+            let pad = ((hi - lo) * 0.02).max(0.5);
+            (lo - pad, hi + pad)
+        });
+        let xs = Scale::linear(x_dom, frame.x_range());
+        let ys = Scale::linear((0.0, 1.0), frame.y_range());
+        let paths = edfs
+            .iter()
+            .map(|edf| {
+                let mut path = format!("M{:.1},{:.1}", xs.map(x_dom.0), ys.map(0.0));
+                for (e, f) in edf.steps() {
+                    let _ = write!(path, "H{:.1}V{:.1}", xs.map(e), ys.map(f));
+                }
+                let _ = write!(path, "H{:.1}", xs.map(x_dom.1));
+                path
+            })
+            .collect();
+        let label = |v: f64| {
+            let s = format!("{v:.2}");
+            s.trim_end_matches('0').trim_end_matches('.').to_string()
+        };
+        EdfChart {
+            paths,
+            x_ticks: nice_ticks(x_dom.0, x_dom.1, 6)
+                .into_iter()
+                .map(|v| Tick {
+                    at: xs.map(v),
+                    label: label(v),
+                })
+                .collect(),
+            y_ticks: nice_ticks(0.0, 1.0, 5)
+                .into_iter()
+                .map(|v| Tick {
+                    at: ys.map(v),
+                    label: label(v),
+                })
+                .collect(),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -313,5 +379,15 @@ mod tests {
         assert_eq!(fixed.points[0].0, FRAME.width - FRAME.right);
         assert_eq!(fixed.y_ticks.first().map(|t| t.label.as_str()), Some("0"));
         assert_eq!(fixed.y_ticks.last().map(|t| t.label.as_str()), Some("1"));
+    }
+
+    #[test]
+    fn edf_paths_step_up_at_each_error() {
+        let edf = Edf::new(&[10.0, 20.0]).unwrap();
+        let chart = EdfChart::new(&[&edf], Some((0.0, 40.0)), &FRAME);
+        // x: 0..40 -> 40..390 px; y: 0..1 -> 170..10 px.
+        assert_eq!(chart.paths, ["M40.0,170.0H127.5V90.0H215.0V10.0H390.0"]);
+        assert_eq!(chart.y_ticks.first().map(|t| t.label.as_str()), Some("0"));
+        assert_eq!(chart.y_ticks.last().map(|t| t.label.as_str()), Some("1"));
     }
 }

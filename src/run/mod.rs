@@ -15,4 +15,4 @@ pub mod spec;
 pub use progress::{Diverged, Progress, StepReport};
 pub use recipe::Recipe;
 pub use record::{RunRecord, RunStatus, RECORD_SCHEMA};
-pub use spec::{BackendChoice, RunId, RunSpec};
+pub use spec::{BackendChoice, RunId, RunSpec, SweepSlot};

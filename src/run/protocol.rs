@@ -164,6 +164,7 @@ mod tests {
             net: NetSpec::new(&RegNetParams::default().shape().unwrap(), Dataset::Cifar10),
             recipe: Recipe::default(),
             backend: BackendChoice::Cpu,
+            sweep: None,
         };
         let commands = [
             Command::Probe,

@@ -308,6 +308,7 @@ mod tests {
             net: NetSpec::new(&MINI_REGNETX.params().shape().unwrap(), Dataset::Cifar10),
             recipe: Recipe::default(),
             backend,
+            sweep: None,
         }
     }
 

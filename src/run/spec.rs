@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 
 use super::recipe::Recipe;
 use crate::design::NetSpec;
+use crate::space::Model;
 
 /// Names one run among all runs of a page, a worker or a sweep. The page and the CLI
 /// take it from the clock in milliseconds, bumped past the last one they issued
@@ -61,6 +62,19 @@ pub struct RunSpec {
     pub net: NetSpec,
     pub recipe: Recipe,
     pub backend: BackendChoice,
+    /// Where the run sits in a sweep (`regnet sweep`); absent for single runs and in
+    /// records written before sweeps existed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sweep: Option<Box<SweepSlot>>,
+}
+
+/// A sweep's run: which of the sampled models it trains.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SweepSlot {
+    /// The model's place in the sweep's sample, from 0.
+    pub index: usize,
+    /// The sampled model (its space, stages, RegNet parameters and complexity).
+    pub model: Model,
 }
 
 impl RunSpec {

@@ -3,7 +3,8 @@
 
 Usage: python3 gen_pycls_goldens.py PATH_TO_PYCLS_CHECKOUT > pycls.json
        python3 gen_pycls_goldens.py PATH_TO_PYCLS_CHECKOUT anynet > pycls_anynet.json
-Needs numpy and yacs. torch and iopath are stubbed: the shape and complexity
+       python3 gen_pycls_goldens.py PATH_TO_PYCLS_CHECKOUT sampler > pycls_sampler.json
+Needs numpy and yacs (a pycls checkout with pycls/sweep/, e.g. commit bd65938). torch and iopath are stubbed: the shape and complexity
 functions we call never touch them. Nothing from pycls is copied here; the
 golden numbers come from executing it.
 """
@@ -161,11 +162,72 @@ def anynet_main():
               sys.stdout, indent=1)
 
 
+SAMPLER_RANGES = [
+    # pycls's regnet_sampler defaults, its CIFAR sweep's ranges, and a bottleneck range.
+    {"DEPTH": [12, 28], "W0": [8, 256], "WA": [8.0, 256.0], "WM": [2.0, 3.0],
+     "GROUP_W": [8, 128], "BOT_MUL": [1.0, 1.0], "NUM_STAGES": [4, 4]},
+    {"DEPTH": [6, 16], "W0": [8, 256], "WA": [8.0, 256.0], "WM": [2.0, 3.0],
+     "GROUP_W": [1, 32], "BOT_MUL": [1.0, 1.0], "NUM_STAGES": [2, 2]},
+    {"DEPTH": [4, 20], "W0": [16, 64], "WA": [0.5, 64.0], "WM": [1.5, 4.0],
+     "GROUP_W": [2, 64], "BOT_MUL": [0.25, 1.0], "NUM_STAGES": [1, 4]},
+]
+
+
+def sampler_main():
+    """pycls's own regnet_sampler, constraint check and scale_model (factor 1, which
+    its sweep set-up runs on every config) on replayed uniform draws: each case holds
+    the draws np.random.uniform returned, pycls's sampled parameters, whether pycls
+    keeps them, and the AnyNet stages it converts them to."""
+    for name in ["matplotlib", "matplotlib.pyplot", "pycls.core.builders", "pycls.core.net"]:
+        sys.modules[name] = types.ModuleType(name)
+    import numpy as np
+    import pycls.models.scaler as scaler
+    import pycls.sweep.samplers as samplers
+    from pycls.core.config import cfg, reset_cfg
+
+    rng = random.Random(20200330)
+    draws = []
+
+    def replay_uniform(low=0.0, high=1.0):
+        u = rng.random()
+        draws.append(u)
+        return low + (high - low) * u
+
+    np.random.uniform = replay_uniform
+    cases = []
+    for i in range(600):
+        ranges = SAMPLER_RANGES[i % len(SAMPLER_RANGES)]
+        sampler = types.SimpleNamespace(**ranges)
+        draws.clear()
+        params = samplers.regnet_sampler(sampler)
+        reset_cfg()
+        cfg.MODEL.TYPE = "regnet"
+        cfg.merge_from_list(params)
+        constraints = types.SimpleNamespace(
+            REGNET=types.SimpleNamespace(NUM_STAGES=ranges["NUM_STAGES"]))
+        kept = samplers.check_regnet_constraints(constraints)
+        case = {"ranges": ranges, "draws": list(draws),
+                "sampled": {k.split(".")[1].lower(): v for k, v in zip(params[0::2], params[1::2])},
+                "kept": kept}
+        if kept:
+            scaler.scale_model()
+            an = cfg.ANYNET
+            case["anynet"] = {"depths": list(an.DEPTHS), "widths": [int(w) for w in an.WIDTHS],
+                              "bot_muls": [float(b) for b in an.BOT_MULS],
+                              "group_ws": [int(g) for g in an.GROUP_WS]}
+        cases.append(case)
+    json.dump({"generator": "tests/golden/gen_pycls_goldens.py sampler", "cases": cases},
+              sys.stdout, indent=None, separators=(",", ":"))
+
+
 def main():
     sys.path.insert(0, sys.argv[1])
     stub_modules()
     if sys.argv[2:] == ["anynet"]:
         anynet_main()
+        return
+    if sys.argv[2:] == ["sampler"]:
+        sampler_main()
         return
     cases = []
     for fam, presets, se in (("x", PRESETS_X, False), ("y", PRESETS_Y, True)):

@@ -125,6 +125,7 @@ impl Training {
                 net,
                 recipe,
                 backend,
+                sweep: None,
             };
             s.start(spec)
         });

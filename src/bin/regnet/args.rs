@@ -5,7 +5,7 @@ use burn::prelude::Device;
 use clap::{Args, ValueEnum};
 use regnet_playground::design::{Dataset, Preset, RegNetParams};
 use regnet_playground::report::Report;
-use regnet_playground::run::BackendChoice;
+use regnet_playground::run::{BackendChoice, Recipe};
 
 use crate::error::CliError;
 
@@ -42,6 +42,56 @@ pub struct ModelArgs {
     /// [default: imagenet for shape, cifar10 for train and bench]
     #[arg(long, value_enum)]
     pub dataset: Option<DatasetArg>,
+}
+
+/// The training recipe's flags (`train` and `sweep`), each defaulting to `Recipe`'s.
+#[derive(Args)]
+pub struct RecipeArgs {
+    #[arg(long, default_value_t = Recipe::default().epochs)]
+    pub epochs: u32,
+    #[arg(long, default_value_t = Recipe::default().batch)]
+    pub batch: usize,
+    #[arg(long, default_value_t = Recipe::default().lr)]
+    pub lr: f64,
+    #[arg(long, default_value_t = Recipe::default().weight_decay)]
+    pub wd: f64,
+    /// Warm-up length in epochs.
+    #[arg(long, default_value_t = Recipe::default().warmup_epochs)]
+    pub warmup: f64,
+    #[arg(long, default_value_t = Recipe::default().label_smoothing)]
+    pub label_smoothing: f64,
+    #[arg(long, default_value_t = Recipe::default().train_images)]
+    pub train_images: usize,
+    #[arg(long, default_value_t = Recipe::default().test_images)]
+    pub test_images: usize,
+    /// Start the last BN scale of every residual branch at zero (true or false).
+    #[arg(long, default_value_t = Recipe::default().zero_final_gamma, action = clap::ArgAction::Set)]
+    pub zero_gamma: bool,
+    /// Nesterov momentum (true or false).
+    #[arg(long, default_value_t = Recipe::default().nesterov, action = clap::ArgAction::Set)]
+    pub nesterov: bool,
+    /// Seeds the data subsets, the initial weights, the batch order and augmentation.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+}
+
+impl RecipeArgs {
+    pub fn recipe(&self) -> Recipe {
+        Recipe {
+            epochs: self.epochs,
+            batch: self.batch,
+            lr: self.lr,
+            weight_decay: self.wd,
+            warmup_epochs: self.warmup,
+            label_smoothing: self.label_smoothing,
+            train_images: self.train_images,
+            test_images: self.test_images,
+            seed: self.seed,
+            zero_final_gamma: self.zero_gamma,
+            nesterov: self.nesterov,
+            ..Recipe::default()
+        }
+    }
 }
 
 /// The datasets a network can be placed in.

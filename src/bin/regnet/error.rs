@@ -4,6 +4,8 @@ use std::path::PathBuf;
 
 use regnet_playground::data::cifar::DataError;
 use regnet_playground::design::ParamError;
+use regnet_playground::space::{SampleError, SpaceError};
+use regnet_playground::sweep::SweepError;
 use regnet_playground::train::TrainerError;
 use thiserror::Error;
 
@@ -11,6 +13,15 @@ use thiserror::Error;
 pub enum CliError {
     #[error(transparent)]
     Param(#[from] ParamError),
+    #[error(transparent)]
+    Space(#[from] SpaceError),
+    #[error(transparent)]
+    Sample(#[from] SampleError),
+    #[error(transparent)]
+    Sweep(#[from] SweepError),
+    /// A flag that does not fit the others (named in the message).
+    #[error("{0}")]
+    Flag(String),
     #[error("training runs on CIFAR-10: use --dataset cifar10 (the default here)")]
     NotCifar,
     #[error("{}: {source}", path.display())]

@@ -1,6 +1,8 @@
 //! `regnet`: the design-space core on the command line, one file per subcommand
-//! (`shape.rs`, `train.rs`, `bench.rs`); the model flags they share in `args.rs`.
+//! (`shape.rs`, `sample.rs`, `sweep.rs`, `analyze.rs`, `train.rs`, `bench.rs`); the model flags they share in `args.rs`.
 
+#[cfg(not(target_arch = "wasm32"))]
+mod analyze;
 #[cfg(not(target_arch = "wasm32"))]
 mod args;
 #[cfg(not(target_arch = "wasm32"))]
@@ -8,7 +10,11 @@ mod bench;
 #[cfg(not(target_arch = "wasm32"))]
 mod error;
 #[cfg(not(target_arch = "wasm32"))]
+mod sample;
+#[cfg(not(target_arch = "wasm32"))]
 mod shape;
+#[cfg(not(target_arch = "wasm32"))]
+mod sweep;
 #[cfg(not(target_arch = "wasm32"))]
 mod train;
 
@@ -54,6 +60,14 @@ struct Cli {
 enum Command {
     /// Stages, widths and complexity of one RegNet (pycls's rule, bit for bit).
     Shape(shape::ShapeArgs),
+    /// Draw distinct models from a design space (AnyNetX A..E, RegNetX/Y) within a
+    /// complexity band.
+    Sample(sample::SampleArgs),
+    /// Sample models from a design space and train each on CIFAR-10, appending each
+    /// run's record to a file (the same command resumes).
+    Sweep(sweep::SweepArgs),
+    /// Compare sweeps by their error EDFs: n, min, mean, median and pairwise KS.
+    Analyze(analyze::AnalyzeArgs),
     /// Train a RegNet on CIFAR-10 with Burn and report its test error.
     Train(train::TrainArgs),
     /// Time training steps (forward, backward, SGD update) on random 32x32 batches.
@@ -82,6 +96,9 @@ fn run() -> i32 {
     };
     let result = match cli.command {
         Command::Shape(args) => shape::run(&args),
+        Command::Sample(args) => sample::run(&args),
+        Command::Sweep(args) => sweep::run(&args),
+        Command::Analyze(args) => analyze::run(&args),
         Command::Train(args) => train::run(&args),
         Command::Bench(args) => bench::run(&args),
     };

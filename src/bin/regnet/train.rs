@@ -5,14 +5,14 @@ use std::path::{Path, PathBuf};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use clap::Args;
-use indicatif::{ProgressBar, ProgressStyle};
+use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
 use regnet_playground::data::Cifar10;
 use regnet_playground::run::protocol::RunEvent;
-use regnet_playground::run::{Progress, Recipe, RunId, RunRecord, RunSpec, RunStatus};
+use regnet_playground::run::{Progress, RunId, RunRecord, RunSpec, RunStatus};
 use regnet_playground::train::Trainer;
 use serde_json::json;
 
-use crate::args::{Backend, ModelArgs};
+use crate::args::{Backend, ModelArgs, RecipeArgs};
 use crate::error::CliError;
 
 #[derive(Args)]
@@ -23,33 +23,10 @@ pub struct TrainArgs {
     /// cifar-10-binary.tar.gz, or a directory of its extracted .bin batches.
     #[arg(long)]
     data: std::path::PathBuf,
-    #[arg(long, default_value_t = Recipe::default().epochs)]
-    epochs: u32,
-    #[arg(long, default_value_t = Recipe::default().batch)]
-    batch: usize,
-    #[arg(long, default_value_t = Recipe::default().lr)]
-    lr: f64,
-    #[arg(long, default_value_t = Recipe::default().weight_decay)]
-    wd: f64,
-    /// Warm-up length in epochs.
-    #[arg(long, default_value_t = Recipe::default().warmup_epochs)]
-    warmup: f64,
-    #[arg(long, default_value_t = Recipe::default().label_smoothing)]
-    label_smoothing: f64,
-    #[arg(long, default_value_t = Recipe::default().train_images)]
-    train_images: usize,
-    /// Start the last BN scale of every residual branch at zero (true or false).
-    #[arg(long, default_value_t = Recipe::default().zero_final_gamma, action = clap::ArgAction::Set)]
-    zero_gamma: bool,
-    /// Nesterov momentum (true or false).
-    #[arg(long, default_value_t = Recipe::default().nesterov, action = clap::ArgAction::Set)]
-    nesterov: bool,
-    #[arg(long, default_value_t = Recipe::default().test_images)]
-    test_images: usize,
+    #[command(flatten)]
+    recipe: RecipeArgs,
     #[arg(long, value_enum, default_value_t = Backend::Cpu)]
     backend: Backend,
-    #[arg(long, default_value_t = 0)]
-    seed: u64,
     /// Print one JSON object at the end (progress still goes to stderr).
     #[arg(long)]
     json: bool,
@@ -62,20 +39,7 @@ pub struct TrainArgs {
 pub fn run(a: &TrainArgs) -> Result<String, CliError> {
     let report = a.model.cifar_report()?;
     let device = a.backend.device()?;
-    let recipe = Recipe {
-        epochs: a.epochs,
-        batch: a.batch,
-        lr: a.lr,
-        weight_decay: a.wd,
-        warmup_epochs: a.warmup,
-        label_smoothing: a.label_smoothing,
-        train_images: a.train_images,
-        test_images: a.test_images,
-        seed: a.seed,
-        zero_final_gamma: a.zero_gamma,
-        nesterov: a.nesterov,
-        ..Recipe::default()
-    };
+    let recipe = a.recipe.recipe();
     let data = Cifar10::open(&a.data).map_err(|source| CliError::Data {
         path: a.data.clone(),
         source,
@@ -91,8 +55,9 @@ pub fn run(a: &TrainArgs) -> Result<String, CliError> {
         // The trainer's recipe: its data counts are the subsets it really has.
         recipe: trainer.recipe,
         backend: a.backend.choice(),
+        sweep: None,
     };
-    let (record, outcome) = train(trainer, spec, a.backend.name());
+    let (record, outcome) = train(trainer, spec, a.backend.name(), &MultiProgress::new());
     if let Some(path) = &a.record {
         write_record(path, &record)?;
     }
@@ -126,14 +91,19 @@ pub fn run(a: &TrainArgs) -> Result<String, CliError> {
     ))
 }
 
-/// Trains to the end with a progress bar (evaluating once, after the last step);
-/// the record says how the run ended, the outcome why it failed.
-fn train(mut trainer: Trainer, spec: RunSpec, backend: &str) -> (RunRecord, Result<(), CliError>) {
+/// Trains to the end with a progress bar among `bars` (evaluating once, after the
+/// last step); the record says how the run ended, the outcome why it failed.
+pub fn train(
+    mut trainer: Trainer,
+    spec: RunSpec,
+    backend: &str,
+    bars: &MultiProgress,
+) -> (RunRecord, Result<(), CliError>) {
     let clock = Instant::now();
     let now = || clock.elapsed().as_secs_f64();
     let total = trainer.recipe.total_steps();
     let mut progress = Progress::new(spec, trainer.facts(), now());
-    let bar = ProgressBar::new(total as u64).with_style(
+    let bar = bars.add(ProgressBar::new(total as u64)).with_style(
         ProgressStyle::with_template("{bar:40} {pos}/{len} steps  {msg}  eta {eta}")
             .expect("template"),
     );

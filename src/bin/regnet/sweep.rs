@@ -1,0 +1,240 @@
+//! `regnet sweep`: samples models from a design space and trains each with one recipe,
+//! appending each run's record to a file as the run ends. The same command resumes a
+//! sweep where it stopped: the sample is a function of the flags, and the file says
+//! which of its models are done, so Ctrl-C or a crash loses at most the run in flight.
+
+use std::fs::OpenOptions;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use clap::Args;
+use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
+use regnet_playground::data::Cifar10;
+use regnet_playground::design::Dataset;
+use regnet_playground::run::{Recipe, RunId, RunRecord, RunSpec, RunStatus, SweepSlot};
+use regnet_playground::space::{sample, Model};
+use regnet_playground::stats::Edf;
+use regnet_playground::train::Trainer;
+
+use crate::args::{Backend, RecipeArgs};
+use crate::error::CliError;
+use crate::sample::SpaceArgs;
+use crate::train::train;
+
+#[derive(Args)]
+#[command(allow_negative_numbers = true)]
+pub struct SweepArgs {
+    #[command(flatten)]
+    space: SpaceArgs,
+    /// How many models to sample and train.
+    #[arg(long, default_value_t = 32)]
+    n: usize,
+    /// Seed of the model draws (`--seed` seeds the training).
+    #[arg(long, default_value_t = 0)]
+    sample_seed: u64,
+    /// Give up sampling after this many tries.
+    #[arg(long, default_value_t = 1_000_000)]
+    tries: u64,
+    /// Train only the first K sampled models (with another --seed: the seed-noise
+    /// reference, the same models trained again).
+    #[arg(long)]
+    first: Option<usize>,
+    /// cifar-10-binary.tar.gz, or a directory of its extracted .bin batches.
+    #[arg(long)]
+    data: PathBuf,
+    #[command(flatten)]
+    recipe: RecipeArgs,
+    #[arg(long, value_enum, default_value_t = Backend::Cpu)]
+    backend: Backend,
+    /// The sweep's file: one run record (JSON) per line, appended as each run ends.
+    /// Run the same command again to resume.
+    #[arg(long)]
+    out: PathBuf,
+}
+
+pub fn run(a: &SweepArgs) -> Result<String, CliError> {
+    let sampler = a.space.sampler()?;
+    if sampler.dataset != Dataset::Cifar10 {
+        return Err(CliError::NotCifar);
+    }
+    let models = sample(&sampler, a.n, a.sample_seed, a.tries)?.models;
+    let count = a.first.map_or(models.len(), |k| k.min(models.len()));
+    let recipe = a.recipe.recipe();
+    let device = a.backend.device()?;
+    let done = read_records(&a.out)?;
+    for record in &done {
+        check_same_sweep(&a.out, record, &models, &recipe)?;
+    }
+    let is_done = |i: usize| {
+        done.iter()
+            .any(|r| r.spec.sweep.as_ref().is_some_and(|s| s.index == i))
+    };
+    let todo: Vec<usize> = (0..count).filter(|&i| !is_done(i)).collect();
+    if todo.is_empty() {
+        return Ok(summary(&a.out, &done, count, 0));
+    }
+    let data = Cifar10::open(&a.data).map_err(|source| CliError::Data {
+        path: a.data.clone(),
+        source,
+    })?;
+    let bars = MultiProgress::new();
+    let sweep_bar = bars.add(
+        ProgressBar::new(count as u64)
+            .with_position((count - todo.len()) as u64)
+            .with_style(
+                ProgressStyle::with_template("sweep {bar:30} {pos}/{len} models  eta {eta}  {msg}")
+                    .expect("template"),
+            ),
+    );
+    sweep_bar.reset_eta();
+    let mut last_id = None;
+    let mut records = done;
+    let mut trained = 0;
+    for i in todo {
+        let model = &models[i];
+        sweep_bar.set_message(model.label());
+        let net = model.net(sampler.dataset)?;
+        let trainer = Trainer::new(&net, recipe, &data, &device)?;
+        let now_ms = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as u64);
+        let id = RunId::next(last_id, now_ms);
+        last_id = Some(id);
+        let spec = RunSpec {
+            id,
+            label: model.label(),
+            net,
+            recipe: trainer.recipe,
+            backend: a.backend.choice(),
+            sweep: Some(Box::new(SweepSlot {
+                index: i,
+                model: model.clone(),
+            })),
+        };
+        // A diverged run is a result too (recorded as failed); the sweep goes on.
+        let (record, _outcome) = train(trainer, spec, a.backend.name(), &bars);
+        append_record(&a.out, &record)?;
+        records.push(record);
+        trained += 1;
+        sweep_bar.inc(1);
+    }
+    sweep_bar.finish_and_clear();
+    Ok(summary(&a.out, &records, count, trained))
+}
+
+/// One line on where the sweep stands and its error distribution so far.
+fn summary(out: &Path, records: &[RunRecord], count: usize, trained: usize) -> String {
+    let errors: Vec<f64> = records
+        .iter()
+        .filter_map(|r| r.result.as_ref())
+        .map(|r| 100.0 * r.test_error)
+        .collect();
+    let failed = records
+        .iter()
+        .filter(|r| matches!(r.status, RunStatus::Failed { .. }))
+        .count();
+    let stats = match Edf::new(&errors) {
+        Ok(edf) => format!(
+            "test error n|min|mean {} (median {:.1})",
+            edf.legend().trim(),
+            edf.median()
+        ),
+        Err(_) => "no finished runs yet".into(),
+    };
+    format!(
+        "{} of {count} runs done ({trained} now, {failed} failed): {stats}; records in {}",
+        records.len(),
+        out.display()
+    )
+}
+
+/// Refuses a file whose runs belong to another sweep (other flags or seed): resuming
+/// into it would mix two samples.
+fn check_same_sweep(
+    out: &Path,
+    record: &RunRecord,
+    models: &[Model],
+    recipe: &Recipe,
+) -> Result<(), CliError> {
+    let other = |why: String| {
+        Err(CliError::Flag(format!(
+            "{} holds runs of another sweep ({why}): give the same flags to resume it, or another --out",
+            out.display()
+        )))
+    };
+    let Some(slot) = &record.spec.sweep else {
+        return other(format!("{} is not a sweep run", record.spec.label));
+    };
+    if models.get(slot.index) != Some(&slot.model) {
+        return other(format!(
+            "its model {} was {}",
+            slot.index + 1,
+            slot.model.label()
+        ));
+    }
+    // The trainer may shrink the data counts to what the archive has; the rest must match.
+    let mut theirs = record.spec.recipe;
+    theirs.train_images = recipe.train_images;
+    theirs.test_images = recipe.test_images;
+    if &theirs != recipe {
+        return other("it was trained with another recipe".into());
+    }
+    Ok(())
+}
+
+/// The records in `path` (none if it does not exist). A last line cut short by a kill
+/// mid-write is dropped from the file, so the run is trained again.
+fn read_records(path: &Path) -> Result<Vec<RunRecord>, CliError> {
+    let text = match std::fs::read_to_string(path) {
+        Ok(text) => text,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(vec![]),
+        Err(source) => {
+            return Err(CliError::Write {
+                path: path.to_path_buf(),
+                source,
+            })
+        }
+    };
+    let mut records = vec![];
+    let mut offset = 0;
+    for (n, line) in text.split_inclusive('\n').enumerate() {
+        if !line.ends_with('\n') {
+            eprintln!(
+                "{}: dropping a record cut short at line {}",
+                path.display(),
+                n + 1
+            );
+            OpenOptions::new()
+                .write(true)
+                .open(path)
+                .and_then(|f| f.set_len(offset as u64))
+                .map_err(|source| CliError::Write {
+                    path: path.to_path_buf(),
+                    source,
+                })?;
+            break;
+        }
+        if !line.trim().is_empty() {
+            let record = RunRecord::from_json(line.trim_end())
+                .map_err(|e| CliError::Flag(format!("{} line {}: {e}", path.display(), n + 1)))?;
+            records.push(record);
+        }
+        offset += line.len();
+    }
+    Ok(records)
+}
+
+/// Appends one record as one line, on disk before the next run starts.
+fn append_record(path: &Path, record: &RunRecord) -> Result<(), CliError> {
+    let line = serde_json::to_string(record).expect("a record serialises") + "\n";
+    let write = || -> std::io::Result<()> {
+        let mut file = OpenOptions::new().create(true).append(true).open(path)?;
+        file.write_all(line.as_bytes())?;
+        file.sync_data()
+    };
+    write().map_err(|source| CliError::Write {
+        path: path.to_path_buf(),
+        source,
+    })
+}

@@ -1,0 +1,236 @@
+//! Reading sweeps from files: our run records (one JSON per line, `regnet sweep`),
+//! pycls's collected `sweep.json` (`tools/sweep_collect.py`), and the NDS paper's
+//! records. The format is recognised from the text.
+
+use serde::Deserialize;
+use serde_json::Value;
+use thiserror::Error;
+
+use super::{Sweep, SweepModel};
+use crate::run::RunRecord;
+
+#[derive(Debug, Error)]
+pub enum ImportError {
+    #[error("line {line}: {message}")]
+    Record { line: usize, message: String },
+    #[error("not a sweep: {0}")]
+    Format(String),
+    #[error("model {index}: {message}")]
+    Model { index: usize, message: String },
+}
+
+impl Sweep {
+    /// The sweep in `text`, named `name`: run records (JSON lines), a pycls
+    /// `sweep.json` (an array of jobs with `cfg`), or NDS records (an array of models
+    /// with `min_test_top1`).
+    pub fn read(name: &str, text: &str) -> Result<Sweep, ImportError> {
+        if !text.trim_start().starts_with('[') {
+            let records = text
+                .lines()
+                .enumerate()
+                .filter(|(_, line)| !line.trim().is_empty())
+                .map(|(n, line)| {
+                    RunRecord::from_json(line).map_err(|e| ImportError::Record {
+                        line: n + 1,
+                        message: e.to_string(),
+                    })
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            return Ok(Sweep::from_records(name, &records));
+        }
+        let items: Vec<Value> = serde_json::from_str(text)
+            .map_err(|e| ImportError::Format(format!("a JSON array that does not parse ({e})")))?;
+        let first = items
+            .first()
+            .ok_or_else(|| ImportError::Format("an empty array".into()))?;
+        if first.get("cfg").is_some() {
+            from_pycls(name, &items)
+        } else if first.get("min_test_top1").is_some() {
+            from_nds(name, &items)
+        } else {
+            Err(ImportError::Format(
+                "expected run records (JSON lines), pycls's sweep.json (jobs with \"cfg\") or NDS records (models with \"min_test_top1\")".into(),
+            ))
+        }
+    }
+}
+
+/// pycls's collected jobs. The error is the lowest `min_top1_err` of `test_ema_epoch`,
+/// as pycls's own analysis takes it; where a job has no EMA evaluation we fall back to
+/// `test_epoch` (pycls drops such jobs). Jobs with neither (crashed before testing)
+/// count as unfinished. The parameters come from `cfg.DESC`, which pycls's sweep set-up
+/// writes as the sampled "KEY value" pairs (`REGNET.DEPTH 20 REGNET.W0 48 ...`), named
+/// by their last part in lower case; without one, from the AnyNet per-stage lists.
+fn from_pycls(name: &str, jobs: &[Value]) -> Result<Sweep, ImportError> {
+    let mut sweep = Sweep {
+        name: name.to_string(),
+        models: vec![],
+        unfinished: 0,
+    };
+    for (index, job) in jobs.iter().enumerate() {
+        let best = |phase: &str| {
+            job.get(phase)?
+                .get("min_top1_err")?
+                .as_array()?
+                .iter()
+                .filter_map(Value::as_f64)
+                .reduce(f64::min)
+        };
+        let Some(error) = best("test_ema_epoch").or_else(|| best("test_epoch")) else {
+            sweep.unfinished += 1;
+            continue;
+        };
+        let count = |key: &str| {
+            job.get("complexity")
+                .and_then(|c| c.get(key))
+                .and_then(Value::as_f64)
+                .map(|x| x as u64)
+                .ok_or_else(|| ImportError::Model {
+                    index,
+                    message: format!("no complexity.{key}"),
+                })
+        };
+        let cfg = &job["cfg"];
+        let mut values = desc_values(cfg.get("DESC").and_then(Value::as_str).unwrap_or(""));
+        if values.is_empty() {
+            values = anynet_values(&cfg["ANYNET"]["DEPTHS"], &cfg["ANYNET"]["WIDTHS"], 0);
+        }
+        sweep.models.push(SweepModel {
+            error,
+            flops: count("flops")?,
+            params: count("params")?,
+            acts: count("acts")?,
+            values,
+        });
+    }
+    Ok(sweep)
+}
+
+/// "REGNET.DEPTH 20 REGNET.W0 48" -> [("depth", 20), ("w0", 48)]; non-numbers skipped.
+fn desc_values(desc: &str) -> Vec<(String, f64)> {
+    let words: Vec<&str> = desc.split_whitespace().collect();
+    words
+        .chunks(2)
+        .filter_map(|pair| match pair {
+            [key, value] => {
+                let name = key.rsplit('.').next().unwrap_or(key).to_lowercase();
+                value.parse::<f64>().ok().map(|v| (name, v))
+            }
+            _ => None,
+        })
+        .collect()
+}
+
+/// Per-stage depths and widths as d1, w1, d2, w2, ...; `skip` leading entries (NDS
+/// lists the stem first).
+fn anynet_values(depths: &Value, widths: &Value, skip: usize) -> Vec<(String, f64)> {
+    let list = |v: &Value| -> Vec<f64> {
+        v.as_array()
+            .map(|a| a.iter().skip(skip).filter_map(Value::as_f64).collect())
+            .unwrap_or_default()
+    };
+    let (ds, ws) = (list(depths), list(widths));
+    ds.iter()
+        .zip(&ws)
+        .enumerate()
+        .flat_map(|(i, (d, w))| [(format!("d{}", i + 1), *d), (format!("w{}", i + 1), *w)])
+        .collect()
+}
+
+/// One model of the NDS paper's data.
+#[derive(Deserialize)]
+struct NdsModel {
+    /// Best test top-1 error, in percent.
+    min_test_top1: f64,
+    flops: f64,
+    params: f64,
+    #[serde(default)]
+    net: Value,
+}
+
+/// NDS records: `min_test_top1` is the error; `net.ds` and `net.ws` (index 0 the stem)
+/// give the per-stage values. NDS has no activation counts (0 here).
+fn from_nds(name: &str, items: &[Value]) -> Result<Sweep, ImportError> {
+    let models = items
+        .iter()
+        .enumerate()
+        .map(|(index, item)| {
+            let m: NdsModel =
+                serde_json::from_value(item.clone()).map_err(|e| ImportError::Model {
+                    index,
+                    message: e.to_string(),
+                })?;
+            Ok(SweepModel {
+                error: m.min_test_top1,
+                flops: m.flops as u64,
+                params: m.params as u64,
+                acts: 0,
+                values: anynet_values(&m.net["ds"], &m.net["ws"], 1),
+            })
+        })
+        .collect::<Result<Vec<_>, ImportError>>()?;
+    Ok(Sweep {
+        name: name.to_string(),
+        models,
+        unfinished: 0,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pyclss_collected_sweep_reads_with_its_errors() {
+        // Made by pycls's own logging and collection code (tests/golden/gen_pycls_sweep.py).
+        let text = include_str!("../../tests/golden/pycls_sweep.json");
+        let sweep = Sweep::read("cifar_regnet", text).unwrap();
+        let errors: Vec<f64> = sweep.errors();
+        // The lowest EMA error per job; job 5 has no EMA (test_epoch instead); job 4
+        // crashed before testing.
+        assert_eq!(errors, [22.9, 23.63, 28.93, 21.86, 24.71]);
+        assert_eq!(sweep.unfinished, 1);
+        let first = &sweep.models[0];
+        assert_eq!(
+            (first.flops, first.params, first.acts),
+            (120_000_000, 1_500_000, 900_000)
+        );
+        let names: Vec<&str> = first.values.iter().map(|(k, _)| k.as_str()).collect();
+        assert_eq!(names, ["depth", "w0", "wa", "wm", "group_w", "bot_mul"]);
+        assert_eq!(first.values[2].1, 25.6);
+    }
+
+    #[test]
+    fn nds_records_read_with_per_stage_values() {
+        let text = r#"[
+            {"min_test_top1": 7.5, "flops": 400.5, "params": 3.1e6, "rng_seed": 1, "job_id": "a",
+             "net": {"block_type": "res_bottleneck_block", "ds": [1, 2, 3], "ws": [16, 32, 64],
+                     "ss": [1, 1, 2], "bot_muls": [0, 1, 1], "num_gs": [0, 1, 2]}},
+            {"min_test_top1": 9.0, "flops": 380, "params": 2e6, "net": {"ds": [1, 1, 1], "ws": [16, 24, 48]}}
+        ]"#;
+        let sweep = Sweep::read("nds", text).unwrap();
+        assert_eq!(sweep.errors(), [7.5, 9.0]);
+        assert_eq!(sweep.models[0].flops, 400);
+        let values: Vec<(&str, f64)> = sweep.models[0]
+            .values
+            .iter()
+            .map(|(k, v)| (k.as_str(), *v))
+            .collect();
+        assert_eq!(
+            values,
+            [("d1", 2.0), ("w1", 32.0), ("d2", 3.0), ("w2", 64.0)]
+        );
+    }
+
+    #[test]
+    fn unknown_text_is_named() {
+        let err = Sweep::read("x", r#"[{"foo": 1}]"#).unwrap_err();
+        assert!(
+            err.to_string()
+                .starts_with("not a sweep: expected run records"),
+            "{err}"
+        );
+        let err = Sweep::read("x", "{\"schema\": 1}\n").unwrap_err();
+        assert!(err.to_string().starts_with("line 1:"), "{err}");
+    }
+}
