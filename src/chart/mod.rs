@@ -191,6 +191,31 @@ pub fn nice_ticks(lo: f64, hi: f64, count: usize) -> Vec<f64> {
         .collect()
 }
 
+/// Ticks from `nice_ticks` placed by `scale`, labelled with at most `decimals`
+/// decimals (trailing zeros dropped: "0.25", "1").
+pub fn labelled_ticks(
+    (lo, hi): (f64, f64),
+    count: usize,
+    scale: &Scale,
+    decimals: usize,
+) -> Vec<Tick> {
+    nice_ticks(lo, hi, count)
+        .into_iter()
+        .map(|v| {
+            let s = format!("{v:.decimals$}");
+            let label = if s.contains('.') {
+                s.trim_end_matches('0').trim_end_matches('.').to_string()
+            } else {
+                s
+            };
+            Tick {
+                at: scale.map(v),
+                label,
+            }
+        })
+        .collect()
+}
+
 /// A training curve: one polyline of (x, y) points over fixed axes, with optional
 /// dots (for sparse series such as the per-epoch test error).
 #[derive(Debug, Clone, PartialEq)]
@@ -221,27 +246,11 @@ impl CurveChart {
             let cmd = if i == 0 { 'M' } else { 'L' };
             let _ = write!(path, "{cmd}{px:.1},{py:.1}");
         }
-        let label = |v: f64| {
-            let s = format!("{v:.3}");
-            s.trim_end_matches('0').trim_end_matches('.').to_string()
-        };
         CurveChart {
             path,
             points: pixels,
-            x_ticks: nice_ticks(0.0, x_max, 6)
-                .into_iter()
-                .map(|v| Tick {
-                    at: xs.map(v),
-                    label: label(v),
-                })
-                .collect(),
-            y_ticks: nice_ticks(y_dom.0, y_dom.1, 4)
-                .into_iter()
-                .map(|v| Tick {
-                    at: ys.map(v),
-                    label: label(v),
-                })
-                .collect(),
+            x_ticks: labelled_ticks((0.0, x_max), 6, &xs, 3),
+            y_ticks: labelled_ticks(y_dom, 4, &ys, 3),
         }
     }
 }
@@ -283,26 +292,10 @@ impl EdfChart {
                 path
             })
             .collect();
-        let label = |v: f64| {
-            let s = format!("{v:.2}");
-            s.trim_end_matches('0').trim_end_matches('.').to_string()
-        };
         EdfChart {
             paths,
-            x_ticks: nice_ticks(x_dom.0, x_dom.1, 6)
-                .into_iter()
-                .map(|v| Tick {
-                    at: xs.map(v),
-                    label: label(v),
-                })
-                .collect(),
-            y_ticks: nice_ticks(0.0, 1.0, 5)
-                .into_iter()
-                .map(|v| Tick {
-                    at: ys.map(v),
-                    label: label(v),
-                })
-                .collect(),
+            x_ticks: labelled_ticks(x_dom, 6, &xs, 2),
+            y_ticks: labelled_ticks((0.0, 1.0), 5, &ys, 2),
         }
     }
 }

@@ -3,7 +3,7 @@
 
 use std::fmt::Write;
 
-use super::{nice_ticks, EdfChart, Frame, Scale, Tick};
+use super::{labelled_ticks, EdfChart, Frame, Scale, Tick};
 use crate::stats::{Edf, GoodRange};
 
 /// Series colours, in order (colour-blind safe: Okabe and Ito).
@@ -20,7 +20,8 @@ const FRAME: Frame = Frame {
     bottom: 48.0,
 };
 
-fn escape(s: &str) -> String {
+/// Text made safe inside SVG or HTML markup.
+pub fn escape(s: &str) -> String {
     s.replace('&', "&amp;")
         .replace('<', "&lt;")
         .replace('>', "&gt;")
@@ -132,24 +133,10 @@ pub fn values_plot(
     let y_dom = span(&mut points.iter().map(|p| p.1));
     let xs = Scale::linear(x_dom, FRAME.x_range());
     let ys = Scale::linear(y_dom, FRAME.y_range());
-    let ticks = |(lo, hi): (f64, f64), scale: &Scale| -> Vec<Tick> {
-        nice_ticks(lo, hi, 6)
-            .into_iter()
-            .map(|v| Tick {
-                at: scale.map(v),
-                label: format!("{v}"),
-            })
-            .collect()
-    };
     let mut out = String::new();
-    axes(
-        &mut out,
-        title,
-        name,
-        "error",
-        &ticks(x_dom, &xs),
-        &ticks(y_dom, &ys),
-    );
+    let x_ticks = labelled_ticks(x_dom, 6, &xs, 3);
+    let y_ticks = labelled_ticks(y_dom, 6, &ys, 3);
+    axes(&mut out, title, name, "error", &x_ticks, &y_ticks);
     let (y0, y1) = FRAME.y_range();
     if let Some(g) = good {
         let (a, b) = (xs.map(g.low), xs.map(g.high));

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use clap::{Args, ValueEnum};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
-use regnet_playground::chart::svg::{edf_plot, values_plot};
+use regnet_playground::chart::svg::{edf_plot, escape, values_plot};
 use regnet_playground::stats::Edf;
 use regnet_playground::sweep::{compare, Comparison, Measure, Normalize, ParamRange, Sweep};
 use serde_json::json;
@@ -169,11 +169,6 @@ fn write_file(path: &Path, text: &str) -> Result<(), CliError> {
 
 /// The report page: the text tables, then the plots inline.
 fn html(tables: &str, plots: &[(String, String)]) -> String {
-    let escape = |s: &str| {
-        s.replace('&', "&amp;")
-            .replace('<', "&lt;")
-            .replace('>', "&gt;")
-    };
     let mut out = String::from(
         "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>Sweep analysis</title>\
          <style>body{font-family:sans-serif;max-width:1320px;margin:2em auto}pre{background:#f6f6f6;padding:1em}\
