@@ -10,6 +10,7 @@
 //   `wasm-opt -O1`, as train_worker.js / train_worker_bg.wasm, started by
 //   train_worker_loader.js (the name src/app/train/client.rs starts);
 // - public/style.css and public/favicon.svg under hashed names, with integrity hashes;
+// - public/sweeps/ (the reference sweep's run records) as sweeps/, names unchanged;
 // - data/cifar-10-binary.tar.gz, a link to $REGNET_CIFAR (default
 //   ../shared/data/cifar-10-binary.tar.gz) when that file exists, never a copy; without
 //   it the page says where to get the archive and takes a picked file.
@@ -20,7 +21,7 @@
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { copyFile, mkdir, readFile, realpath, rename, rm, symlink, writeFile } from 'node:fs/promises';
+import { copyFile, cp, mkdir, readFile, realpath, rename, rm, symlink, writeFile } from 'node:fs/promises';
 import { basename, extname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs, promisify } from 'node:util';
@@ -66,6 +67,10 @@ const MARK = '<!-- the app: scripts/package-site.mjs -->';
 if (!template.includes(MARK)) fail(`index.html lacks the line ${MARK}`);
 await writeFile(join(stage, 'index.html'), template.replace(MARK, head));
 await linkData();
+// The reference sweep's run records, under their own names: the page fetches them.
+if (existsSync(join(ROOT, 'public/sweeps'))) {
+  await cp(join(ROOT, 'public/sweeps'), join(stage, 'sweeps'), { recursive: true });
+}
 
 await rm(out, { recursive: true, force: true });
 await rename(stage, out);

@@ -438,12 +438,27 @@ fn a_sweep_writes_resumes_after_a_kill_and_analyzes() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert_eq!(lines(&regnet_out).len(), 3);
+    // The seed-noise reference: its first 2 models again with another seed.
+    let noise_out = dir.join("regnetx-seed1.jsonl");
+    let mut noise = regnetx.clone();
+    let at = noise.iter().position(|a| *a == "--out").unwrap();
+    noise[at + 1] = noise_out.to_str().unwrap();
+    noise.extend(["--first", "2", "--seed", "1"]);
+    let out = regnet(&noise);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(lines(&noise_out).len(), 2);
 
     let plots = dir.join("plots");
     let v = json(&[
         "analyze",
         anynet_out.to_str().unwrap(),
         regnet_out.to_str().unwrap(),
+        "--noise",
+        noise_out.to_str().unwrap(),
         "--json",
         "--svg",
         plots.to_str().unwrap(),
@@ -461,6 +476,14 @@ fn a_sweep_writes_resumes_after_a_kill_and_analyzes() {
         "{edf}"
     );
     assert!(plots.join("regnetx-wm.svg").exists() && plots.join("anynetx-a-w2.svg").exists());
+    let search = std::fs::read_to_string(plots.join("search.svg")).unwrap();
+    assert_eq!(search.matches("fill-opacity=\"0.12\"").count(), 2);
+    // The regnetx sweep holds the noise file's 2 models: seeds 0 and 1.
+    assert_eq!(
+        (v["noise"]["models"].as_u64(), v["noise"]["seeds"].as_u64()),
+        (Some(2), Some(2))
+    );
+    assert!(v["noise"]["sd"].as_f64().unwrap() >= 0.0);
     let good = v["sweeps"][1]["good"].as_array().unwrap();
     let names: Vec<&str> = good.iter().map(|g| g["name"].as_str().unwrap()).collect();
     assert_eq!(names, ["d", "w0", "wa", "wm", "g"]);
@@ -482,5 +505,79 @@ fn a_sweep_writes_resumes_after_a_kill_and_analyzes() {
         (Some("anynetx-a"), Some("regnetx"))
     );
     assert!((0.0..=1.0).contains(&ks[0]["d"].as_f64().unwrap()));
+    // 3 against 3 models: no distance can beat the 5% sampling bound, 1.358 * sqrt(2/3).
+    assert!((ks[0]["critical"].as_f64().unwrap() - 1.108_87).abs() < 1e-4);
+    assert_eq!(ks[0]["beyond_noise"], false);
     std::fs::remove_dir_all(&dir).ok();
+}
+
+/// `sweep --emit-pycls` writes, byte for byte, the files that
+/// tests/golden/pycls_emit.json records pycls's own loaders reading (yacs rejects an
+/// unknown key or a wrong type), and pycls computes from each model config the
+/// complexity `regnet sample` gives the same model.
+#[test]
+fn emitted_pycls_sweeps_are_what_pycls_loads() {
+    let golden: serde_json::Value =
+        serde_json::from_str(include_str!("golden/pycls_emit.json")).unwrap();
+    let root = std::env::temp_dir().join(format!("regnet-cli-emit-{}", std::process::id()));
+    for (i, sweep) in golden["sweeps"].as_array().unwrap().iter().enumerate() {
+        let args: Vec<&str> = sweep["args"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|a| a.as_str().unwrap())
+            .collect();
+        let dir = root.join(format!("sweep{i}"));
+        let mut emit = vec!["sweep"];
+        emit.extend(&args);
+        emit.extend(["--emit-pycls", dir.to_str().unwrap()]);
+        let out = regnet(&emit);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let files = sweep["files"].as_object().unwrap();
+        for (path, text) in files {
+            let ours = std::fs::read_to_string(dir.join(path)).unwrap();
+            // Where the sweep lives differs from where the golden was made.
+            let root_line = |t: &str| {
+                t.lines()
+                    .filter(|l| !l.starts_with("ROOT_DIR:") && !l.starts_with("NAME:"))
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            };
+            assert_eq!(
+                root_line(&ours),
+                root_line(text.as_str().unwrap()),
+                "{path}"
+            );
+        }
+        // The sample flags are those before --sample-seed, whose value seeds `sample`.
+        let seed_at = args.iter().position(|a| *a == "--sample-seed").unwrap();
+        let mut sample = vec!["sample"];
+        sample.extend(&args[..seed_at]);
+        sample.extend(["--seed", args[seed_at + 1], "--json"]);
+        let models = json(&sample);
+        let pycls = sweep["models"].as_array().unwrap();
+        assert_eq!(models.as_array().unwrap().len(), pycls.len());
+        for (ours, theirs) in models.as_array().unwrap().iter().zip(pycls) {
+            for key in ["flops", "params", "acts"] {
+                assert_eq!(ours[key], theirs[key], "{key} of {}", theirs["cfg"]);
+            }
+        }
+    }
+    // A sweep pycls has launched is not overwritten.
+    let dir = root.join("sweep0");
+    std::fs::create_dir_all(dir.join("logs")).unwrap();
+    let out = regnet(&[
+        "sweep",
+        "--space",
+        "regnetx",
+        "--emit-pycls",
+        dir.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("already launched"));
+    std::fs::remove_dir_all(&root).ok();
 }

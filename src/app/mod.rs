@@ -17,11 +17,25 @@ use leptos_router::path;
 use wasm_bindgen::JsCast;
 
 use crate::site;
+use crate::space::SampleRequest;
 
 /// Mounts the app on `<body>`.
 pub fn mount() {
     console_error_panic_hook::set_once();
     leptos::mount::mount_to_body(App);
+}
+
+/// `regnet sample --json` inside the page, for scripts and for the end-to-end test that
+/// holds the page's sampler to the native one: `request` is a `SampleRequest` as JSON;
+/// returns the models as a JSON array, or throws the reason as a string.
+#[wasm_bindgen::prelude::wasm_bindgen]
+pub fn sample_models(request: &str) -> Result<String, wasm_bindgen::JsValue> {
+    let request: SampleRequest = serde_json::from_str(request)
+        .map_err(|e| wasm_bindgen::JsValue::from_str(&format!("not a sample request: {e}")))?;
+    let sample = request
+        .run()
+        .map_err(|e| wasm_bindgen::JsValue::from_str(&e.to_string()))?;
+    Ok(serde_json::to_string(&sample.models).expect("models serialise"))
 }
 
 /// The site's base path, from where the browser loaded the app's script (index.html

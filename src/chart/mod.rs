@@ -6,7 +6,7 @@ pub mod svg;
 
 use std::fmt::Write;
 
-use crate::stats::Edf;
+use crate::stats::{Edf, SearchPoint};
 
 /// The drawing area inside an SVG of `width` x `height` pixels.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -251,6 +251,78 @@ impl CurveChart {
             points: pixels,
             x_ticks: labelled_ticks((0.0, x_max), 6, &xs, 3),
             y_ticks: labelled_ticks(y_dom, 4, &ys, 3),
+        }
+    }
+}
+
+/// NDS's random-search efficiency of several sweeps on shared axes: x the number of
+/// models tried (log2, 1, 2, 4, ...), y the expected best error, each sweep a line
+/// through the means and a band of mean +- 2 sd.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SearchChart {
+    /// Per curve, in the order given: the path through the means.
+    pub lines: Vec<String>,
+    /// Per curve: the closed band from mean - 2 sd to mean + 2 sd.
+    pub bands: Vec<String>,
+    pub x_ticks: Vec<Tick>,
+    pub y_ticks: Vec<Tick>,
+}
+
+impl SearchChart {
+    /// Curves without points draw nothing (an empty path).
+    pub fn new(curves: &[&[SearchPoint]], frame: &Frame) -> Self {
+        let points = || curves.iter().flat_map(|c| c.iter());
+        let k_max = points().map(|p| p.k).max().unwrap_or(1).max(2) as f64;
+        let lo = points()
+            .map(|p| p.mean - 2.0 * p.sd)
+            .fold(f64::INFINITY, f64::min);
+        let hi = points()
+            .map(|p| p.mean + 2.0 * p.sd)
+            .fold(f64::NEG_INFINITY, f64::max);
+        let y_dom = if lo.is_finite() && hi > lo {
+            let pad = (hi - lo) * 0.05;
+            (lo - pad, hi + pad)
+        } else {
+            (0.0, 100.0)
+        };
+        let xs = Scale::log2((1.0, k_max), frame.x_range());
+        let ys = Scale::linear(y_dom, frame.y_range());
+        let at = |k: usize, y: f64| (xs.map(k as f64), ys.map(y));
+        let polyline = |pts: &mut dyn Iterator<Item = (f64, f64)>| {
+            let mut path = String::new();
+            for (i, (x, y)) in pts.enumerate() {
+                let _ = write!(path, "{}{x:.1},{y:.1}", if i == 0 { 'M' } else { 'L' });
+            }
+            path
+        };
+        let lines = curves
+            .iter()
+            .map(|c| polyline(&mut c.iter().map(|p| at(p.k, p.mean))))
+            .collect();
+        let bands = curves
+            .iter()
+            .map(|c| {
+                let upper = c.iter().map(|p| at(p.k, p.mean + 2.0 * p.sd));
+                let lower = c.iter().rev().map(|p| at(p.k, p.mean - 2.0 * p.sd));
+                let path = polyline(&mut upper.chain(lower));
+                if path.is_empty() {
+                    path
+                } else {
+                    path + "Z"
+                }
+            })
+            .collect();
+        SearchChart {
+            lines,
+            bands,
+            x_ticks: log2_ticks(1.0, k_max)
+                .into_iter()
+                .map(|k| Tick {
+                    at: xs.map(k),
+                    label: format!("{k}"),
+                })
+                .collect(),
+            y_ticks: labelled_ticks(y_dom, 5, &ys, 2),
         }
     }
 }

@@ -3,8 +3,8 @@
 
 use std::fmt::Write;
 
-use super::{labelled_ticks, EdfChart, Frame, Scale, Tick};
-use crate::stats::{Edf, GoodRange};
+use super::{labelled_ticks, EdfChart, Frame, Scale, SearchChart, Tick};
+use crate::stats::{Edf, GoodRange, SearchPoint};
 
 /// Series colours, in order (colour-blind safe: Okabe and Ito).
 pub const PALETTE: [&str; 8] = [
@@ -114,6 +114,42 @@ pub fn edf_plot(title: &str, x_label: &str, series: &[(&str, &Edf)]) -> String {
     out + "</svg>\n"
 }
 
+/// The random-search efficiency of named sweeps (NDS figure): the expected best error
+/// of k random models against k, mean +- 2 sd shaded, one colour per sweep.
+pub fn search_plot(title: &str, series: &[(&str, &[SearchPoint])]) -> String {
+    let curves: Vec<&[SearchPoint]> = series.iter().map(|(_, c)| *c).collect();
+    let chart = SearchChart::new(&curves, &FRAME);
+    let mut out = String::new();
+    axes(
+        &mut out,
+        title,
+        "models tried (k)",
+        "best error of k",
+        &chart.x_ticks,
+        &chart.y_ticks,
+    );
+    let (_, x1) = FRAME.x_range();
+    for (i, (name, _)) in series.iter().enumerate() {
+        let colour = PALETTE[i % PALETTE.len()];
+        let _ = write!(
+            out,
+            r#"<path d="{}" fill="{colour}" fill-opacity="0.12" stroke="none"/><path d="{}" fill="none" stroke="{colour}" stroke-width="2"/>"#,
+            chart.bands[i], chart.lines[i]
+        );
+        let y = FRAME.top + 12.0 + 16.0 * i as f64;
+        let _ = write!(
+            out,
+            r#"<path d="M{lx},{ly:.1}h18" stroke="{colour}" stroke-width="3"/><text x="{tx}" y="{ty:.1}" text-anchor="end">{}</text>"#,
+            escape(name),
+            lx = x1 - 30.0,
+            ly = y,
+            tx = x1 - 36.0,
+            ty = y + 4.0
+        );
+    }
+    out + "</svg>\n"
+}
+
 /// Error against one parameter: a dot per model, the good range shaded and its median
 /// drawn as a line labelled "best: v", as pycls's `plot_values`.
 pub fn values_plot(
@@ -165,6 +201,28 @@ pub fn values_plot(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn search_plots_draw_a_line_and_a_closed_band_per_sweep() {
+        let p = |k, mean, sd| SearchPoint { k, mean, sd };
+        let a = [p(1, 40.0, 5.0), p(2, 35.0, 4.0), p(4, 31.0, 2.0)];
+        let b = [p(1, 45.0, 6.0), p(2, 41.0, 3.0), p(4, 38.0, 1.0)];
+        let svg = search_plot("search", &[("a", &a[..]), ("b", &b[..])]);
+        assert_eq!(svg.matches("fill-opacity=\"0.12\"").count(), 2);
+        assert_eq!(svg.matches("stroke-width=\"2\"").count(), 2);
+        let chart = SearchChart::new(&[&a[..]], &FRAME);
+        // k = 1, 2, 4 sit evenly on the log2 axis, from the left edge to the right.
+        let xs: Vec<f64> = chart.lines[0]
+            .split(['M', 'L'])
+            .filter(|s| !s.is_empty())
+            .map(|s| s.split(',').next().unwrap().parse().unwrap())
+            .collect();
+        let (x0, x1) = FRAME.x_range();
+        assert_eq!(xs, [x0, (x0 + x1) / 2.0, x1]);
+        assert!(chart.bands[0].ends_with('Z'));
+        let labels: Vec<&str> = chart.x_ticks.iter().map(|t| t.label.as_str()).collect();
+        assert_eq!(labels, ["1", "2", "4"]);
+    }
 
     #[test]
     fn edf_plots_draw_one_step_path_and_legend_per_sweep() {

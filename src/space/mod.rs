@@ -16,7 +16,9 @@ use thiserror::Error;
 
 pub use anynet::AnyNetRanges;
 pub use regnet::RegNetRanges;
-pub use sample::{sample, standardize, Band, Bound, Model, Sample, SampleError, Sampler};
+pub use sample::{
+    sample, standardize, Band, Bound, Model, Sample, SampleError, SampleRequest, Sampler,
+};
 
 /// The seven spaces of the paper's progression.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]

@@ -175,6 +175,23 @@ pub fn sample(
     sampler.sample_with(n, &mut ChaCha8Rng::seed_from_u64(seed), max_tries)
 }
 
+/// One call of `sample` as data (JSON): what a script or a test asks the page's
+/// sampler for, so native and wasm builds can be held to the same answer.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SampleRequest {
+    pub sampler: Sampler,
+    pub n: usize,
+    pub seed: u64,
+    pub tries: u64,
+}
+
+impl SampleRequest {
+    /// `sample` with these arguments.
+    pub fn run(&self) -> Result<Sample, SampleError> {
+        sample(&self.sampler, self.n, self.seed, self.tries)
+    }
+}
+
 impl Sampler {
     /// A space with its default ranges, no band, at `dataset`.
     pub fn new(space: Space, dataset: Dataset) -> Self {

@@ -24,6 +24,9 @@ pub struct Edf {
     n: usize,
     /// The weighted mean error.
     mean: f64,
+    /// Kish's effective sample size, 1 / sum w^2: n for equal weights, fewer when a
+    /// normalisation leans on a few models.
+    effective_n: f64,
 }
 
 impl Edf {
@@ -59,6 +62,7 @@ impl Edf {
             cumulative: vec![],
             n: errors.len(),
             mean: errors.iter().zip(weights).map(|(e, w)| e * w).sum(),
+            effective_n: 1.0 / weights.iter().map(|w| w * w).sum::<f64>(),
         };
         let mut sum = 0.0;
         for i in order {
@@ -98,6 +102,11 @@ impl Edf {
         self.n
     }
 
+    /// Kish's effective sample size (n for an unweighted EDF).
+    pub fn effective_n(&self) -> f64 {
+        self.effective_n
+    }
+
     /// The lowest error.
     pub fn min(&self) -> f64 {
         self.errors[0]
@@ -133,6 +142,16 @@ pub fn ks_distance(a: &Edf, b: &Edf) -> f64 {
         .chain(&b.errors)
         .map(|&e| (a.at(e) - b.at(e)).abs())
         .fold(0.0, f64::max)
+}
+
+/// The KS distance two samples of these sizes exceed with probability `alpha` when
+/// both come from one distribution: the asymptotic two-sample bound
+/// c(alpha) sqrt((n + m) / (n m)), c(alpha) = sqrt(-ln(alpha / 2) / 2) (1.358 at 5%).
+/// A distance below it is within what sampling alone produces. The sizes may be
+/// effective sizes (`Edf::effective_n`) for normalised EDFs. Asymptotic: for a few
+/// dozen models it is slightly conservative next to scipy's exact `ks_2samp` p-value.
+pub fn ks_critical(n: f64, m: f64, alpha: f64) -> f64 {
+    (-(alpha / 2.0).ln() / 2.0).sqrt() * ((n + m) / (n * m)).sqrt()
 }
 
 /// The NDS complexity normalisation (`compute_norm_ws`): the models whose complexity
@@ -250,5 +269,23 @@ mod tests {
             err.to_string(),
             "complexity bin 3 of 5 (4 to 6) has no model: use fewer bins or a narrower range"
         );
+    }
+
+    #[test]
+    fn ks_critical_values_follow_the_asymptotic_bound() {
+        // c(0.05) = sqrt(-ln(0.025) / 2) = 1.35810 (2 against 2 models: sqrt(4 / 4) = 1);
+        // 48 against 48 models: 1.35810 / sqrt(24).
+        assert!((ks_critical(2.0, 2.0, 0.05) - 1.358_102).abs() < 1e-6);
+        assert!((ks_critical(48.0, 48.0, 0.05) - 0.277_221).abs() < 1e-6);
+        // A stricter level needs a larger distance; more models, a smaller one.
+        assert!(ks_critical(48.0, 48.0, 0.01) > ks_critical(48.0, 48.0, 0.05));
+        assert!(ks_critical(96.0, 96.0, 0.05) < ks_critical(48.0, 48.0, 0.05));
+    }
+
+    #[test]
+    fn effective_size_is_n_unweighted_and_smaller_when_weights_lean() {
+        assert_eq!(Edf::new(&[1.0, 2.0, 3.0, 4.0]).unwrap().effective_n(), 4.0);
+        let lean = Edf::weighted(&[1.0, 2.0], &[0.75, 0.25]).unwrap();
+        assert!((lean.effective_n() - 1.6).abs() < 1e-12);
     }
 }

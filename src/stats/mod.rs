@@ -10,7 +10,7 @@ pub mod search;
 use thiserror::Error;
 
 pub use bootstrap::{best_of_resamples, good_range, percentile, GoodRange};
-pub use edf::{ks_distance, normalized_weights, Edf};
+pub use edf::{ks_critical, ks_distance, normalized_weights, Edf};
 pub use search::{random_search, SearchPoint};
 
 /// Inputs a statistic cannot be computed from.

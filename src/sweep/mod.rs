@@ -2,16 +2,20 @@
 //! records, and their comparison (the EDF summaries and pairwise KS distances that
 //! `regnet analyze` prints and the page will draw). Pure: no Burn, no I/O.
 
+pub mod export;
 pub mod import;
+pub mod noise;
 
+pub use export::{pycls_sweep, ExportFile};
 pub use import::ImportError;
+pub use noise::{holds_all, seed_noise, NoiseError, SeedNoise};
 
 use serde::Serialize;
 
 use crate::run::{RunRecord, RunStatus};
 use crate::stats::{
-    best_of_resamples, good_range, ks_distance, normalized_weights, random_search, Edf, GoodRange,
-    SearchPoint, StatsError,
+    best_of_resamples, good_range, ks_critical, ks_distance, normalized_weights, random_search,
+    Edf, GoodRange, SearchPoint, StatsError,
 };
 
 /// One trained model of a sweep: its error in percent (as pycls reports it), its
@@ -144,12 +148,15 @@ pub struct Summary {
     pub unfinished: usize,
 }
 
-/// The KS distance between two sweeps' EDFs.
+/// The KS distance between two sweeps' EDFs, and the distance sampling alone would
+/// exceed one time in twenty at their (effective) sizes: a `d` below `critical` is no
+/// evidence that the spaces differ.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct KsPair {
     pub a: String,
     pub b: String,
     pub d: f64,
+    pub critical: f64,
 }
 
 /// Sweeps compared: each one's EDF and summary, and the KS distance of every pair.
@@ -203,6 +210,7 @@ pub fn compare(sweeps: &[Sweep], normalize: Option<Normalize>) -> Result<Compari
                 a: sweeps[i].name.clone(),
                 b: sweeps[j].name.clone(),
                 d: ks_distance(&edfs[i], &edfs[j]),
+                critical: ks_critical(edfs[i].effective_n(), edfs[j].effective_n(), 0.05),
             });
         }
     }
@@ -327,6 +335,8 @@ mod tests {
             .map(|p| (p.a.as_str(), p.b.as_str(), p.d))
             .collect();
         assert_eq!(d, [("a", "b", 0.5), ("a", "c", 0.0), ("b", "c", 0.5)]);
+        // 4 against 4 models: 1.358 * sqrt(8 / 16).
+        assert!((got.ks[0].critical - 0.960_322).abs() < 1e-6);
     }
 
     #[test]

@@ -4,6 +4,9 @@
 Usage: python3 gen_pycls_goldens.py PATH_TO_PYCLS_CHECKOUT > pycls.json
        python3 gen_pycls_goldens.py PATH_TO_PYCLS_CHECKOUT anynet > pycls_anynet.json
        python3 gen_pycls_goldens.py PATH_TO_PYCLS_CHECKOUT sampler > pycls_sampler.json
+       python3 gen_pycls_goldens.py PATH_TO_PYCLS_CHECKOUT emit DIR... > pycls_emit.json
+           (each DIR written by `regnet sweep --emit-pycls DIR` with the flags in
+           DIR/args, one per line)
 Needs numpy and yacs (a pycls checkout with pycls/sweep/, e.g. commit bd65938). torch and iopath are stubbed: the shape and complexity
 functions we call never touch them. Nothing from pycls is copied here; the
 golden numbers come from executing it.
@@ -220,6 +223,48 @@ def sampler_main():
               sys.stdout, indent=None, separators=(",", ":"))
 
 
+def emit_main(dirs):
+    """pycls's own config loaders on the sweeps `regnet sweep --emit-pycls` wrote: every
+    file parses (yacs rejects unknown keys and wrong types), and each model config,
+    merged over pycls's defaults, builds an AnyNet whose complexity pycls computes."""
+    os.environ.setdefault("CONDA_PREFIX", "/none")
+    for name in ["matplotlib", "matplotlib.pyplot", "pycls.core.builders", "pycls.core.net"]:
+        sys.modules[name] = types.ModuleType(name)
+    import pycls.sweep.config as sweep_config
+    from pycls.core.config import cfg, reset_cfg
+    from pycls.models.anynet import AnyNet
+
+    sweeps = []
+    for d in dirs:
+        with open(os.path.join(d, "args")) as f:
+            args = f.read().split()
+        files = {}
+        for root, _, names in os.walk(d):
+            for n in names:
+                if n.endswith(".yaml"):
+                    path = os.path.join(root, n)
+                    with open(path) as f:
+                        files[os.path.relpath(path, d)] = f.read()
+        sc = sweep_config.sweep_cfg.clone()
+        sc.merge_from_file(os.path.join(d, "sweep_cfg.yaml"))
+        models = []
+        for name in sorted(k for k in files if k.startswith("cfgs/")):
+            reset_cfg()
+            cfg.merge_from_file(os.path.join(d, name))
+            res = cfg.TRAIN.IM_SIZE
+            cx = {"h": res, "w": res, "flops": 0, "params": 0, "acts": 0}
+            cx = AnyNet.complexity(cx)
+            models.append({"cfg": name, "desc": cfg.DESC, "flops": cx["flops"],
+                           "params": cx["params"], "acts": cx["acts"],
+                           "max_epoch": cfg.OPTIM.MAX_EPOCH, "base_lr": cfg.OPTIM.BASE_LR,
+                           "rng_seed": cfg.RNG_SEED})
+        sweeps.append({"args": args, "files": files, "models": models,
+                       "num_configs": sc.SETUP.NUM_CONFIGS,
+                       "base_lr": sc.SETUP.BASE_CFG.OPTIM.BASE_LR})
+    json.dump({"generator": "tests/golden/gen_pycls_goldens.py emit", "sweeps": sweeps},
+              sys.stdout, indent=1)
+
+
 def main():
     sys.path.insert(0, sys.argv[1])
     stub_modules()
@@ -228,6 +273,9 @@ def main():
         return
     if sys.argv[2:] == ["sampler"]:
         sampler_main()
+        return
+    if sys.argv[2:3] == ["emit"]:
+        emit_main(sys.argv[3:])
         return
     cases = []
     for fam, presets, se in (("x", PRESETS_X, False), ("y", PRESETS_Y, True)):

@@ -7,9 +7,12 @@ use std::path::{Path, PathBuf};
 use clap::{Args, ValueEnum};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
-use regnet_playground::chart::svg::{edf_plot, escape, values_plot};
-use regnet_playground::stats::Edf;
-use regnet_playground::sweep::{compare, Comparison, Measure, Normalize, ParamRange, Sweep};
+use regnet_playground::chart::svg::{edf_plot, escape, search_plot, values_plot};
+use regnet_playground::stats::{Edf, SearchPoint};
+use regnet_playground::sweep::{
+    compare, holds_all, seed_noise, Comparison, KsPair, Measure, Normalize, ParamRange, SeedNoise,
+    Sweep,
+};
 use serde_json::json;
 
 use crate::error::CliError;
@@ -24,6 +27,11 @@ pub struct AnalyzeArgs {
     /// weighs the same in every sweep.
     #[arg(long, value_enum)]
     normalize: Option<MeasureArg>,
+    /// Sweeps that trained the same models again with other seeds (`regnet sweep
+    /// --first K --seed S`): the seed-noise reference each KS distance is read against.
+    /// The sweeps among FILES that hold those models count as one more seed.
+    #[arg(long, num_args = 1..)]
+    noise: Vec<PathBuf>,
     /// Bins of the normalisation.
     #[arg(long, default_value_t = 5)]
     bins: usize,
@@ -36,8 +44,9 @@ pub struct AnalyzeArgs {
     /// Print one JSON object instead of a table.
     #[arg(long)]
     json: bool,
-    /// Also write the plots as SVG files into this folder: the EDFs (edf.svg) and, per
-    /// sweep, error against each parameter with its good range (SWEEP-PARAM.svg).
+    /// Also write the plots as SVG files into this folder: the EDFs (edf.svg), the
+    /// random-search efficiency (search.svg) and, per sweep, error against each
+    /// parameter with its good range (SWEEP-PARAM.svg).
     #[arg(long)]
     svg: Option<PathBuf>,
     /// Also write one self-contained HTML report (pycls's `sweep_analyze`): the tables
@@ -67,41 +76,81 @@ pub fn run(a: &AnalyzeArgs) -> Result<String, CliError> {
         range: None,
     });
     let comparison = compare(&sweeps, normalize)?;
+    let noise = noise_reference(&a.noise, &sweeps)?;
     let good: Vec<Vec<ParamRange>> = sweeps
         .iter()
         .map(|s| s.good_ranges(a.resamples, &mut ChaCha8Rng::seed_from_u64(a.seed)))
         .collect();
-    let plots = plots(&sweeps, &comparison, &good, normalize);
+    let searches: Vec<Vec<SearchPoint>> = sweeps
+        .iter()
+        .map(|s| s.search_curve(1_000, &mut ChaCha8Rng::seed_from_u64(a.seed)))
+        .collect();
+    let plots = plots(&sweeps, &comparison, &good, &searches, normalize);
     if let Some(dir) = &a.svg {
         for (name, svg) in &plots {
             write_file(&dir.join(name), svg)?;
         }
     }
     if let Some(path) = &a.html {
-        write_file(path, &html(&table(&comparison, &good), &plots))?;
+        write_file(
+            path,
+            &html(&table(&comparison, &good, noise.as_ref()), &plots),
+        )?;
     }
     if a.json {
         let summaries: Vec<_> = comparison
             .sweeps
             .iter()
             .zip(&good)
-            .zip(&sweeps)
-            .map(|((s, g), sweep)| {
+            .zip(&searches)
+            .map(|((s, g), search)| {
                 let mut v = serde_json::to_value(s).expect("summary serialises");
                 v["good"] = serde_json::to_value(g).expect("ranges serialise");
-                let search = sweep.search_curve(1_000, &mut ChaCha8Rng::seed_from_u64(a.seed));
                 v["search"] = serde_json::to_value(search).expect("curve serialises");
+                v
+            })
+            .collect();
+        let ks: Vec<_> = comparison
+            .ks
+            .iter()
+            .map(|p| {
+                let mut v = serde_json::to_value(p).expect("pair serialises");
+                v["beyond_noise"] = json!(beyond_noise(p, noise.as_ref()));
                 v
             })
             .collect();
         return Ok(json!({
             "sweeps": summaries,
-            "ks": comparison.ks,
+            "ks": ks,
+            "noise": noise,
             "normalize": normalize,
         })
         .to_string());
     }
-    Ok(table(&comparison, &good))
+    Ok(table(&comparison, &good, noise.as_ref()))
+}
+
+/// The seed-noise reference of the `--noise` files, with every sweep of `sweeps` that
+/// holds their models as one more seed; None without `--noise`.
+fn noise_reference(files: &[PathBuf], sweeps: &[Sweep]) -> Result<Option<SeedNoise>, CliError> {
+    if files.is_empty() {
+        return Ok(None);
+    }
+    let extra = files
+        .iter()
+        .map(read_sweep)
+        .collect::<Result<Vec<_>, _>>()?;
+    let mut replicas: Vec<&Sweep> = extra.iter().collect();
+    replicas.extend(sweeps.iter().filter(|s| holds_all(s, &extra[0])));
+    seed_noise(&replicas)
+        .map(Some)
+        .map_err(|e| CliError::Flag(format!("--noise: {e}")))
+}
+
+/// Whether a KS distance exceeds both what sampling alone gives (5%) and what
+/// retraining the same models with other seeds gave.
+fn beyond_noise(pair: &KsPair, noise: Option<&SeedNoise>) -> bool {
+    pair.d > pair.critical && noise.is_none_or(|n| pair.d > n.ks_max)
 }
 
 fn read_sweep(path: &PathBuf) -> Result<Sweep, CliError> {
@@ -121,6 +170,7 @@ fn plots(
     sweeps: &[Sweep],
     c: &Comparison,
     good: &[Vec<ParamRange>],
+    searches: &[Vec<SearchPoint>],
     normalize: Option<Normalize>,
 ) -> Vec<(String, String)> {
     let series: Vec<(&str, &Edf)> = c
@@ -136,7 +186,19 @@ fn plots(
         ),
         None => ("Error EDFs".to_string(), "error".to_string()),
     };
-    let mut out = vec![("edf.svg".to_string(), edf_plot(&title, &x_label, &series))];
+    let curves: Vec<(&str, &[SearchPoint])> = c
+        .sweeps
+        .iter()
+        .map(|s| s.name.as_str())
+        .zip(searches.iter().map(Vec::as_slice))
+        .collect();
+    let mut out = vec![
+        ("edf.svg".to_string(), edf_plot(&title, &x_label, &series)),
+        (
+            "search.svg".to_string(),
+            search_plot("Random search: best error of k models", &curves),
+        ),
+    ];
     for (sweep, ranges) in sweeps.iter().zip(good) {
         for p in ranges {
             let points: Vec<(f64, f64)> = sweep
@@ -184,7 +246,7 @@ fn html(tables: &str, plots: &[(String, String)]) -> String {
     out + "</body></html>\n"
 }
 
-fn table(c: &Comparison, good: &[Vec<ParamRange>]) -> String {
+fn table(c: &Comparison, good: &[Vec<ParamRange>], noise: Option<&SeedNoise>) -> String {
     let width = c
         .sweeps
         .iter()
@@ -224,10 +286,35 @@ fn table(c: &Comparison, good: &[Vec<ParamRange>]) -> String {
             );
         }
     }
+    if let Some(n) = noise {
+        out += &format!(
+            "\nseed noise: {} models trained with {} seeds; one model's error varies by {:.2} points (sd); \
+             KS between seeds mean {:.3}, max {:.3}\n",
+            n.models, n.seeds, n.sd, n.ks_mean, n.ks_max
+        );
+    }
     if !c.ks.is_empty() {
-        out += "\nKS distance (0: the same EDF, 1: no overlap)\n";
+        out += &format!(
+            "\nKS distance (0: the same EDF, 1: no overlap), against the 5% sampling bound{}\n",
+            if noise.is_some() {
+                " and the seed noise"
+            } else {
+                ""
+            }
+        );
         for p in &c.ks {
-            out += &format!("  {} vs {}: {:.3}\n", p.a, p.b, p.d);
+            out += &format!(
+                "  {} vs {}: {:.3}  (bound {:.3})  {}\n",
+                p.a,
+                p.b,
+                p.d,
+                p.critical,
+                if beyond_noise(p, noise) {
+                    "a real difference"
+                } else {
+                    "within noise"
+                }
+            );
         }
     }
     out.trim_end().to_string()

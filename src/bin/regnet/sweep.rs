@@ -13,8 +13,9 @@ use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
 use regnet_playground::data::Cifar10;
 use regnet_playground::design::Dataset;
 use regnet_playground::run::{Recipe, RunId, RunRecord, RunSpec, RunStatus, SweepSlot};
-use regnet_playground::space::{sample, Model};
+use regnet_playground::space::{sample, Model, Sampler};
 use regnet_playground::stats::Edf;
+use regnet_playground::sweep::pycls_sweep;
 use regnet_playground::train::Trainer;
 
 use crate::args::{Backend, RecipeArgs};
@@ -41,16 +42,21 @@ pub struct SweepArgs {
     #[arg(long)]
     first: Option<usize>,
     /// cifar-10-binary.tar.gz, or a directory of its extracted .bin batches.
-    #[arg(long)]
-    data: PathBuf,
+    #[arg(long, required_unless_present = "emit_pycls")]
+    data: Option<PathBuf>,
     #[command(flatten)]
     recipe: RecipeArgs,
     #[arg(long, value_enum, default_value_t = Backend::Cpu)]
     backend: Backend,
     /// The sweep's file: one run record (JSON) per line, appended as each run ends.
     /// Run the same command again to resume.
-    #[arg(long)]
-    out: PathBuf,
+    #[arg(long, required_unless_present = "emit_pycls")]
+    out: Option<PathBuf>,
+    /// Instead of training, write the sampled models and the recipe as a pycls sweep in
+    /// DIR (cfgs/, cfgs_summary.yaml, sweep_cfg.yaml), to train with pycls's
+    /// sweep_launch.py on a cluster; DIR's name becomes the sweep's NAME.
+    #[arg(long, value_name = "DIR", conflicts_with = "out")]
+    emit_pycls: Option<PathBuf>,
 }
 
 pub fn run(a: &SweepArgs) -> Result<String, CliError> {
@@ -61,10 +67,15 @@ pub fn run(a: &SweepArgs) -> Result<String, CliError> {
     let models = sample(&sampler, a.n, a.sample_seed, a.tries)?.models;
     let count = a.first.map_or(models.len(), |k| k.min(models.len()));
     let recipe = a.recipe.recipe();
+    let out = match (&a.out, &a.emit_pycls) {
+        (_, Some(dir)) => return emit_pycls(dir, &sampler, &models[..count], &recipe),
+        (Some(out), None) => out.as_path(),
+        (None, None) => return Err(CliError::Flag("give --out FILE or --emit-pycls DIR".into())),
+    };
     let device = a.backend.device()?;
-    let done = read_records(&a.out)?;
+    let done = read_records(out)?;
     for record in &done {
-        check_same_sweep(&a.out, record, &models, &recipe)?;
+        check_same_sweep(out, record, &models, &recipe)?;
     }
     let is_done = |i: usize| {
         done.iter()
@@ -72,10 +83,13 @@ pub fn run(a: &SweepArgs) -> Result<String, CliError> {
     };
     let todo: Vec<usize> = (0..count).filter(|&i| !is_done(i)).collect();
     if todo.is_empty() {
-        return Ok(summary(&a.out, &done, count, 0));
+        return Ok(summary(out, &done, count, 0));
     }
-    let data = Cifar10::open(&a.data).map_err(|source| CliError::Data {
-        path: a.data.clone(),
+    let Some(data_path) = &a.data else {
+        return Err(CliError::Flag("give --data (the CIFAR-10 archive)".into()));
+    };
+    let data = Cifar10::open(data_path).map_err(|source| CliError::Data {
+        path: data_path.clone(),
         source,
     })?;
     let bars = MultiProgress::new();
@@ -114,13 +128,50 @@ pub fn run(a: &SweepArgs) -> Result<String, CliError> {
         };
         // A diverged run is a result too (recorded as failed); the sweep goes on.
         let (record, _outcome) = train(trainer, spec, a.backend.name(), &bars);
-        append_record(&a.out, &record)?;
+        append_record(out, &record)?;
         records.push(record);
         trained += 1;
         sweep_bar.inc(1);
     }
     sweep_bar.finish_and_clear();
-    Ok(summary(&a.out, &records, count, trained))
+    Ok(summary(out, &records, count, trained))
+}
+
+/// Writes the pycls sweep of `models` into `dir` (created if missing). A sweep pycls has
+/// already launched there (it has `logs/`) is refused, as pycls's own set-up does.
+fn emit_pycls(
+    dir: &Path,
+    sampler: &Sampler,
+    models: &[Model],
+    recipe: &Recipe,
+) -> Result<String, CliError> {
+    let write_err = |source| CliError::Write {
+        path: dir.to_path_buf(),
+        source,
+    };
+    if dir.join("logs").exists() {
+        return Err(CliError::Flag(format!(
+            "{}: pycls has already launched this sweep (it has logs/); choose another directory",
+            dir.display()
+        )));
+    }
+    std::fs::create_dir_all(dir.join("cfgs")).map_err(write_err)?;
+    let abs = std::path::absolute(dir).map_err(write_err)?;
+    let name = abs
+        .file_name()
+        .map_or("sweep".into(), |n| n.to_string_lossy());
+    let root = abs.parent().map_or("/".into(), |p| p.to_string_lossy());
+    let files = pycls_sweep(&name, &root, sampler, models, recipe);
+    for file in &files {
+        let path = dir.join(&file.path);
+        std::fs::write(&path, &file.text).map_err(|source| CliError::Write { path, source })?;
+    }
+    Ok(format!(
+        "wrote {} pycls configs to {}; from a pycls checkout: python tools/sweep_launch.py --sweep-cfg {}",
+        models.len(),
+        dir.join("cfgs").display(),
+        dir.join("sweep_cfg.yaml").display()
+    ))
 }
 
 /// One line on where the sweep stands and its error distribution so far.
