@@ -16,6 +16,7 @@ const TYPES = {
   '.css': 'text/css',
   '.svg': 'image/svg+xml',
   '.gz': 'application/gzip',
+  '.jsonl': 'application/x-ndjson',
 };
 
 /** Where the page looks for the CIFAR-10 archive, under the site's base. */

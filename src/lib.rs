@@ -4,6 +4,7 @@
 pub mod chart;
 pub mod data;
 pub mod design;
+pub mod explore;
 pub mod report;
 pub mod run;
 pub mod site;

@@ -3,8 +3,11 @@
 //! project page at `/repo/`): the app finds its base from where its own script was
 //! loaded, and every in-page link is built from that base.
 
-/// The shape explorer and trainer: today's page.
+/// The shape explorer and trainer.
 pub const HOME: &str = "/";
+
+/// The design-space explorer: sweeps compared by their error EDFs.
+pub const EXPLORE: &str = "/explore";
 
 /// The site's base path ("" at the root, "/repo" under a sub-path), from the path of
 /// one of the site's top-level files (the app's script, `/repo/playground-1a2b.js`).
@@ -36,7 +39,7 @@ mod tests {
     fn routes_sit_under_the_base() {
         assert_eq!(path_of("", HOME), "/");
         assert_eq!(path_of("/repo", HOME), "/repo/");
-        assert_eq!(path_of("/repo", "/explore"), "/repo/explore");
+        assert_eq!(path_of("/repo", EXPLORE), "/repo/explore");
         assert_eq!(path_of("", "/lessons/2"), "/lessons/2");
     }
 }

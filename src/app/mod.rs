@@ -4,6 +4,7 @@
 
 mod complexity;
 mod controls;
+mod explore;
 mod notices;
 mod playground;
 mod plot;
@@ -65,6 +66,7 @@ fn App() -> impl IntoView {
                 // Static hosts also serve the page as index.html, and links copied
                 // there carry that path.
                 <Route path=path!("/index.html") view=playground::Playground />
+                <Route path=path!("/explore") view=explore::Explore />
             </Routes>
         </Router>
     }

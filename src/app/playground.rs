@@ -12,6 +12,7 @@ use super::train::TrainPanel;
 use super::url_state::provide_url_state;
 use crate::design::ParamError;
 use crate::report::Report;
+use crate::site;
 
 #[component]
 pub fn Playground() -> impl IntoView {
@@ -34,6 +35,11 @@ pub fn Playground() -> impl IntoView {
 
     view! {
         <header>
+            <nav class="site-nav">
+                <strong>"Shape explorer"</strong>
+                " · "
+                <a href=site::path_of(&super::base(), site::EXPLORE) data-testid="nav-explore">"Design-space explorer"</a>
+            </nav>
             <h1>"RegNet design-space playground"</h1>
             <p class="lede">
                 "A RegNet's widths follow one line, u"<sub>"j"</sub>" = w"<sub>"0"</sub>" + w"<sub>"a"</sub>

@@ -339,9 +339,13 @@ pub struct EdfChart {
 }
 
 impl EdfChart {
-    /// `x` fixes the error axis, or `None` to fit every EDF's errors (padded by 2%).
+    /// `x` fixes the error axis, or `None` to fit every EDF's errors (padded by 2%; 0 to
+    /// 100 without any EDF).
     pub fn new(edfs: &[&Edf], x: Option<(f64, f64)>, frame: &Frame) -> Self {
         let x_dom = x.unwrap_or_else(|| {
+            if edfs.is_empty() {
+                return (0.0, 100.0);
+            }
             let lo = edfs.iter().map(|e| e.min()).fold(f64::INFINITY, f64::min);
             let hi = edfs
                 .iter()
@@ -444,6 +448,22 @@ mod tests {
         assert_eq!(fixed.points[0].0, FRAME.width - FRAME.right);
         assert_eq!(fixed.y_ticks.first().map(|t| t.label.as_str()), Some("0"));
         assert_eq!(fixed.y_ticks.last().map(|t| t.label.as_str()), Some("1"));
+    }
+
+    #[test]
+    fn charts_without_data_have_finite_ticks() {
+        let edf = EdfChart::new(&[], None, &FRAME);
+        assert!(edf.paths.is_empty());
+        let search = SearchChart::new(&[&[]], &FRAME);
+        for t in edf
+            .x_ticks
+            .iter()
+            .chain(&edf.y_ticks)
+            .chain(&search.x_ticks)
+            .chain(&search.y_ticks)
+        {
+            assert!(t.at.is_finite(), "{t:?}");
+        }
     }
 
     #[test]

@@ -1,0 +1,626 @@
+//! The design-space explorer (the `/explore` route): the reference sweep and imported
+//! sweeps compared by their error EDFs, the KS distances read against the sampling
+//! bound and the seed noise, and the random-search efficiency. The view is the URL
+//! (`crate::explore`); the statistics are `crate::sweep`'s, the geometry
+//! `crate::chart`'s, so this file only fetches, reads files and draws.
+
+use leptos::prelude::*;
+use leptos_router::hooks::{use_navigate, use_query_map};
+use leptos_router::params::ParamsMap;
+use leptos_router::NavigateOptions;
+use wasm_bindgen::JsCast;
+use wasm_bindgen_futures::JsFuture;
+use web_sys::HtmlInputElement;
+
+use super::notices::UrlNotice;
+use crate::chart::svg::{edf_plot, search_plot, PALETTE};
+use crate::chart::{EdfChart, Frame, SearchChart};
+use crate::explore::{
+    reference_url, ExploreState, MAX_BINS, REFERENCE, REFERENCE_NOISE, REFERENCE_RECIPE,
+};
+use crate::site;
+use crate::stats::SearchPoint;
+use crate::sweep::{
+    compare, holds_all, seed_noise, Comparison, Measure, Normalize, SeedNoise, Sweep,
+};
+
+const FRAME: Frame = Frame {
+    width: 640.0,
+    height: 340.0,
+    left: 52.0,
+    right: 16.0,
+    top: 16.0,
+    bottom: 40.0,
+};
+
+/// The sweeps the page holds: the reference (fetched) and those the user imported.
+#[derive(Clone, Default)]
+struct Library {
+    sweeps: Vec<Sweep>,
+    /// The reference's seed-noise runs (not shown as sweeps of their own).
+    noise: Vec<Sweep>,
+    /// What could not be loaded, one line each.
+    errors: Vec<String>,
+    loading: bool,
+}
+
+#[component]
+pub fn Explore() -> impl IntoView {
+    let query = use_query_map();
+    let parsed = Memo::new(move |_| query.with(|q| ExploreState::from_query(|k| q.get(k))));
+    let state = Memo::new(move |_| parsed.with(|p| p.state.clone()));
+    let navigate = use_navigate();
+    let navigate = StoredValue::new_local(Box::new(navigate) as Box<dyn Fn(&str, NavigateOptions)>);
+    let set_state = Callback::new(move |next: ExploreState| {
+        let map: ParamsMap = next.to_query().into_iter().collect();
+        let path = window()
+            .location()
+            .pathname()
+            .unwrap_or_else(|_| "/".into());
+        let options = NavigateOptions {
+            resolve: false,
+            replace: false,
+            scroll: false,
+            ..Default::default()
+        };
+        navigate.with_value(|go| go(&format!("{path}{}", map.to_query_string()), options));
+    });
+
+    let library = RwSignal::new(Library {
+        loading: true,
+        ..Library::default()
+    });
+    let base = super::base();
+    leptos::task::spawn_local(async move {
+        let loaded = load_reference(&base).await;
+        library.set(loaded);
+    });
+
+    // The shown sweeps, in the URL's order, and the names the page does not hold.
+    let shown = Memo::new(move |_| {
+        let names = state.with(|s| s.show.clone());
+        library.with(|lib| {
+            names
+                .iter()
+                .filter_map(|n| lib.sweeps.iter().find(|s| &s.name == n).cloned())
+                .collect::<Vec<Sweep>>()
+        })
+    });
+    let notices = Memo::new(move |_| {
+        let mut notices = parsed.with(|p| p.notices.clone());
+        library.with(|lib| {
+            if !lib.loading {
+                for name in state.with(|s| s.show.clone()) {
+                    if !lib.sweeps.iter().any(|s| s.name == name) {
+                        notices.push(format!(
+                            "sweep '{name}' is not in this browser: import its file to see it"
+                        ));
+                    }
+                }
+            }
+        });
+        notices
+    });
+    let comparison: Memo<Result<Comparison, String>> = Memo::new(move |_| {
+        let normalize = state.with(|s| {
+            s.normalize.map(|measure| Normalize {
+                measure,
+                bins: s.bins,
+                range: None,
+            })
+        });
+        shown.with(|sweeps| compare(sweeps, normalize).map_err(|e| e.to_string()))
+    });
+    let noise: Memo<Option<SeedNoise>> = Memo::new(move |_| {
+        library.with(|lib| {
+            let first = lib.noise.first()?;
+            let mut replicas: Vec<&Sweep> = lib.noise.iter().collect();
+            replicas.extend(lib.sweeps.iter().filter(|s| holds_all(s, first)));
+            seed_noise(&replicas).ok()
+        })
+    });
+
+    let import_error = RwSignal::new(None::<String>);
+    let on_import = move |ev: leptos::ev::Event| {
+        let input: HtmlInputElement = event_target(&ev);
+        let Some(files) = input.files() else { return };
+        let files: Vec<web_sys::File> = (0..files.length()).filter_map(|i| files.get(i)).collect();
+        input.set_value("");
+        let current = state.get_untracked();
+        leptos::task::spawn_local(async move {
+            let mut next = current;
+            let mut errors = vec![];
+            for file in files {
+                let name = file.name();
+                let text = match JsFuture::from(file.text()).await {
+                    Ok(t) => t.as_string().unwrap_or_default(),
+                    Err(_) => {
+                        errors.push(format!("{name}: the browser could not read the file"));
+                        continue;
+                    }
+                };
+                let stem = name
+                    .rsplit_once('.')
+                    .map_or(name.as_str(), |(stem, _)| stem)
+                    .to_string();
+                match Sweep::read(&stem, &text) {
+                    Ok(mut sweep) => {
+                        sweep.name = library.with_untracked(|lib| unique_name(lib, &sweep.name));
+                        next.show.push(sweep.name.clone());
+                        library.update(|lib| lib.sweeps.push(sweep));
+                    }
+                    Err(e) => errors.push(format!("{name}: {e}")),
+                }
+            }
+            import_error.set((!errors.is_empty()).then(|| errors.join("; ")));
+            set_state.run(next);
+        });
+    };
+
+    let edf_svg = Memo::new(move |_| {
+        comparison.with(|c| {
+            c.as_ref().ok().map(|c| {
+                let series: Vec<(&str, &crate::stats::Edf)> = c
+                    .sweeps
+                    .iter()
+                    .map(|s| s.name.as_str())
+                    .zip(&c.edfs)
+                    .collect();
+                edf_plot("Error EDFs", "error (%)", &series)
+            })
+        })
+    });
+    let searches = Memo::new(move |_| {
+        shown.with(|sweeps| {
+            sweeps
+                .iter()
+                .map(|s| {
+                    let mut rng = <rand_chacha::ChaCha8Rng as rand::SeedableRng>::seed_from_u64(0);
+                    (s.name.clone(), s.search_curve(1_000, &mut rng))
+                })
+                .collect::<Vec<(String, Vec<SearchPoint>)>>()
+        })
+    });
+
+    let home = site::path_of(&super::base(), site::HOME);
+    view! {
+        <header>
+            <nav class="site-nav">
+                <a href=home>"Shape explorer"</a>
+                " · "
+                <strong>"Design-space explorer"</strong>
+            </nav>
+            <h1>"Comparing design spaces"</h1>
+            <p class="lede">
+                "A design space is a population of models. The paper compares two spaces by sampling models from each, "
+                "training them all the same way, and plotting the "
+                <em>"empirical distribution function"</em>
+                " (EDF) of their errors: F(e) is the fraction of models with error at most e. "
+                "A curve further up and to the left means a better space."
+            </p>
+        </header>
+        <UrlNotice notices=notices />
+        <main class="explore">
+            <aside class="controls">
+                <SweepList library=library state=state set_state=set_state />
+                <label class="import">
+                    "Import sweeps (regnet sweep .jsonl, pycls sweep.json, NDS records)"
+                    <input type="file" data-testid="sweep-import" accept=".json,.jsonl,application/json" multiple on:change=on_import />
+                </label>
+                <Show when=move || import_error.with(Option::is_some)>
+                    <div class="error" data-testid="import-error" role="alert">{move || import_error.get()}</div>
+                </Show>
+                <NormalizeControls state=state set_state=set_state />
+            </aside>
+            <section class="results">
+                <Show when=move || library.with(|l| l.loading)>
+                    <p data-testid="explore-loading">"Loading the reference sweep..."</p>
+                </Show>
+                <Show when=move || library.with(|l| !l.errors.is_empty())>
+                    <div class="error" role="alert" data-testid="reference-error">
+                        {move || library.with(|l| l.errors.join("; "))}
+                    </div>
+                </Show>
+                <p class="recipe">"Reference sweep: " {REFERENCE_RECIPE} "."</p>
+                {move || match comparison.get() {
+                    _ if shown.with(Vec::is_empty) => {
+                        view! { <p>"No sweep shown: tick one on the left."</p> }.into_any()
+                    }
+                    Err(e) => {
+                        view! { <div class="error" role="alert" data-testid="compare-error">{e}</div> }.into_any()
+                    }
+                    Ok(c) => view! {
+                        <EdfPlot comparison=c.clone() normalize=state.with(|s| s.normalize) />
+                        <DownloadLink name="edf.svg" svg=edf_svg />
+                        <SummaryTable comparison=c.clone() />
+                        <KsTable comparison=c noise=noise />
+                    }
+                    .into_any(),
+                }}
+                <SearchPlot searches=searches />
+            </section>
+        </main>
+    }
+}
+
+/// A name no held sweep has: `name`, else `name (2)`, `name (3)` ...
+fn unique_name(lib: &Library, name: &str) -> String {
+    let taken = |n: &str| lib.sweeps.iter().any(|s| s.name == n);
+    if !taken(name) {
+        return name.to_string();
+    }
+    (2..)
+        .map(|i| format!("{name} ({i})"))
+        .find(|n| !taken(n))
+        .expect("some suffix is free")
+}
+
+/// Fetches the reference sweep's files; a file that fails is named, the rest load.
+async fn load_reference(base: &str) -> Library {
+    let mut lib = Library::default();
+    for (name, is_noise) in REFERENCE
+        .iter()
+        .map(|n| (n, false))
+        .chain(REFERENCE_NOISE.iter().map(|n| (n, true)))
+    {
+        let url = reference_url(base, name);
+        match fetch_text(&url)
+            .await
+            .and_then(|text| Sweep::read(name, &text).map_err(|e| e.to_string()))
+        {
+            Ok(sweep) if is_noise => lib.noise.push(sweep),
+            Ok(sweep) => lib.sweeps.push(sweep),
+            Err(e) => lib.errors.push(format!("reference sweep {name}: {e}")),
+        }
+    }
+    lib
+}
+
+async fn fetch_text(url: &str) -> Result<String, String> {
+    let response = JsFuture::from(window().fetch_with_str(url))
+        .await
+        .map_err(|_| format!("could not fetch {url}"))?;
+    let response: web_sys::Response = response
+        .dyn_into()
+        .map_err(|_| "not a response".to_string())?;
+    if !response.ok() {
+        return Err(format!("{url}: HTTP {}", response.status()));
+    }
+    // A single-page server answers a missing file with the page itself.
+    let html = response
+        .headers()
+        .get("content-type")
+        .ok()
+        .flatten()
+        .is_some_and(|t| t.starts_with("text/html"));
+    if html {
+        return Err(format!("{url} is not on this site"));
+    }
+    let text = response.text().map_err(|_| format!("{url}: no body"))?;
+    JsFuture::from(text)
+        .await
+        .ok()
+        .and_then(|t| t.as_string())
+        .ok_or_else(|| format!("{url}: the body is not text"))
+}
+
+/// One checkbox per held sweep: ticked ones are shown (in the URL's order).
+#[component]
+fn SweepList(
+    library: RwSignal<Library>,
+    state: Memo<ExploreState>,
+    set_state: Callback<ExploreState>,
+) -> impl IntoView {
+    view! {
+        <fieldset class="sweeps" data-testid="sweep-list">
+            <legend>"Sweeps"</legend>
+            {move || {
+                library
+                    .with(|lib| lib.sweeps.iter().map(|s| (s.name.clone(), s.models.len(), s.unfinished)).collect::<Vec<_>>())
+                    .into_iter()
+                    .map(|(name, n, unfinished)| {
+                        let checked = {
+                            let name = name.clone();
+                            move || state.with(|s| s.show.contains(&name))
+                        };
+                        let toggle = {
+                            let name = name.clone();
+                            move |_| {
+                                let mut next = state.get_untracked();
+                                next.toggle(&name);
+                                set_state.run(next);
+                            }
+                        };
+                        let detail = if unfinished > 0 {
+                            format!("{n} models, {unfinished} unfinished")
+                        } else {
+                            format!("{n} models")
+                        };
+                        view! {
+                            <label class="sweep">
+                                <input type="checkbox" data-testid=format!("sweep-toggle-{name}") prop:checked=checked on:change=toggle />
+                                <span class="name">{name.clone()}</span>
+                                <span class="detail">{detail}</span>
+                            </label>
+                        }
+                    })
+                    .collect_view()
+            }}
+        </fieldset>
+    }
+}
+
+/// Plain or complexity-normalised EDFs, and the normalisation's bins.
+#[component]
+fn NormalizeControls(
+    state: Memo<ExploreState>,
+    set_state: Callback<ExploreState>,
+) -> impl IntoView {
+    let value = move || state.with(|s| s.normalize.map_or("none", Measure::name));
+    view! {
+        <fieldset class="normalize">
+            <legend>"EDF"</legend>
+            <label>
+                "Normalise by "
+                <select
+                    data-testid="explore-norm"
+                    prop:value=value
+                    on:change=move |ev| {
+                        let mut next = state.get_untracked();
+                        next.normalize = match event_target_value(&ev).as_str() {
+                            "flops" => Some(Measure::Flops),
+                            "params" => Some(Measure::Params),
+                            _ => None,
+                        };
+                        set_state.run(next);
+                    }
+                >
+                    <option value="none">"nothing (plain EDF)"</option>
+                    <option value="flops">"flops"</option>
+                    <option value="params">"params"</option>
+                </select>
+            </label>
+            <label>
+                "bins "
+                <input
+                    type="number"
+                    data-testid="explore-bins"
+                    min="2"
+                    max=MAX_BINS.to_string()
+                    prop:value=move || state.with(|s| s.bins.to_string())
+                    prop:disabled=move || state.with(|s| s.normalize.is_none())
+                    on:change=move |ev| {
+                        if let Ok(b) = event_target_value(&ev).parse::<usize>() {
+                            let mut next = state.get_untracked();
+                            next.bins = b.clamp(2, MAX_BINS);
+                            set_state.run(next);
+                        }
+                    }
+                />
+            </label>
+            <p class="help">
+                "Normalising (the NDS paper) weighs each space's models so every complexity bin counts the same, "
+                "so a space is not favoured for sampling more of its models where errors are low."
+            </p>
+        </fieldset>
+    }
+}
+
+/// The EDFs overlaid; each curve carries its sweep's name, n, min and mean as data.
+#[component]
+fn EdfPlot(comparison: Comparison, normalize: Option<Measure>) -> impl IntoView {
+    let edfs: Vec<&crate::stats::Edf> = comparison.edfs.iter().collect();
+    let chart = EdfChart::new(&edfs, None, &FRAME);
+    let (x0, x1) = FRAME.x_range();
+    let (y0, y1) = FRAME.y_range();
+    let x_label = match normalize {
+        Some(m) => format!("error (%), normalised by {}", m.name()),
+        None => "error (%)".to_string(),
+    };
+    let curves = comparison
+        .sweeps
+        .iter()
+        .zip(chart.paths)
+        .enumerate()
+        .map(|(i, (s, path))| {
+            let colour = PALETTE[i % PALETTE.len()];
+            view! {
+                <path
+                    class="edf"
+                    data-testid="edf-curve"
+                    data-name=s.name.clone()
+                    data-n=s.n.to_string()
+                    data-min=format!("{:.2}", s.min)
+                    data-mean=format!("{:.2}", s.mean)
+                    d=path
+                    stroke=colour
+                >
+                    <title>{format!("{}: n = {}, min {:.1}%, mean {:.1}%, median {:.1}%", s.name, s.n, s.min, s.mean, s.median)}</title>
+                </path>
+            }
+        })
+        .collect_view();
+    let legend = comparison
+        .sweeps
+        .iter()
+        .zip(&comparison.edfs)
+        .enumerate()
+        .map(|(i, (s, edf))| {
+            let colour = PALETTE[i % PALETTE.len()];
+            view! {
+                <span class="key"><span class="swatch" style=format!("background:{colour}")></span>
+                    {format!("{}  {}", s.name, edf.legend())}</span>
+            }
+        })
+        .collect_view();
+    view! {
+        <figure class="plot">
+            <svg
+                data-testid="edf-plot"
+                viewBox=format!("0 0 {} {}", FRAME.width, FRAME.height)
+                role="img"
+                aria-label="Error EDFs of the shown sweeps"
+            >
+                <g class="grid">
+                    {chart.y_ticks.iter().map(|t| view! {
+                        <line x1=x0 x2=x1 y1=t.at y2=t.at />
+                        <text x=x0 - 6.0 y=t.at + 4.0 text-anchor="end">{t.label.clone()}</text>
+                    }).collect_view()}
+                    {chart.x_ticks.iter().map(|t| view! {
+                        <text x=t.at y=y0 + 16.0 text-anchor="middle">{t.label.clone()}</text>
+                    }).collect_view()}
+                </g>
+                {curves}
+                <text class="axis-label" x=(x0 + x1) / 2.0 y=FRAME.height - 6.0 text-anchor="middle">{x_label}</text>
+                <text class="axis-label" transform=format!("translate(12 {}) rotate(-90)", (y0 + y1) / 2.0) text-anchor="middle">
+                    "cumulative prob."
+                </text>
+            </svg>
+            <figcaption class="legend">"name  n|min|mean (pycls's legend) " {legend}</figcaption>
+        </figure>
+    }
+}
+
+/// A link that downloads an SVG the CLI would also write (`regnet analyze --svg`).
+#[component]
+fn DownloadLink(name: &'static str, svg: Memo<Option<String>>) -> impl IntoView {
+    let href = move || {
+        svg.get()
+            .map(|s| {
+                format!(
+                    "data:image/svg+xml;charset=utf-8,{}",
+                    String::from(js_sys::encode_uri_component(&s))
+                )
+            })
+            .unwrap_or_default()
+    };
+    view! { <a class="download" download=name href=href data-testid=format!("download-{name}")>{format!("Download {name}")}</a> }
+}
+
+#[component]
+fn SummaryTable(comparison: Comparison) -> impl IntoView {
+    let rows = comparison
+        .sweeps
+        .iter()
+        .map(|s| {
+            view! {
+                <tr data-testid="summary-row">
+                    <td>{s.name.clone()}</td>
+                    <td>{s.n.to_string()}</td>
+                    <td>{format!("{:.1}", s.min)}</td>
+                    <td>{format!("{:.1}", s.mean)}</td>
+                    <td>{format!("{:.1}", s.median)}</td>
+                    <td>{if s.unfinished > 0 { s.unfinished.to_string() } else { String::new() }}</td>
+                </tr>
+            }
+        })
+        .collect_view();
+    view! {
+        <table class="summary">
+            <caption>"Test error (%) of each sweep"</caption>
+            <thead><tr><th>"sweep"</th><th>"n"</th><th>"min"</th><th>"mean"</th><th>"median"</th><th>"unfinished"</th></tr></thead>
+            <tbody>{rows}</tbody>
+        </table>
+    }
+}
+
+/// Every pair's KS distance next to what noise alone gives: the 5% sampling bound at
+/// the two sizes and, when the reference's seed runs are held, the seed noise.
+#[component]
+fn KsTable(comparison: Comparison, noise: Memo<Option<SeedNoise>>) -> impl IntoView {
+    let pairs = comparison.ks.clone();
+    view! {
+        <table class="ks" data-testid="ks-table">
+            <caption>"KS distance between EDFs (0: the same, 1: no overlap)"</caption>
+            <thead><tr><th>"pair"</th><th>"KS"</th><th>"5% sampling bound"</th><th>"verdict"</th></tr></thead>
+            <tbody>
+                {move || {
+                    let seed_max = noise.with(|n| n.as_ref().map(|n| n.ks_max));
+                    pairs
+                        .iter()
+                        .map(|p| {
+                            let real = p.d > p.critical && seed_max.is_none_or(|m| p.d > m);
+                            view! {
+                                <tr data-testid="ks-row" data-a=p.a.clone() data-b=p.b.clone() data-d=format!("{:.4}", p.d)>
+                                    <td>{format!("{} vs {}", p.a, p.b)}</td>
+                                    <td>{format!("{:.3}", p.d)}</td>
+                                    <td>{format!("{:.3}", p.critical)}</td>
+                                    <td>{if real { "a real difference" } else { "within noise" }}</td>
+                                </tr>
+                            }
+                        })
+                        .collect_view()
+                }}
+            </tbody>
+        </table>
+        {move || noise.get().map(|n| view! {
+            <p class="noise" data-testid="seed-noise">
+                {format!(
+                    "Seed noise: {} reference models trained with {} seeds; one model's error moves by {:.2} points (sd), \
+                     and the KS distance between the seeds' EDFs is {:.3} on average, {:.3} at most.",
+                    n.models, n.seeds, n.sd, n.ks_mean, n.ks_max
+                )}
+            </p>
+        })}
+    }
+}
+
+/// NDS's random-search efficiency: the best error of k models drawn at random.
+#[component]
+fn SearchPlot(searches: Memo<Vec<(String, Vec<SearchPoint>)>>) -> impl IntoView {
+    let svg = Memo::new(move |_| {
+        searches.with(|s| {
+            (!s.is_empty()).then(|| {
+                let series: Vec<(&str, &[SearchPoint])> =
+                    s.iter().map(|(n, c)| (n.as_str(), c.as_slice())).collect();
+                search_plot("Random search: best error of k models", &series)
+            })
+        })
+    });
+    let (x0, x1) = FRAME.x_range();
+    let (y0, y1) = FRAME.y_range();
+    view! {
+        {move || searches.with(|s| {
+            let curves: Vec<&[SearchPoint]> = s.iter().map(|(_, c)| c.as_slice()).collect();
+            (!curves.is_empty()).then(|| {
+                let chart = SearchChart::new(&curves, &FRAME);
+                let series = chart.lines.iter().zip(&chart.bands).enumerate().map(|(i, (line, band))| {
+                    let colour = PALETTE[i % PALETTE.len()];
+                    view! {
+                        <path class="band" d=band.clone() fill=colour />
+                        <path class="search" d=line.clone() stroke=colour />
+                    }
+                }).collect_view();
+                view! {
+                    <figure class="plot">
+                        <svg data-testid="search-plot" viewBox=format!("0 0 {} {}", FRAME.width, FRAME.height) role="img"
+                            aria-label="Expected best error of k random models">
+                            <g class="grid">
+                                {chart.y_ticks.iter().map(|t| view! {
+                                    <line x1=x0 x2=x1 y1=t.at y2=t.at />
+                                    <text x=x0 - 6.0 y=t.at + 4.0 text-anchor="end">{t.label.clone()}</text>
+                                }).collect_view()}
+                                {chart.x_ticks.iter().map(|t| view! {
+                                    <text x=t.at y=y0 + 16.0 text-anchor="middle">{t.label.clone()}</text>
+                                }).collect_view()}
+                            </g>
+                            {series}
+                            <text class="axis-label" x=(x0 + x1) / 2.0 y=FRAME.height - 6.0 text-anchor="middle">"models tried (k)"</text>
+                            <text class="axis-label" transform=format!("translate(12 {}) rotate(-90)", (y0 + y1) / 2.0) text-anchor="middle">
+                                "best error of k (%)"
+                            </text>
+                        </svg>
+                        <figcaption class="legend">
+                            {s.iter().enumerate().map(|(i, (name, _))| view! {
+                                <span class="key"><span class="swatch" style=format!("background:{}", PALETTE[i % PALETTE.len()])></span>{name.clone()}</span>
+                            }).collect_view()}
+                            <br />
+                            "Random search: the expected best error of k models drawn from each sweep (mean ± 2 sd over 1,000 draws). A space whose curve drops faster needs fewer trials to find a good model."
+                        </figcaption>
+                    </figure>
+                }
+            })
+        })}
+        <DownloadLink name="search.svg" svg=svg />
+    }
+}
