@@ -6,6 +6,7 @@
 use std::fs::OpenOptions;
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::thread::JoinHandle;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use clap::Args;
@@ -21,7 +22,7 @@ use regnet_playground::train::Trainer;
 use crate::args::{Backend, RecipeArgs};
 use crate::error::CliError;
 use crate::sample::SpaceArgs;
-use crate::train::train;
+use crate::train::run_steps;
 
 #[derive(Args)]
 #[command(allow_negative_numbers = true)]
@@ -105,6 +106,16 @@ pub fn run(a: &SweepArgs) -> Result<String, CliError> {
     let mut last_id = None;
     let mut records = done;
     let mut trained = 0;
+    // The last run's evaluation runs on its own thread beside the next run's steps
+    // (both share the cores; the steps leave some idle). Its record is appended the
+    // moment it is ready, so a kill loses at most the runs in flight.
+    let mut evaluating: Option<JoinHandle<RunRecord>> = None;
+    let land = |record: RunRecord, records: &mut Vec<RunRecord>| -> Result<(), CliError> {
+        append_record(out, &record)?;
+        records.push(record);
+        sweep_bar.inc(1);
+        Ok(())
+    };
     for i in todo {
         let model = &models[i];
         sweep_bar.set_message(model.label());
@@ -126,15 +137,34 @@ pub fn run(a: &SweepArgs) -> Result<String, CliError> {
                 model: model.clone(),
             })),
         };
-        // A diverged run is a result too (recorded as failed); the sweep goes on.
-        let (record, _outcome) = train(trainer, spec, a.backend.name(), &bars);
-        append_record(out, &record)?;
-        records.push(record);
+        let mut ready = None;
+        let steps = run_steps(trainer, spec, a.backend.name(), &bars, &mut || {
+            if evaluating.as_ref().is_some_and(JoinHandle::is_finished) {
+                ready = evaluating.take();
+            }
+        });
+        if let Some(handle) = ready.or_else(|| evaluating.take()) {
+            land(joined(handle)?, &mut records)?;
+        }
+        match steps {
+            Ok(run) => evaluating = Some(std::thread::spawn(move || run.evaluate())),
+            // A diverged run is a result too (recorded as failed); the sweep goes on.
+            Err(failed) => land(failed.0, &mut records)?,
+        }
         trained += 1;
-        sweep_bar.inc(1);
+    }
+    if let Some(handle) = evaluating.take() {
+        land(joined(handle)?, &mut records)?;
     }
     sweep_bar.finish_and_clear();
     Ok(summary(out, &records, count, trained))
+}
+
+/// The record an evaluation thread made.
+fn joined(handle: JoinHandle<RunRecord>) -> Result<RunRecord, CliError> {
+    handle
+        .join()
+        .map_err(|_| CliError::Flag("a run's evaluation failed unexpectedly".into()))
 }
 
 /// Writes the pycls sweep of `models` into `dir` (created if missing). A sweep pycls has

@@ -94,11 +94,47 @@ pub fn run(a: &TrainArgs) -> Result<String, CliError> {
 /// Trains to the end with a progress bar among `bars` (evaluating once, after the
 /// last step); the record says how the run ended, the outcome why it failed.
 pub fn train(
-    mut trainer: Trainer,
+    trainer: Trainer,
     spec: RunSpec,
     backend: &str,
     bars: &MultiProgress,
 ) -> (RunRecord, Result<(), CliError>) {
+    match run_steps(trainer, spec, backend, bars, &mut || {}) {
+        Ok(trained) => (trained.evaluate(), Ok(())),
+        Err(failed) => (failed.0, Err(failed.1)),
+    }
+}
+
+/// A run whose steps are done, waiting for its test error. `Send`: `regnet sweep`
+/// evaluates it on another thread while the next run trains.
+pub struct Trained {
+    trainer: Trainer,
+    progress: Progress,
+    backend: String,
+    clock: Instant,
+}
+
+impl Trained {
+    /// Tests the model on the test subset and writes the finished run's record.
+    pub fn evaluate(mut self) -> RunRecord {
+        let epochs = self.progress.epochs();
+        self.progress
+            .evaluated(epochs, self.trainer.test_correct(500));
+        let now = self.clock.elapsed().as_secs_f64();
+        self.progress
+            .record(RunStatus::Finished, &self.backend, now)
+    }
+}
+
+/// Every step of the run with a progress bar among `bars`, calling `after_step` after
+/// each; a diverged run ends early with its record and the reason.
+pub fn run_steps(
+    mut trainer: Trainer,
+    spec: RunSpec,
+    backend: &str,
+    bars: &MultiProgress,
+    after_step: &mut dyn FnMut(),
+) -> Result<Trained, Box<(RunRecord, CliError)>> {
     let clock = Instant::now();
     let now = || clock.elapsed().as_secs_f64();
     let total = trainer.recipe.total_steps();
@@ -114,26 +150,30 @@ pub fn train(
                     bar.set_message(format!("loss {loss:.3}  {images_per_s:.0} img/s"));
                 }
                 bar.inc(1);
+                after_step();
             }
             Err(diverged) => {
                 bar.finish_and_clear();
                 let status = RunStatus::Failed {
                     message: diverged.to_string(),
                 };
-                return (
+                return Err(Box::new((
                     progress.record(status, backend, now()),
-                    Err(CliError::Diverged {
+                    CliError::Diverged {
                         loss: diverged.loss,
                         step: diverged.step,
-                    }),
-                );
+                    },
+                )));
             }
         }
     }
     bar.finish_and_clear();
-    let epochs = progress.epochs();
-    progress.evaluated(epochs, trainer.test_correct(500));
-    (progress.record(RunStatus::Finished, backend, now()), Ok(()))
+    Ok(Trained {
+        trainer,
+        progress,
+        backend: backend.to_string(),
+        clock,
+    })
 }
 
 fn write_record(path: &Path, record: &RunRecord) -> Result<(), CliError> {
