@@ -230,17 +230,33 @@ pub fn Explore() -> impl IntoView {
                         view! { <div class="error" role="alert" data-testid="compare-error">{e}</div> }.into_any()
                     }
                     Ok(c) => view! {
-                        <EdfPlot comparison=c.clone() normalize=state.with(|s| s.normalize) />
+                        <EdfPlot
+                            comparison=c.clone()
+                            normalize=state.with(|s| s.normalize)
+                            colours=library.with(|lib| c.sweeps.iter().map(|s| colour_of(lib, &s.name)).collect())
+                        />
                         <DownloadLink name="edf.svg" svg=edf_svg />
                         <SummaryTable comparison=c.clone() />
                         <KsTable comparison=c noise=noise />
                     }
                     .into_any(),
                 }}
-                <SearchPlot searches=searches />
+                <SearchPlot
+                    searches=searches
+                    colours=Signal::derive(move || {
+                        library.with(|lib| searches.with(|s| s.iter().map(|(n, _)| colour_of(lib, n)).collect()))
+                    })
+                />
             </section>
         </main>
     }
+}
+
+/// A sweep's colour: fixed by its place among the held sweeps, so hiding or showing
+/// others never recolours it.
+fn colour_of(lib: &Library, name: &str) -> &'static str {
+    let i = lib.sweeps.iter().position(|s| s.name == name).unwrap_or(0);
+    PALETTE[i % PALETTE.len()]
 }
 
 /// A name no held sweep has: `name`, else `name (2)`, `name (3)` ...
@@ -408,7 +424,11 @@ fn NormalizeControls(
 
 /// The EDFs overlaid; each curve carries its sweep's name, n, min and mean as data.
 #[component]
-fn EdfPlot(comparison: Comparison, normalize: Option<Measure>) -> impl IntoView {
+fn EdfPlot(
+    comparison: Comparison,
+    normalize: Option<Measure>,
+    colours: Vec<&'static str>,
+) -> impl IntoView {
     let edfs: Vec<&crate::stats::Edf> = comparison.edfs.iter().collect();
     let chart = EdfChart::new(&edfs, None, &FRAME);
     let (x0, x1) = FRAME.x_range();
@@ -423,7 +443,7 @@ fn EdfPlot(comparison: Comparison, normalize: Option<Measure>) -> impl IntoView 
         .zip(chart.paths)
         .enumerate()
         .map(|(i, (s, path))| {
-            let colour = PALETTE[i % PALETTE.len()];
+            let colour = colours.get(i).copied().unwrap_or(PALETTE[0]);
             view! {
                 <path
                     class="edf"
@@ -446,7 +466,7 @@ fn EdfPlot(comparison: Comparison, normalize: Option<Measure>) -> impl IntoView 
         .zip(&comparison.edfs)
         .enumerate()
         .map(|(i, (s, edf))| {
-            let colour = PALETTE[i % PALETTE.len()];
+            let colour = colours.get(i).copied().unwrap_or(PALETTE[0]);
             view! {
                 <span class="key"><span class="swatch" style=format!("background:{colour}")></span>
                     {format!("{}  {}", s.name, edf.legend())}</span>
@@ -567,7 +587,10 @@ fn KsTable(comparison: Comparison, noise: Memo<Option<SeedNoise>>) -> impl IntoV
 
 /// NDS's random-search efficiency: the best error of k models drawn at random.
 #[component]
-fn SearchPlot(searches: Memo<Vec<(String, Vec<SearchPoint>)>>) -> impl IntoView {
+fn SearchPlot(
+    searches: Memo<Vec<(String, Vec<SearchPoint>)>>,
+    colours: Signal<Vec<&'static str>>,
+) -> impl IntoView {
     let svg = Memo::new(move |_| {
         searches.with(|s| {
             (!s.is_empty()).then(|| {
@@ -585,7 +608,7 @@ fn SearchPlot(searches: Memo<Vec<(String, Vec<SearchPoint>)>>) -> impl IntoView 
             (!curves.is_empty()).then(|| {
                 let chart = SearchChart::new(&curves, &FRAME);
                 let series = chart.lines.iter().zip(&chart.bands).enumerate().map(|(i, (line, band))| {
-                    let colour = PALETTE[i % PALETTE.len()];
+                    let colour = colours.with(|c| c.get(i).copied().unwrap_or(PALETTE[0]));
                     view! {
                         <path class="band" d=band.clone() fill=colour />
                         <path class="search" d=line.clone() stroke=colour />
@@ -612,7 +635,7 @@ fn SearchPlot(searches: Memo<Vec<(String, Vec<SearchPoint>)>>) -> impl IntoView 
                         </svg>
                         <figcaption class="legend">
                             {s.iter().enumerate().map(|(i, (name, _))| view! {
-                                <span class="key"><span class="swatch" style=format!("background:{}", PALETTE[i % PALETTE.len()])></span>{name.clone()}</span>
+                                <span class="key"><span class="swatch" style=format!("background:{}", colours.with(|c| c.get(i).copied().unwrap_or(PALETTE[0])))></span>{name.clone()}</span>
                             }).collect_view()}
                             <br />
                             "Random search: the expected best error of k models drawn from each sweep (mean ± 2 sd over 1,000 draws). A space whose curve drops faster needs fewer trials to find a good model."
