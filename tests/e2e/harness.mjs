@@ -4,6 +4,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
+import { after, before } from 'node:test';
 import { chromium } from 'playwright-core';
 import { ARCHIVE_PATH, serveSite } from '../../scripts/serve-site.mjs';
 
@@ -20,6 +21,23 @@ export { ARCHIVE_PATH };
  */
 export function serve(dir = DIST, { archive = null, base = '' } = {}) {
   return serveSite(dir, { archive, base });
+}
+
+/**
+ * The build served and the browser launched around the calling file's tests:
+ * `site.server` and `site.browser` once its `before` hook has run.
+ */
+export function servedSite() {
+  const site = {};
+  before(async () => {
+    site.server = await serve();
+    site.browser = await launch();
+  });
+  after(async () => {
+    await site.browser?.close();
+    site.server?.close();
+  });
+  return site;
 }
 
 /** Headless Chromium with the flags this sandbox needs. */

@@ -1,27 +1,18 @@
 // End-to-end: the page's wasm sampler draws exactly the models the native build draws
 // (tests/golden/samples.json, which tests/sampler_platforms.rs holds the native build
 // to), for every design space, in the CIFAR regime and in an ImageNet band.
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { serve, launch, newPage, openApp } from './harness.mjs';
+import { servedSite, newPage, openApp } from './harness.mjs';
 
 const GOLDEN = JSON.parse(readFileSync(new URL('../golden/samples.json', import.meta.url), 'utf8'));
 
-let server;
-let browser;
-before(async () => {
-  server = await serve();
-  browser = await launch();
-});
-after(async () => {
-  await browser?.close();
-  server?.close();
-});
+const site = servedSite();
 
 test('the page samples the same models as the native build, every space', async () => {
-  const page = await newPage(browser);
-  await openApp(page, server.url);
+  const page = await newPage(site.browser);
+  await openApp(page, site.server.url);
   const requests = GOLDEN.cases.map((c) => JSON.stringify(c.request));
   // The app's own module (the one index.html preloads and initialised): importing it
   // again returns the same, initialised instance.

@@ -1,25 +1,16 @@
 // End-to-end: the shape explorer in headless Chromium, on the real release build.
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { serve, launch, newPage, openApp, readStages } from './harness.mjs';
+import { servedSite, serve, newPage, openApp, readStages } from './harness.mjs';
 
-let server;
-let browser;
-before(async () => {
-  server = await serve();
-  browser = await launch();
-});
-after(async () => {
-  await browser?.close();
-  server?.close();
-});
+const site = servedSite();
 
 const query = (o) => '?' + new URLSearchParams(o).toString();
 const X200 = { d: 13, q: 8, w0: 24, wa: 36.44, wm: 2.49, g: 8, b: 1, se: 0, data: 'imagenet' };
 
 test('a link with parameters restores the paper example', async () => {
-  const page = await newPage(browser);
-  await openApp(page, server.url, query({ d: 4, w0: 32, wa: 8, wm: 2, g: 8, b: 1, q: 8, data: 'cifar10' }));
+  const page = await newPage(site.browser);
+  await openApp(page, site.server.url, query({ d: 4, w0: 32, wa: 8, wm: 2, g: 8, b: 1, q: 8, data: 'cifar10' }));
   assert.deepEqual(await readStages(page), [
     { depth: 2, width: 32, groupWidth: 8 },
     { depth: 2, width: 64, groupWidth: 8 },
@@ -32,8 +23,8 @@ test('a link with parameters restores the paper example', async () => {
 });
 
 test('published RegNetX-200MF: stages and pycls param count', async () => {
-  const page = await newPage(browser);
-  await openApp(page, server.url, query(X200));
+  const page = await newPage(site.browser);
+  await openApp(page, site.server.url, query(X200));
   assert.deepEqual(
     (await readStages(page)).map((s) => [s.depth, s.width]),
     [[1, 24], [1, 56], [4, 152], [7, 368]],
@@ -44,8 +35,8 @@ test('published RegNetX-200MF: stages and pycls param count', async () => {
 });
 
 test('moving a slider updates the table and the URL without new history entries', async () => {
-  const page = await newPage(browser);
-  await openApp(page, server.url, query(X200));
+  const page = await newPage(site.browser);
+  await openApp(page, site.server.url, query(X200));
   const historyBefore = await page.evaluate(() => history.length);
   const flopsBefore = await page.getByTestId('flops').getAttribute('title');
   const slider = page.getByTestId('param-d');
@@ -60,7 +51,7 @@ test('moving a slider updates the table and the URL without new history entries'
   assert.equal(await page.getByTestId('param-d-number').inputValue(), '18');
 
   // The link reproduces the view in a fresh page.
-  const again = await newPage(browser);
+  const again = await newPage(site.browser);
   await again.goto(page.url());
   await again.getByTestId('stage-table').waitFor();
   assert.deepEqual(await readStages(again), stages);
@@ -68,8 +59,8 @@ test('moving a slider updates the table and the URL without new history entries'
 });
 
 test('typing a number, toggles and presets', async () => {
-  const page = await newPage(browser);
-  await openApp(page, server.url, query(X200));
+  const page = await newPage(site.browser);
+  await openApp(page, site.server.url, query(X200));
   await page.getByTestId('param-g-number').fill('16');
   await page.getByTestId('param-g-number').press('Enter');
   await page.waitForURL(/[?&]g=16(&|$)/);
@@ -91,8 +82,8 @@ test('typing a number, toggles and presets', async () => {
 });
 
 test('a link with garbage values shows a notice naming them and a working page', async () => {
-  const page = await newPage(browser);
-  await openApp(page, server.url, '?d=abc&w0=20&wa=-5&wm=99&g=0&se=maybe&data=mnist&unknown=1');
+  const page = await newPage(site.browser);
+  await openApp(page, site.server.url, '?d=abc&w0=20&wa=-5&wm=99&g=0&se=maybe&data=mnist&unknown=1');
   const notice = page.getByTestId('url-notice');
   await notice.waitFor();
   const text = await notice.textContent();
@@ -113,10 +104,10 @@ test('a link with garbage values shows a notice naming them and a working page',
 });
 
 test('copy link puts the current URL on the clipboard', async () => {
-  const context = await browser.newContext();
-  await context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: server.url });
+  const context = await site.browser.newContext();
+  await context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: site.server.url });
   const page = await context.newPage();
-  await openApp(page, server.url, query({ ...X200, d: 20 }));
+  await openApp(page, site.server.url, query({ ...X200, d: 20 }));
   await page.getByTestId('copy-link').click();
   await page.getByTestId('copy-status').filter({ hasText: 'copied' }).waitFor();
   assert.equal(await page.evaluate(() => navigator.clipboard.readText()), page.url());
@@ -124,8 +115,8 @@ test('copy link puts the current URL on the clipboard', async () => {
 });
 
 test('an unknown path says so and links home, at the root and under a sub-path', async () => {
-  const page = await newPage(browser);
-  await page.goto(`${server.url}/no/such/page`);
+  const page = await newPage(site.browser);
+  await page.goto(`${site.server.url}/no/such/page`);
   await page.getByTestId('not-found').waitFor({ timeout: 30_000 });
   assert.equal(await page.getByTestId('not-found').locator('a').getAttribute('href'), '/');
   const sub = await serve(undefined, { base: '/sub' });
