@@ -1,0 +1,116 @@
+// End-to-end: the design-space explorer (/explore) on the real release build: the
+// reference sweep's EDFs on a first visit, imports (pycls's sweep.json; a corrupt file
+// refused with nothing shown lost), and every view a link, also under a sub-path.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { servedSite, serve, newPage } from './harness.mjs';
+
+const REFERENCE = ['anynetx-a', 'anynetx-e', 'regnetx', 'regnety'];
+const PYCLS_SWEEP = readFileSync(new URL('../golden/pycls_sweep.json', import.meta.url));
+
+const site = servedSite();
+
+async function openExplore(page, base, query = '') {
+  await page.goto(`${base}/explore${query}`);
+  await page.getByTestId('sweep-list').waitFor({ timeout: 30_000 });
+  await page.getByTestId('explore-loading').waitFor({ state: 'detached', timeout: 30_000 });
+}
+
+/** The EDF curves drawn: [{name, n, min, mean}]. */
+function curves(page) {
+  return page.getByTestId('edf-curve').evaluateAll((paths) =>
+    paths.map((p) => ({
+      name: p.dataset.name,
+      n: Number(p.dataset.n),
+      min: Number(p.dataset.min),
+      mean: Number(p.dataset.mean),
+    })),
+  );
+}
+
+test('a first visit shows the reference sweep: four EDFs of 48 models, KS against noise', async () => {
+  const page = await newPage(site.browser);
+  await openExplore(page, site.server.url);
+  const drawn = await curves(page);
+  assert.deepEqual(drawn.map((c) => c.name), REFERENCE);
+  for (const c of drawn) {
+    assert.equal(c.n, 48, `${c.name} has 48 trained models`);
+    assert.ok(c.min > 0 && c.min <= c.mean && c.mean < 100, JSON.stringify(c));
+  }
+  assert.equal(await page.getByTestId('ks-row').count(), 6, 'one row per pair of four sweeps');
+  assert.match(await page.getByTestId('seed-noise').textContent(), /8 reference models trained with 3 seeds/);
+  assert.equal(await page.getByTestId('search-plot').count(), 1);
+  const svg = await page.getByTestId('download-edf.svg').getAttribute('href');
+  assert.ok(decodeURIComponent(svg).includes('regnety  48|'), 'the downloadable SVG has pycls legends');
+  assert.equal(await page.getByTestId('url-notice').count(), 0);
+  assert.deepEqual(page.errors, []);
+});
+
+test('a pycls sweep.json imports beside the reference; a corrupt file is refused', async () => {
+  const page = await newPage(site.browser);
+  await openExplore(page, site.server.url);
+  await page.getByTestId('sweep-import').setInputFiles({
+    name: 'cifar_regnet.json',
+    mimeType: 'application/json',
+    buffer: PYCLS_SWEEP,
+  });
+  await page.waitForURL(/show=.*cifar_regnet/);
+  const drawn = await curves(page);
+  assert.deepEqual(drawn.map((c) => c.name), [...REFERENCE, 'cifar_regnet']);
+  // pycls's collected errors: the lowest EMA error of each finished job.
+  assert.deepEqual(drawn[4], { name: 'cifar_regnet', n: 5, min: 21.86, mean: 24.41 });
+
+  await page.getByTestId('sweep-import').setInputFiles({
+    name: 'broken.json',
+    mimeType: 'application/json',
+    buffer: Buffer.from('{"not": "a sweep"'),
+  });
+  await page.getByTestId('import-error').waitFor();
+  assert.match(await page.getByTestId('import-error').textContent(), /^broken\.json: /);
+  assert.equal((await curves(page)).length, 5, 'nothing shown is lost');
+  assert.deepEqual(page.errors, []);
+});
+
+test('hiding a sweep and normalising are links that reopen the same view', async () => {
+  const page = await newPage(site.browser);
+  await openExplore(page, site.server.url);
+  await page.getByTestId('sweep-toggle-anynetx-a').uncheck();
+  await page.waitForURL(/show=anynetx-e%2Cregnetx%2Cregnety|show=anynetx-e,regnetx,regnety/);
+  await page.getByTestId('explore-norm').selectOption('flops');
+  await page.waitForURL(/norm=flops/);
+  const shown = await curves(page);
+  assert.deepEqual(shown.map((c) => c.name), ['anynetx-e', 'regnetx', 'regnety']);
+  assert.equal(await page.getByTestId('ks-row').count(), 3);
+
+  const again = await newPage(site.browser);
+  await openExplore(again, site.server.url, new URL(page.url()).search);
+  assert.deepEqual(await curves(again), shown);
+  assert.equal(await again.getByTestId('explore-norm').inputValue(), 'flops');
+  assert.deepEqual([...page.errors, ...again.errors], []);
+});
+
+test('a link naming a sweep this browser lacks says so and shows the rest', async () => {
+  const page = await newPage(site.browser);
+  await openExplore(page, site.server.url, '?show=regnetx,my-cluster-sweep&bins=abc');
+  assert.deepEqual((await curves(page)).map((c) => c.name), ['regnetx']);
+  const notice = await page.getByTestId('url-notice').textContent();
+  assert.match(notice, /my-cluster-sweep' is not in this browser/);
+  assert.match(notice, /bins: 'abc'/);
+  assert.deepEqual(page.errors, []);
+});
+
+test('under a sub-path the reference loads from there, and the nav links both ways', async () => {
+  const sub = await serve(undefined, { base: '/sub' });
+  try {
+    const page = await newPage(site.browser);
+    await page.goto(`${sub.url}/sub/`);
+    await page.getByTestId('nav-explore').click();
+    await page.waitForURL(/\/sub\/explore$/);
+    await page.getByTestId('explore-loading').waitFor({ state: 'detached', timeout: 30_000 });
+    assert.deepEqual((await curves(page)).map((c) => c.name), REFERENCE);
+    assert.deepEqual(page.errors, []);
+  } finally {
+    sub.close();
+  }
+});
