@@ -107,6 +107,8 @@ test('under a sub-path the reference loads from there, and the nav links both wa
     await page.goto(`${sub.url}/sub/`);
     await page.getByTestId('nav-explore').click();
     await page.waitForURL(/\/sub\/explore$/);
+    // The list renders with the loading line, so the line's removal means loaded.
+    await page.getByTestId('sweep-list').waitFor({ timeout: 30_000 });
     await page.getByTestId('explore-loading').waitFor({ state: 'detached', timeout: 30_000 });
     assert.deepEqual((await curves(page)).map((c) => c.name), REFERENCE);
     assert.deepEqual(page.errors, []);

@@ -54,6 +54,13 @@ impl Training {
             result: Memo::new(move |_| session.with(|s| s.result.clone())),
         };
         training.spawn();
+        // Leaving the page (another route) disposes the signals: the worker goes too, so
+        // nothing it still sends can reach them.
+        on_cleanup(move || {
+            if let Some(Some(w)) = training.worker.try_get_value() {
+                w.terminate();
+            }
+        });
         training
     }
 
@@ -61,7 +68,8 @@ impl Training {
     fn spawn(self) {
         self.generation.update_value(|g| *g += 1);
         let generation = self.generation.get_value();
-        let current = move || self.generation.get_value() == generation;
+        // False too once the page is gone (the value disposed): late events are dropped.
+        let current = move || self.generation.try_get_value() == Some(generation);
         let worker = match Worker::new(WORKER_URL) {
             Ok(w) => w,
             Err(e) => {
