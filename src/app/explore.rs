@@ -7,12 +7,13 @@
 use leptos::prelude::*;
 use leptos_router::hooks::{use_navigate, use_query_map};
 use leptos_router::params::ParamsMap;
-use leptos_router::NavigateOptions;
 use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::JsFuture;
 use web_sys::HtmlInputElement;
 
 use super::notices::UrlNotice;
+use super::plot::Axes;
+use super::url_state::{go_to_query, Navigate};
 use crate::chart::svg::{edf_plot, search_plot, PALETTE};
 use crate::chart::{EdfChart, Frame, SearchChart};
 use crate::explore::{
@@ -50,20 +51,11 @@ pub fn Explore() -> impl IntoView {
     let parsed = Memo::new(move |_| query.with(|q| ExploreState::from_query(|k| q.get(k))));
     let state = Memo::new(move |_| parsed.with(|p| p.state.clone()));
     let navigate = use_navigate();
-    let navigate = StoredValue::new_local(Box::new(navigate) as Box<dyn Fn(&str, NavigateOptions)>);
+    let navigate = StoredValue::new_local(Box::new(navigate) as Navigate);
+    // Each change of view is a history entry: back undoes it.
     let set_state = Callback::new(move |next: ExploreState| {
         let map: ParamsMap = next.to_query().into_iter().collect();
-        let path = window()
-            .location()
-            .pathname()
-            .unwrap_or_else(|_| "/".into());
-        let options = NavigateOptions {
-            resolve: false,
-            replace: false,
-            scroll: false,
-            ..Default::default()
-        };
-        navigate.with_value(|go| go(&format!("{path}{}", map.to_query_string()), options));
+        navigate.with_value(|go| go_to_query(go, &map, true));
     });
 
     let library = RwSignal::new(Library {
@@ -431,8 +423,6 @@ fn EdfPlot(
 ) -> impl IntoView {
     let edfs: Vec<&crate::stats::Edf> = comparison.edfs.iter().collect();
     let chart = EdfChart::new(&edfs, None, &FRAME);
-    let (x0, x1) = FRAME.x_range();
-    let (y0, y1) = FRAME.y_range();
     let x_label = match normalize {
         Some(m) => format!("error (%), normalised by {}", m.name()),
         None => "error (%)".to_string(),
@@ -481,20 +471,8 @@ fn EdfPlot(
                 role="img"
                 aria-label="Error EDFs of the shown sweeps"
             >
-                <g class="grid">
-                    {chart.y_ticks.iter().map(|t| view! {
-                        <line x1=x0 x2=x1 y1=t.at y2=t.at />
-                        <text x=x0 - 6.0 y=t.at + 4.0 text-anchor="end">{t.label.clone()}</text>
-                    }).collect_view()}
-                    {chart.x_ticks.iter().map(|t| view! {
-                        <text x=t.at y=y0 + 16.0 text-anchor="middle">{t.label.clone()}</text>
-                    }).collect_view()}
-                </g>
+                <Axes frame=FRAME ticks=Signal::stored((chart.x_ticks, chart.y_ticks)) x_label=x_label y_label="cumulative prob." />
                 {curves}
-                <text class="axis-label" x=(x0 + x1) / 2.0 y=FRAME.height - 6.0 text-anchor="middle">{x_label}</text>
-                <text class="axis-label" transform=format!("translate(12 {}) rotate(-90)", (y0 + y1) / 2.0) text-anchor="middle">
-                    "cumulative prob."
-                </text>
             </svg>
             <figcaption class="legend">"name  n|min|mean (pycls's legend) " {legend}</figcaption>
         </figure>
@@ -600,8 +578,6 @@ fn SearchPlot(
             })
         })
     });
-    let (x0, x1) = FRAME.x_range();
-    let (y0, y1) = FRAME.y_range();
     view! {
         {move || searches.with(|s| {
             let curves: Vec<&[SearchPoint]> = s.iter().map(|(_, c)| c.as_slice()).collect();
@@ -618,20 +594,13 @@ fn SearchPlot(
                     <figure class="plot">
                         <svg data-testid="search-plot" viewBox=format!("0 0 {} {}", FRAME.width, FRAME.height) role="img"
                             aria-label="Expected best error of k random models">
-                            <g class="grid">
-                                {chart.y_ticks.iter().map(|t| view! {
-                                    <line x1=x0 x2=x1 y1=t.at y2=t.at />
-                                    <text x=x0 - 6.0 y=t.at + 4.0 text-anchor="end">{t.label.clone()}</text>
-                                }).collect_view()}
-                                {chart.x_ticks.iter().map(|t| view! {
-                                    <text x=t.at y=y0 + 16.0 text-anchor="middle">{t.label.clone()}</text>
-                                }).collect_view()}
-                            </g>
+                            <Axes
+                                frame=FRAME
+                                ticks=Signal::stored((chart.x_ticks.clone(), chart.y_ticks.clone()))
+                                x_label="models tried (k)"
+                                y_label="best error of k (%)"
+                            />
                             {series}
-                            <text class="axis-label" x=(x0 + x1) / 2.0 y=FRAME.height - 6.0 text-anchor="middle">"models tried (k)"</text>
-                            <text class="axis-label" transform=format!("translate(12 {}) rotate(-90)", (y0 + y1) / 2.0) text-anchor="middle">
-                                "best error of k (%)"
-                            </text>
                         </svg>
                         <figcaption class="legend">
                             {s.iter().enumerate().map(|(i, (name, _))| view! {

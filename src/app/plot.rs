@@ -3,7 +3,7 @@
 
 use leptos::prelude::*;
 
-use crate::chart::{Frame, WidthChart};
+use crate::chart::{Frame, Tick, WidthChart};
 use crate::report::Report;
 
 const FRAME: Frame = Frame {
@@ -26,7 +26,6 @@ pub fn WidthPlot(report: Memo<Report>) -> impl IntoView {
             )
         })
     });
-    let (x0, x1) = FRAME.x_range();
     let (y0, y1) = FRAME.y_range();
     view! {
         <figure class="plot">
@@ -36,31 +35,12 @@ pub fn WidthPlot(report: Memo<Report>) -> impl IntoView {
                 role="img"
                 aria-label="Per-block widths: continuous line and quantized steps"
             >
-                <g class="grid">
-                    {move || {
-                        chart.with(|c| {
-                            c.y_ticks
-                                .iter()
-                                .map(|t| {
-                                    view! {
-                                        <line x1=x0 x2=x1 y1=t.at y2=t.at />
-                                        <text x=x0 - 6.0 y=t.at + 4.0 text-anchor="end">{t.label.clone()}</text>
-                                    }
-                                })
-                                .collect_view()
-                        })
-                    }}
-                    {move || {
-                        chart.with(|c| {
-                            c.x_ticks
-                                .iter()
-                                .map(|t| {
-                                    view! { <text x=t.at y=y0 + 16.0 text-anchor="middle">{t.label.clone()}</text> }
-                                })
-                                .collect_view()
-                        })
-                    }}
-                </g>
+                <Axes
+                    frame=FRAME
+                    ticks=Signal::derive(move || chart.with(|c| (c.x_ticks.clone(), c.y_ticks.clone())))
+                    x_label="block index j"
+                    y_label="width (log2 scale)"
+                />
                 <g class="boundaries">
                     {move || {
                         chart.with(|c| {
@@ -73,12 +53,6 @@ pub fn WidthPlot(report: Memo<Report>) -> impl IntoView {
                 </g>
                 <path class="continuous" d=move || chart.with(|c| c.continuous.clone()) />
                 <path class="quantized" data-testid="quantized-path" d=move || chart.with(|c| c.quantized.clone()) />
-                <text class="axis-label" x=(x0 + x1) / 2.0 y=FRAME.height - 6.0 text-anchor="middle">
-                    "block index j"
-                </text>
-                <text class="axis-label" transform=format!("translate(12 {}) rotate(-90)", (y0 + y1) / 2.0) text-anchor="middle">
-                    "width (log2 scale)"
-                </text>
             </svg>
             <figcaption>
                 <span class="key continuous">"u_j = w0 + wa·j (continuous)"</span>
@@ -86,5 +60,47 @@ pub fn WidthPlot(report: Memo<Report>) -> impl IntoView {
                 <span class="key boundary">"stage boundary"</span>
             </figcaption>
         </figure>
+    }
+}
+
+/// A plot's grid, tick labels and axis labels inside `frame`: a horizontal grid line
+/// and label per y tick, a label under the axis per x tick (the ticks' pixel
+/// positions come from `crate::chart`).
+#[component]
+pub fn Axes(
+    frame: Frame,
+    /// (x ticks, y ticks).
+    ticks: Signal<(Vec<Tick>, Vec<Tick>)>,
+    #[prop(into)] x_label: String,
+    #[prop(into)] y_label: String,
+) -> impl IntoView {
+    let (x0, x1) = frame.x_range();
+    let (y0, y1) = frame.y_range();
+    view! {
+        <g class="grid">
+            {move || {
+                ticks.with(|(_, y)| {
+                    y.iter()
+                        .map(|t| {
+                            view! {
+                                <line x1=x0 x2=x1 y1=t.at y2=t.at />
+                                <text x=x0 - 6.0 y=t.at + 4.0 text-anchor="end">{t.label.clone()}</text>
+                            }
+                        })
+                        .collect_view()
+                })
+            }}
+            {move || {
+                ticks.with(|(x, _)| {
+                    x.iter()
+                        .map(|t| view! { <text x=t.at y=y0 + 16.0 text-anchor="middle">{t.label.clone()}</text> })
+                        .collect_view()
+                })
+            }}
+        </g>
+        <text class="axis-label" x=(x0 + x1) / 2.0 y=frame.height - 6.0 text-anchor="middle">{x_label}</text>
+        <text class="axis-label" transform=format!("translate(12 {}) rotate(-90)", (y0 + y1) / 2.0) text-anchor="middle">
+            {y_label}
+        </text>
     }
 }

@@ -9,7 +9,8 @@ use leptos_router::NavigateOptions;
 
 use crate::url_params::{PageState, Parsed};
 
-type Navigate = Box<dyn Fn(&str, NavigateOptions)>;
+/// The router's navigate function, boxed to be stored.
+pub type Navigate = Box<dyn Fn(&str, NavigateOptions)>;
 
 /// The parsed query (with its notices) and a way to change it; `Copy`.
 #[derive(Clone, Copy)]
@@ -48,18 +49,25 @@ impl UrlState {
         for (key, value) in changes {
             map.replace(key, value);
         }
-        let path = window()
-            .location()
-            .pathname()
-            .unwrap_or_else(|_| "/".into());
-        let options = NavigateOptions {
-            // The path is already absolute: the router must not prefix its base again.
-            resolve: false,
-            replace: !push,
-            scroll: false,
-            ..Default::default()
-        };
         self.navigate
-            .with_value(|navigate| navigate(&format!("{path}{}", map.to_query_string()), options));
+            .with_value(|navigate| go_to_query(navigate, &map, push));
     }
+}
+
+/// Opens the current path with the query `map`. `push` adds a history entry, else the
+/// current one is replaced. The path stays the browser's own, so this works under any
+/// sub-path.
+pub fn go_to_query(navigate: &Navigate, map: &ParamsMap, push: bool) {
+    let path = window()
+        .location()
+        .pathname()
+        .unwrap_or_else(|_| "/".into());
+    let options = NavigateOptions {
+        // The path is already absolute: the router must not prefix its base again.
+        resolve: false,
+        replace: !push,
+        scroll: false,
+        ..Default::default()
+    };
+    navigate(&format!("{path}{}", map.to_query_string()), options);
 }
