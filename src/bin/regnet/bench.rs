@@ -1,5 +1,5 @@
-//! `regnet bench`: training-step throughput on random batches (the benchmarks'
-//! measurement; BENCHMARKS.md).
+//! `regnet bench`: training-step (or, with `--eval`, inference) throughput on random
+//! batches (the benchmarks' measurement; BENCHMARKS.md).
 
 use std::time::Instant;
 
@@ -29,6 +29,10 @@ pub struct BenchArgs {
     warmup: usize,
     #[arg(long, value_enum, default_value_t = Backend::Cpu)]
     backend: Backend,
+    /// Time inference instead: forward passes of a batch in test mode (BN on its
+    /// running statistics, no gradients), as a run's evaluation does.
+    #[arg(long)]
+    eval: bool,
     #[arg(long)]
     json: bool,
 }
@@ -54,12 +58,19 @@ pub fn run(a: &BenchArgs) -> Result<String, CliError> {
         ..Recipe::default()
     };
     let mut trainer = Trainer::new(&report.net, recipe, &data, &device)?;
+    let mut step = || {
+        if a.eval {
+            trainer.test_correct(n);
+        } else {
+            trainer.step_sync();
+        }
+    };
     for _ in 0..a.warmup {
-        trainer.step_sync();
+        step();
     }
     let start = Instant::now();
     for _ in 0..a.steps {
-        trainer.step_sync();
+        step();
     }
     let seconds = start.elapsed().as_secs_f64();
     let images_per_s = (n * a.steps) as f64 / seconds;
@@ -67,6 +78,7 @@ pub fn run(a: &BenchArgs) -> Result<String, CliError> {
     if a.json {
         let out = json!({
             "backend": a.backend.name(),
+            "mode": if a.eval { "eval" } else { "train" },
             "params": report.complexity.params,
             "batch": n,
             "steps": a.steps,
@@ -78,7 +90,8 @@ pub fn run(a: &BenchArgs) -> Result<String, CliError> {
         return Ok(out.to_string());
     }
     Ok(format!(
-        "{images_per_s:.1} images/s ({ms_per_step:.1} ms per step of {n}) on {}",
+        "{images_per_s:.1} images/s ({ms_per_step:.1} ms per {} of {n}) on {}",
+        if a.eval { "forward pass" } else { "step" },
         a.backend.name()
     ))
 }

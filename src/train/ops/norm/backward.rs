@@ -1,6 +1,7 @@
 //! `bn_train` under autodiff: checkpoints its inputs, keeps the statistics the
 //! gradients need, and calls `NormGrads` backwards. The mean and variance leave the
-//! graph untracked (they only update the running statistics).
+//! graph untracked (they only update the running statistics). `bn_infer` under
+//! autodiff is Burn's own batch norm.
 
 use burn::backend::autodiff::checkpoint::base::Checkpointer;
 use burn::backend::autodiff::checkpoint::strategy::CheckpointStrategy;
@@ -8,9 +9,10 @@ use burn::backend::autodiff::grads::Gradients;
 use burn::backend::autodiff::ops::{Backward, Ops, OpsKind};
 use burn::backend::autodiff::NodeId;
 use burn::backend::tensor::FloatTensor;
+use burn::backend::ops::{ActivationOps, FloatTensorOps};
 use burn::backend::{Autodiff, Backend};
 
-use super::{BnInputs, BnOutput, BnStats, NormGrads, NormOps, NormShape};
+use super::{BnInputs, BnOutput, BnRunning, BnStats, NormGrads, NormOps, NormShape};
 use crate::train::ops::register;
 
 impl<B: NormOps + NormGrads, C: CheckpointStrategy> NormOps for Autodiff<B, C> {
@@ -37,6 +39,36 @@ impl<B: NormOps + NormGrads, C: CheckpointStrategy> NormOps for Autodiff<B, C> {
         };
         tracked::<B, C, 4>([x, gamma, beta, residual], shape)
     }
+
+    fn bn_infer(
+        x: FloatTensor<Self>,
+        params: BnRunning<Self>,
+        epsilon: f64,
+        relu: bool,
+    ) -> FloatTensor<Self> {
+        let y = by_parts::<Self>(x, params, epsilon);
+        if relu {
+            Self::relu(y)
+        } else {
+            y
+        }
+    }
+
+    fn bn_add_relu_infer(
+        x: FloatTensor<Self>,
+        params: BnRunning<Self>,
+        residual: FloatTensor<Self>,
+        epsilon: f64,
+    ) -> FloatTensor<Self> {
+        let y = by_parts::<Self>(x, params, epsilon);
+        Self::relu(Self::float_add(y, residual))
+    }
+}
+
+/// Inference batch norm from Burn's own operation, tracked as Burn tracks it (a frozen
+/// batch norm on a training device still passes gradients to its input).
+fn by_parts<B: Backend>(x: FloatTensor<B>, p: BnRunning<B>, epsilon: f64) -> FloatTensor<B> {
+    B::batch_norm(x, p.gamma, p.beta, p.mean, p.variance, epsilon)
 }
 
 /// The backward pass of a `bn_train` call with `N` inputs: x, gamma, beta [, residual].

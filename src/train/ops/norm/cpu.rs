@@ -1,10 +1,11 @@
 //! Batch norm's kernels on flex: one pass over the activation for the statistics and
-//! one for the output, forward and backward, the residual and the ReLU folded in.
+//! one for the output, forward and backward, the residual and the ReLU folded in; in
+//! inference, the output's pass alone.
 
 use burn::backend::{Flex, TensorMetadata};
 use rayon::prelude::*;
 
-use super::{BnInputs, BnOutput, BnStats, NormGrads, NormOps, NormShape};
+use super::{BnInputs, BnOutput, BnRunning, BnStats, NormGrads, NormOps, NormShape};
 use crate::train::cpu::{contiguous, f32s, tensor, zeroed_chunks, FlexTensor, Layout};
 
 /// Partial sums kept per lane, so the compiler vectorises the reductions (float
@@ -161,6 +162,28 @@ impl NormOps for Flex {
             },
         )
     }
+
+    fn bn_infer(
+        x: FlexTensor,
+        params: BnRunning<Flex>,
+        epsilon: f64,
+        relu: bool,
+    ) -> FlexTensor {
+        infer(x, params, None, NormShape { epsilon, relu })
+    }
+
+    fn bn_add_relu_infer(
+        x: FlexTensor,
+        params: BnRunning<Flex>,
+        residual: FlexTensor,
+        epsilon: f64,
+    ) -> FlexTensor {
+        let shape = NormShape {
+            epsilon,
+            relu: true,
+        };
+        infer(x, params, Some(residual), shape)
+    }
 }
 
 /// Where a channel's mean lies: `offset` past `first`, the channel's first value. The
@@ -257,7 +280,17 @@ fn forward(inputs: BnInputs<Flex>, shape: NormShape) -> BnOutput<Flex> {
         };
         affine.push(Affine::new(centre, var, gamma[c], beta[c], epsilon));
     }
-    let y = l.map_rows(|r, c| {
+    BnOutput {
+        y: tensor(output(xs, l, &affine, &residual, relu), x_shape),
+        mean: channel_tensor(mean),
+        variance: channel_tensor(variance),
+        offset: channel_tensor(offset),
+    }
+}
+
+/// Each channel's map applied to `xs`, plus the residual, then the ReLU when `relu`.
+fn output(xs: &[f32], l: Layout, affine: &[Affine], residual: &Residual, relu: bool) -> Vec<f32> {
+    l.map_rows(|r, c| {
         let f = affine[c];
         let x_row = l.row(xs, r).iter();
         x_row.zip(residual.row(r)).map(move |(&v, &res)| {
@@ -268,13 +301,38 @@ fn forward(inputs: BnInputs<Flex>, shape: NormShape) -> BnOutput<Flex> {
                 t
             }
         })
-    });
-    BnOutput {
-        y: tensor(y, x_shape),
-        mean: channel_tensor(mean),
-        variance: channel_tensor(variance),
-        offset: channel_tensor(offset),
-    }
+    })
+}
+
+/// `bn_infer` on flex: the running statistics' map, in one pass.
+fn infer(
+    x: FlexTensor,
+    params: BnRunning<Flex>,
+    residual: Option<FlexTensor>,
+    shape: NormShape,
+) -> FlexTensor {
+    let x_shape = x.shape();
+    let l = Layout::of(&x_shape);
+    let x = contiguous(&x);
+    let residual = Residual::new(residual.as_ref(), l);
+    let BnRunning {
+        gamma,
+        beta,
+        mean,
+        variance,
+    } = params;
+    let [gamma, beta, mean, variance] = [gamma, beta, mean, variance].map(|t| channel_values(&t));
+    let affine: Vec<Affine> = (0..l.channels)
+        .map(|c| {
+            let centre = Centre {
+                first: mean[c],
+                offset: 0.0,
+            };
+            let var = variance[c] as f64;
+            Affine::new(centre, var, gamma[c], beta[c], shape.epsilon)
+        })
+        .collect();
+    tensor(output(f32s(&x), l, &affine, &residual, shape.relu), x_shape)
 }
 
 impl NormGrads for Flex {

@@ -1,12 +1,14 @@
-//! Batch norm in training mode, with the ReLU that follows most of them (and, at a
-//! block's end, the shortcut added before it), fast on the CPU.
+//! Batch norm with the ReLU that follows most of them (and, at a block's end, the
+//! shortcut added before it), fast on the CPU, in training and in inference.
 //!
 //! Burn builds a training batch norm's statistics and gradients out of generic tensor
 //! operations: each reduction first copies the activation with batch and channel axes
 //! swapped, and forward plus backward read it about fifteen times. On flex, this one
 //! reads it twice each way, and folds the shortcut and the ReLU into the same passes
 //! (backward recomputes the ReLU's mask from the input and the shortcut, so nothing more
-//! is kept). Every other backend, and inference, run Burn's own `BatchNorm` and `relu`.
+//! is kept). In inference (a run's evaluation) Burn's batch norm, the sum and the ReLU
+//! are separate passes; on flex this is one. Every other backend runs Burn's own
+//! `BatchNorm` and `relu`.
 
 use burn::backend::tensor::FloatTensor;
 use burn::backend::{backend_extension, Backend, Dispatch, ExtensionType};
@@ -22,24 +24,28 @@ mod cpu;
 /// `bn` applied to `x`, then a ReLU when `relu`: what `relu(bn.forward(x))` computes,
 /// running statistics included.
 pub fn batch_norm(bn: &BatchNorm, x: Tensor<4>, relu: bool) -> Tensor<4> {
-    train(bn, x, None, relu)
+    apply(bn, x, None, relu)
 }
 
 /// `relu(shortcut + bn(x))`, the end of a residual block, in the same passes as the batch
 /// norm: on flex, the sum and its ReLU are never written out separately.
 pub fn batch_norm_add_relu(bn: &BatchNorm, x: Tensor<4>, shortcut: Tensor<4>) -> Tensor<4> {
-    train(bn, x, Some(shortcut), true)
+    apply(bn, x, Some(shortcut), true)
 }
 
-fn train(bn: &BatchNorm, x: Tensor<4>, residual: Option<Tensor<4>>, relu: bool) -> Tensor<4> {
+fn apply(bn: &BatchNorm, x: Tensor<4>, residual: Option<Tensor<4>>, relu: bool) -> Tensor<4> {
     let device = x.device();
-    if !(device.is_autodiff() && bn.training.is_enabled() && on_flex(&device)) {
+    if !on_flex(&device) {
         let y = bn.forward(x);
         let y = match residual {
             Some(r) => y + r,
             None => y,
         };
         return if relu { activation::relu(y) } else { y };
+    }
+    // As Burn's `BatchNorm::forward` chooses.
+    if !(device.is_autodiff() && bn.training.is_enabled()) {
+        return infer(bn, x, residual, relu);
     }
     let (x, gamma, beta) = (
         x.into_dispatch(),
@@ -69,6 +75,36 @@ fn train(bn: &BatchNorm, x: Tensor<4>, residual: Option<Tensor<4>>, relu: bool) 
     update(&bn.running_mean, Tensor::from_dispatch(mean));
     update(&bn.running_var, Tensor::from_dispatch(variance));
     Tensor::from_dispatch(y)
+}
+
+/// Inference on flex: the running statistics, read, not updated.
+fn infer(bn: &BatchNorm, x: Tensor<4>, residual: Option<Tensor<4>>, relu: bool) -> Tensor<4> {
+    let device = x.device();
+    let params = BnRunning {
+        gamma: bn.gamma.val().into_dispatch(),
+        beta: bn.beta.val().into_dispatch(),
+        mean: bn.running_mean.value().to_device(&device).into_dispatch(),
+        variance: bn.running_var.value().to_device(&device).into_dispatch(),
+    };
+    let x = x.into_dispatch();
+    let y = match residual {
+        None => <Dispatch as NormOps>::bn_infer(x, params, bn.epsilon, relu),
+        Some(r) => {
+            assert!(relu, "a residual comes with its ReLU");
+            <Dispatch as NormOps>::bn_add_relu_infer(x, params, r.into_dispatch(), bn.epsilon)
+        }
+    };
+    Tensor::from_dispatch(y)
+}
+
+/// What an inference batch norm reads per channel: the scale and shift, and the
+/// running mean and variance.
+#[derive(ExtensionType)]
+pub struct BnRunning<B: Backend> {
+    pub gamma: FloatTensor<B>,
+    pub beta: FloatTensor<B>,
+    pub mean: FloatTensor<B>,
+    pub variance: FloatTensor<B>,
 }
 
 /// A training batch norm's inputs, or their gradients: the activation, the scale and
@@ -106,8 +142,9 @@ pub struct NormShape {
     pub relu: bool,
 }
 
-/// Training batch norm (+ ReLU), and batch norm + residual + ReLU, as backend
-/// operations. Their gradients are `NormGrads`.
+/// Batch norm (+ ReLU), and batch norm + residual + ReLU, in training and in inference,
+/// as backend operations. The training ones' gradients are `NormGrads`; the inference
+/// ones are differentiable where Burn's batch norm is (under autodiff they are Burn's).
 #[backend_extension(Flex, Autodiff)]
 pub trait NormOps: Backend {
     fn bn_train(
@@ -125,6 +162,23 @@ pub trait NormOps: Backend {
         residual: FloatTensor<Self>,
         epsilon: f64,
     ) -> BnOutput<Self>;
+
+    /// Batch norm in inference (`(x - mean) / sqrt(variance + epsilon) * gamma + beta`
+    /// on the running statistics), then a ReLU when `relu`.
+    fn bn_infer(
+        x: FloatTensor<Self>,
+        #[extension_type] params: BnRunning<Self>,
+        epsilon: f64,
+        relu: bool,
+    ) -> FloatTensor<Self>;
+
+    /// `relu(residual + bn(x))` in inference.
+    fn bn_add_relu_infer(
+        x: FloatTensor<Self>,
+        #[extension_type] params: BnRunning<Self>,
+        residual: FloatTensor<Self>,
+        epsilon: f64,
+    ) -> FloatTensor<Self>;
 }
 
 /// The gradients of a training batch norm for each of its inputs (for the residual:
@@ -241,5 +295,58 @@ mod tests {
         check([19, 6, 4, 5], 1000.0, Relu);
         check([17, 3, 6, 6], -1000.0, Nothing);
         check([18, 5, 7, 5], 0.5, AddRelu);
+    }
+
+    /// Inference (the running statistics) against Burn's `BatchNorm` in inference, with
+    /// and without the ReLU and the residual; under autodiff with the layer frozen, the
+    /// input still gets Burn's gradient.
+    #[test]
+    fn inference_matches_burn() {
+        use burn::module::RunningState;
+        let normal = Distribution::Normal(0.5, 2.0);
+        for autodiff in [false, true] {
+            let device = match autodiff {
+                false => Device::flex(),
+                true => Device::flex().autodiff(),
+            };
+            for shape in [[4, 3, 5, 5], [19, 6, 4, 5], [2, 4, 1, 1]] {
+                let c = shape[1];
+                let mut bn = BatchNormConfig::new(c).init(&device);
+                bn.gamma = bn.gamma.map(|_| Tensor::random([c], normal, &device));
+                bn.beta = bn.beta.map(|_| Tensor::random([c], normal, &device));
+                bn.running_mean = RunningState::new(Tensor::random([c], normal, &device));
+                let variance = Tensor::<1>::random([c], Distribution::Uniform(0.1, 3.0), &device);
+                bn.running_var = RunningState::new(variance);
+                if autodiff {
+                    bn = bn.freeze();
+                }
+                let x = Tensor::<4>::random(shape, normal, &device);
+                let x = if autodiff { x.require_grad() } else { x };
+                let shortcut = Tensor::<4>::random(shape, normal, &device);
+                for tail in [Tail::Nothing, Tail::Relu, Tail::AddRelu] {
+                    let (ours, burn) = match tail {
+                        Tail::AddRelu => (
+                            batch_norm_add_relu(&bn, x.clone(), shortcut.clone()),
+                            activation::relu(bn.forward(x.clone()) + shortcut.clone()),
+                        ),
+                        _ => {
+                            let relu = tail == Tail::Relu;
+                            let burn = bn.forward(x.clone());
+                            let burn = if relu { activation::relu(burn) } else { burn };
+                            (batch_norm(&bn, x.clone(), relu), burn)
+                        }
+                    };
+                    let mut pairs = vec![(ours.clone().into_data(), burn.clone().into_data())];
+                    if autodiff {
+                        let grad = |y: Tensor<4>| x.grad(&y.sum().backward()).unwrap().into_data();
+                        pairs.push((grad(ours), grad(burn)));
+                    }
+                    for (a, b) in &pairs {
+                        let worst = crate::train::worst_relative_error(a, b);
+                        assert!(worst < 1e-5, "{worst} for {shape:?}, {tail:?}, autodiff {autodiff}");
+                    }
+                }
+            }
+        }
     }
 }

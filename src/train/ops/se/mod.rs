@@ -1,11 +1,12 @@
-//! Squeeze-and-excitation in training, fast on the CPU.
+//! Squeeze-and-excitation, fast on the CPU.
 //!
 //! Burn builds SE from generic tensor operations (a pooling, a broadcast product and
 //! their gradients, which add into the input's gradient), and on flex those run on one
 //! thread (a profile's share is in BENCHMARKS.md). On flex, this op reads the
 //! activation once to pool and once to scale, forward and backward, on the threads, and
-//! runs the two small layers in between as GEMMs (`cpu`). Every other backend, and
-//! inference, run Burn's operations.
+//! runs the two small layers in between as GEMMs (`cpu`); inference on flex runs the
+//! same forward pass (SE has no state that differs in training). Every other backend
+//! runs Burn's operations.
 
 use burn::backend::tensor::FloatTensor;
 use burn::backend::{backend_extension, Backend, Dispatch, ExtensionType};
@@ -23,7 +24,7 @@ mod cpu;
 pub fn squeeze_excite(x: Tensor<4>, reduce: &Conv2d, expand: &Conv2d) -> Tensor<4> {
     let device = x.device();
     let biases = reduce.bias.as_ref().zip(expand.bias.as_ref());
-    let Some((b1, b2)) = biases.filter(|_| device.is_autodiff() && on_flex(&device)) else {
+    let Some((b1, b2)) = biases.filter(|_| on_flex(&device)) else {
         let s = x.clone().mean_dim(2).mean_dim(3);
         let s = sigmoid(expand.forward(relu(reduce.forward(s))));
         return x * s;
@@ -94,7 +95,8 @@ mod tests {
     use burn::nn::conv::Conv2dConfig;
     use burn::tensor::Distribution;
 
-    /// Ours against Burn's operations on flex: output and every gradient.
+    /// Ours against Burn's operations on flex: output and every gradient; in inference
+    /// (no autodiff), the output.
     #[test]
     fn squeeze_excite_matches_burn() {
         let device = Device::flex().autodiff();
@@ -124,6 +126,12 @@ mod tests {
                     bias(expand.bias.as_ref().unwrap().grad(&grads).unwrap()),
                 ]
             };
+            let (x0, r0, e0) = (x.clone().inner(), reduce.valid(), expand.valid());
+            let s = x0.clone().mean_dim(2).mean_dim(3);
+            let burn = x0.clone() * sigmoid(e0.forward(relu(r0.forward(s))));
+            let ours = squeeze_excite(x0, &r0, &e0).into_data();
+            let worst = crate::train::worst_relative_error(&ours, &burn.into_data());
+            assert!(worst < 1e-4, "inference: relative error {worst} for {n}x{c}x{h}x{w}");
             let (ours, burn) = (run(true), run(false));
             let names = [
                 "output",
