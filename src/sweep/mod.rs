@@ -5,6 +5,8 @@
 pub mod export;
 pub mod import;
 pub mod noise;
+pub mod plan;
+pub mod queue;
 
 pub use export::{pycls_sweep, ExportFile};
 pub use import::ImportError;
