@@ -5,9 +5,21 @@
 //!
 //! Query keys: `show` (sweep names, comma-separated, in legend order), `norm` (`flops`
 //! or `params`; absent: plain EDFs), `bins` (the normalisation's bins, 2..=20). A link
-//! without `show` shows the reference spaces.
+//! without `show` shows the reference spaces. The sweep to train (`SweepPlan`):
+//! `spaces` (space keys, comma-separated), `n` (models per space), `mf` (the flops band
+//! in millions, `LOW:HIGH`), `epochs`, `train` and `test` (images), `seed` (training),
+//! `sample` (the model draws), and where it trains: `workers` (CPU workers; absent:
+//! one per core but one) and `gpu` (`1`: a WebGPU worker beside them).
 
+use crate::space::{Bound, Space};
+use crate::sweep::plan::{SweepPlan, MAX_MODELS};
 use crate::sweep::Measure;
+
+/// The most CPU workers a link may ask for (each holds its own copy of the data).
+pub const MAX_WORKERS: usize = 16;
+/// The most training images of CIFAR-10, and of its test set.
+const TRAIN_IMAGES: usize = 50_000;
+const TEST_IMAGES: usize = 10_000;
 
 /// The reference sweep's design spaces (`public/sweeps/reference/NAME.jsonl`, made by
 /// `scripts/reference-sweep`), shown on a first visit.
@@ -36,6 +48,12 @@ pub struct ExploreState {
     /// Normalise the EDFs by this complexity measure (NDS), or not.
     pub normalize: Option<Measure>,
     pub bins: usize,
+    /// The sweep the page would train.
+    pub plan: SweepPlan,
+    /// CPU workers; `None`: one per core the browser reports, less one.
+    pub workers: Option<usize>,
+    /// A WebGPU worker beside the CPU ones.
+    pub gpu: bool,
 }
 
 impl Default for ExploreState {
@@ -44,6 +62,9 @@ impl Default for ExploreState {
             show: REFERENCE.iter().map(|s| s.to_string()).collect(),
             normalize: None,
             bins: DEFAULT_BINS,
+            plan: SweepPlan::default(),
+            workers: None,
+            gpu: false,
         }
     }
 }
@@ -89,6 +110,7 @@ impl ExploreState {
                 )),
             }
         }
+        parse_plan(&get, &mut state, &mut notices);
         ParsedExplore { state, notices }
     }
 
@@ -104,6 +126,40 @@ impl ExploreState {
                 out.push(("bins", self.bins.to_string()));
             }
         }
+        let (plan, default) = (&self.plan, SweepPlan::default());
+        if plan.spaces != default.spaces {
+            let keys: Vec<&str> = plan.spaces.iter().map(|s| s.key()).collect();
+            out.push(("spaces", keys.join(",")));
+        }
+        if plan.n != default.n {
+            out.push(("n", plan.n.to_string()));
+        }
+        if plan.flops != default.flops {
+            let mf = |x: f64| format!("{}", x / 1e6);
+            out.push((
+                "mf",
+                format!("{}:{}", mf(plan.flops.low), mf(plan.flops.high)),
+            ));
+        }
+        let (r, d) = (&plan.recipe, &default.recipe);
+        let numbers = [
+            ("epochs", r.epochs as u64, d.epochs as u64),
+            ("train", r.train_images as u64, d.train_images as u64),
+            ("test", r.test_images as u64, d.test_images as u64),
+            ("seed", r.seed, d.seed),
+            ("sample", plan.sample_seed, default.sample_seed),
+        ];
+        for (key, value, default) in numbers {
+            if value != default {
+                out.push((key, value.to_string()));
+            }
+        }
+        if let Some(w) = self.workers {
+            out.push(("workers", w.to_string()));
+        }
+        if self.gpu {
+            out.push(("gpu", "1".to_string()));
+        }
         out
     }
 
@@ -115,6 +171,97 @@ impl ExploreState {
                 self.show.remove(i);
             }
             None => self.show.push(name.to_string()),
+        }
+    }
+}
+
+/// The plan's keys of a query into `state`, each bad value left at its default with a
+/// notice.
+fn parse_plan(
+    get: &impl Fn(&str) -> Option<String>,
+    state: &mut ExploreState,
+    notices: &mut Vec<String>,
+) {
+    let plan = &mut state.plan;
+    if let Some(spaces) = get("spaces") {
+        let mut keep = vec![];
+        for key in spaces.split(',').map(str::trim).filter(|k| !k.is_empty()) {
+            match key.parse::<Space>() {
+                Ok(space) if !keep.contains(&space) => keep.push(space),
+                Ok(_) => {}
+                Err(_) => notices.push(format!(
+                    "spaces: '{}' is not a design space (anynetx-a .. anynetx-e, regnetx, regnety), so it is left out",
+                    shorten(key)
+                )),
+            }
+        }
+        plan.spaces = keep;
+    }
+    let mut number = |key: &str, low: u64, high: u64, what: &str| -> Option<u64> {
+        let text = get(key)?;
+        match text.trim().parse::<u64>() {
+            Ok(v) if (low..=high).contains(&v) => Some(v),
+            _ => {
+                notices.push(format!(
+                    "{key}: '{}' is not {what} from {low} to {high}, so the default is used",
+                    shorten(&text)
+                ));
+                None
+            }
+        }
+    };
+    if let Some(n) = number("n", 1, MAX_MODELS as u64, "a number of models") {
+        plan.n = n as usize;
+    }
+    if let Some(e) = number("epochs", 1, 100, "a number of epochs") {
+        plan.recipe.epochs = e as u32;
+    }
+    let batch = plan.recipe.batch as u64;
+    if let Some(t) = number(
+        "train",
+        batch,
+        TRAIN_IMAGES as u64,
+        "a number of training images",
+    ) {
+        plan.recipe.train_images = t as usize;
+    }
+    if let Some(t) = number("test", 1, TEST_IMAGES as u64, "a number of test images") {
+        plan.recipe.test_images = t as usize;
+    }
+    if let Some(s) = number("seed", 0, u64::from(u32::MAX), "a seed") {
+        plan.recipe.seed = s;
+    }
+    if let Some(s) = number("sample", 0, u64::from(u32::MAX), "a seed") {
+        plan.sample_seed = s;
+    }
+    if let Some(w) = number("workers", 1, MAX_WORKERS as u64, "a number of workers") {
+        state.workers = Some(w as usize);
+    }
+    if let Some(g) = get("gpu") {
+        match g.trim() {
+            "1" | "true" => state.gpu = true,
+            "0" | "false" | "" => {}
+            other => notices.push(format!(
+                "gpu: '{}' is not 1 or 0, so no WebGPU worker",
+                shorten(other)
+            )),
+        }
+    }
+    if let Some(mf) = get("mf") {
+        let parsed = mf.split_once(':').and_then(|(l, h)| {
+            let (l, h) = (l.trim().parse::<f64>().ok()?, h.trim().parse::<f64>().ok()?);
+            let ok = l.is_finite() && h.is_finite() && l >= 0.0 && h >= 0.0 && (h == 0.0 || l <= h);
+            ok.then_some(Bound {
+                low: l * 1e6,
+                high: h * 1e6,
+            })
+        });
+        match parsed {
+            Some(b) => state.plan.flops = b,
+            None => notices.push(format!(
+                "mf: '{}' is not a flops band LOW:HIGH in millions (0 leaves a side open), so 3:6 is used",
+                shorten(&mf)
+            )),
         }
     }
 }
@@ -152,10 +299,25 @@ mod tests {
 
     #[test]
     fn states_round_trip_through_the_query() {
+        let mut plan = SweepPlan::default();
+        plan.spaces = vec![Space::RegNetY, Space::AnyNetXC];
+        plan.n = 3;
+        plan.flops = Bound {
+            low: 0.5e6,
+            high: 0.0,
+        };
+        plan.recipe.epochs = 1;
+        plan.recipe.train_images = 256;
+        plan.recipe.test_images = 100;
+        plan.recipe.seed = 4;
+        plan.sample_seed = 7;
         let state = ExploreState {
             show: vec!["regnetx".into(), "my sweep".into()],
             normalize: Some(Measure::Params),
             bins: 8,
+            plan,
+            workers: Some(2),
+            gpu: true,
         };
         let query = state.to_query();
         let back = ExploreState::from_query(|k| {
@@ -183,6 +345,26 @@ mod tests {
         assert!(p.notices[1].starts_with("bins: '99'"));
         // An explicitly empty list shows nothing (the user hid every sweep).
         assert!(parse(&[("show", "")]).state.show.is_empty());
+        let p = parse(&[
+            ("spaces", "regnetx,resnet"),
+            ("n", "0"),
+            ("mf", "6:3"),
+            ("train", "12"),
+            ("workers", "99"),
+            ("gpu", "yes"),
+        ]);
+        assert_eq!(p.state.plan.spaces, [Space::RegNetX]);
+        let default = ExploreState::default();
+        assert_eq!(p.state.plan.n, default.plan.n);
+        assert_eq!(p.state.plan.flops, default.plan.flops);
+        assert_eq!(p.state.plan.recipe, default.plan.recipe);
+        assert_eq!((p.state.workers, p.state.gpu), (None, false));
+        let keys: Vec<&str> = p
+            .notices
+            .iter()
+            .map(|n| n.split(':').next().unwrap())
+            .collect();
+        assert_eq!(keys, ["spaces", "n", "train", "workers", "gpu", "mf"]);
     }
 
     #[test]

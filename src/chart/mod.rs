@@ -336,9 +336,17 @@ pub struct EdfChart {
     pub paths: Vec<String>,
     pub x_ticks: Vec<Tick>,
     pub y_ticks: Vec<Tick>,
+    xs: Scale,
+    ys: Scale,
 }
 
 impl EdfChart {
+    /// Where the point (error `e`, cumulative probability `f`) is drawn: a model's
+    /// place on its EDF, for the marks a person hovers.
+    pub fn point(&self, e: f64, f: f64) -> (f64, f64) {
+        (self.xs.map(e), self.ys.map(f))
+    }
+
     /// `x` fixes the error axis, or `None` to fit every EDF's errors (padded by 2%; 0 to
     /// 100 without any EDF).
     pub fn new(edfs: &[&Edf], x: Option<(f64, f64)>, frame: &Frame) -> Self {
@@ -372,6 +380,8 @@ impl EdfChart {
             paths,
             x_ticks: labelled_ticks(x_dom, 6, &xs, 2),
             y_ticks: labelled_ticks((0.0, 1.0), 5, &ys, 2),
+            xs,
+            ys,
         }
     }
 }

@@ -42,6 +42,18 @@ pub struct Sweep {
     pub unfinished: usize,
 }
 
+impl SweepModel {
+    /// The model in words, from its drawn values ("d=13 w0=24 wa=36.4 wm=2.5 g=8").
+    pub fn label(&self) -> String {
+        let values: Vec<String> = self
+            .values
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect();
+        values.join(" ")
+    }
+}
+
 impl Sweep {
     /// The sweep of `records` (`regnet sweep`'s lines): finished runs become models,
     /// their parameters taken from the sweep slot when the record has one.

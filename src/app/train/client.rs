@@ -13,6 +13,46 @@ use crate::run::record::{RunFacts, RunRecord};
 use crate::run::session::{BackendInfo, Curves, Effect, Phase, Session, StepInfo};
 use crate::run::{BackendChoice, Recipe, RunSpec};
 
+/// Starts a training worker. Its events go to `on_event`, its uncaught errors (as a
+/// message) to `on_error`, both only while `current()` says the worker is still the
+/// one wanted (a terminated worker's queued events are dropped).
+pub(crate) fn spawn_worker(
+    current: impl Fn() -> bool + Copy + 'static,
+    on_event: impl Fn(Event) + 'static,
+    on_error: impl Fn(String) + 'static,
+) -> Result<Worker, String> {
+    let worker = Worker::new(WORKER_URL)
+        .map_err(|e| format!("the training worker could not start ({e:?})"))?;
+    let on_message = Closure::<dyn Fn(MessageEvent)>::new(move |e: MessageEvent| {
+        if !current() {
+            return;
+        }
+        let Some(text) = e.data().as_string() else {
+            return;
+        };
+        if let Ok(event) = serde_json::from_str::<Event>(&text) {
+            on_event(event);
+        }
+    });
+    worker.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
+    on_message.forget();
+    let on_error = Closure::<dyn Fn(ErrorEvent)>::new(move |e: ErrorEvent| {
+        if current() {
+            on_error(e.message());
+        }
+    });
+    worker.set_onerror(Some(on_error.as_ref().unchecked_ref()));
+    on_error.forget();
+    Ok(worker)
+}
+
+/// Posts `command` to `worker` as JSON.
+pub(crate) fn post(worker: &Worker, command: &Command) {
+    if let Ok(json) = serde_json::to_string(command) {
+        let _ = worker.post_message(&JsValue::from_str(&json));
+    }
+}
+
 /// Everything the panel shows about training; `Copy`, so components share it. Each
 /// part is a memo over the session, so a step redraws only what changed.
 #[derive(Clone, Copy)]
@@ -70,39 +110,19 @@ impl Training {
         let generation = self.generation.get_value();
         // False too once the page is gone (the value disposed): late events are dropped.
         let current = move || self.generation.try_get_value() == Some(generation);
-        let worker = match Worker::new(WORKER_URL) {
+        let on_event = move |event: Event| self.drive(|s| s.apply(event));
+        let on_error = move |message: String| {
+            let message = format!("the training worker failed: {message}");
+            self.drive(|s| s.crashed(message));
+        };
+        let worker = match spawn_worker(current, on_event, on_error) {
             Ok(w) => w,
             Err(e) => {
-                self.session.update(|s| {
-                    s.unavailable(format!(
-                        "the training worker could not start ({e:?}); training is unavailable"
-                    ))
-                });
+                self.session
+                    .update(|s| s.unavailable(format!("{e}; training is unavailable")));
                 return;
             }
         };
-        let on_message = Closure::<dyn Fn(MessageEvent)>::new(move |e: MessageEvent| {
-            if !current() {
-                return;
-            }
-            let Some(text) = e.data().as_string() else {
-                return;
-            };
-            if let Ok(event) = serde_json::from_str::<Event>(&text) {
-                self.drive(|s| s.apply(event));
-            }
-        });
-        worker.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
-        on_message.forget();
-        let on_error = Closure::<dyn Fn(ErrorEvent)>::new(move |e: ErrorEvent| {
-            if !current() {
-                return;
-            }
-            let message = format!("the training worker failed: {}", e.message());
-            self.drive(|s| s.crashed(message));
-        });
-        worker.set_onerror(Some(on_error.as_ref().unchecked_ref()));
-        on_error.forget();
         self.worker.set_value(Some(worker));
     }
 
@@ -153,11 +173,8 @@ impl Training {
     }
 
     fn post(self, command: &Command) {
-        let Ok(json) = serde_json::to_string(command) else {
-            return;
-        };
         if let Some(w) = self.worker.get_value() {
-            let _ = w.post_message(&JsValue::from_str(&json));
+            post(&w, command);
         }
     }
 

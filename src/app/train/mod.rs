@@ -1,7 +1,7 @@
 //! The Train panel: trains the CIFAR-10 version of the model on screen, in a Web
 //! Worker (WebGPU, or the CPU as a fallback), with progress and live curves.
 
-mod client;
+pub(super) mod client;
 mod curves;
 mod data;
 

@@ -163,12 +163,7 @@ impl NormOps for Flex {
         )
     }
 
-    fn bn_infer(
-        x: FlexTensor,
-        params: BnRunning<Flex>,
-        epsilon: f64,
-        relu: bool,
-    ) -> FlexTensor {
+    fn bn_infer(x: FlexTensor, params: BnRunning<Flex>, epsilon: f64, relu: bool) -> FlexTensor {
         infer(x, params, None, NormShape { epsilon, relu })
     }
 

@@ -343,7 +343,10 @@ mod tests {
                     }
                     for (a, b) in &pairs {
                         let worst = crate::train::worst_relative_error(a, b);
-                        assert!(worst < 1e-5, "{worst} for {shape:?}, {tail:?}, autodiff {autodiff}");
+                        assert!(
+                            worst < 1e-5,
+                            "{worst} for {shape:?}, {tail:?}, autodiff {autodiff}"
+                        );
                     }
                 }
             }

@@ -131,7 +131,10 @@ mod tests {
             let burn = x0.clone() * sigmoid(e0.forward(relu(r0.forward(s))));
             let ours = squeeze_excite(x0, &r0, &e0).into_data();
             let worst = crate::train::worst_relative_error(&ours, &burn.into_data());
-            assert!(worst < 1e-4, "inference: relative error {worst} for {n}x{c}x{h}x{w}");
+            assert!(
+                worst < 1e-4,
+                "inference: relative error {worst} for {n}x{c}x{h}x{w}"
+            );
             let (ours, burn) = (run(true), run(false));
             let names = [
                 "output",

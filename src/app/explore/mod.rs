@@ -1,8 +1,14 @@
-//! The design-space explorer (the `/explore` route): the reference sweep and imported
-//! sweeps compared by their error EDFs, the KS distances read against the sampling
-//! bound and the seed noise, and the random-search efficiency. The view is the URL
-//! (`crate::explore`); the statistics are `crate::sweep`'s, the geometry
-//! `crate::chart`'s, so this file only fetches, reads files and draws.
+//! The design-space explorer (the `/explore` route): the reference sweep, imported
+//! sweeps and sweeps trained here compared by their error EDFs, the KS distances read
+//! against the sampling bound and the seed noise, and the random-search efficiency.
+//! The view is the URL (`crate::explore`); the statistics are `crate::sweep`'s, the
+//! geometry `crate::chart`'s, so this file only fetches, reads files and draws.
+//! Training a sweep is `train` (the panel), `runner` (the workers) and `store` (the
+//! runs kept in IndexedDB).
+
+mod runner;
+mod store;
+mod train;
 
 use leptos::prelude::*;
 use leptos_router::hooks::{use_navigate, use_query_map};
@@ -19,11 +25,17 @@ use crate::chart::{EdfChart, Frame, SearchChart};
 use crate::explore::{
     reference_url, ExploreState, MAX_BINS, REFERENCE, REFERENCE_NOISE, REFERENCE_RECIPE,
 };
+use crate::run::{RunId, RunRecord};
 use crate::site;
 use crate::stats::SearchPoint;
+use crate::sweep::plan::SweepPlan;
+use crate::sweep::queue::{JobState, Queue};
 use crate::sweep::{
     compare, holds_all, seed_noise, Comparison, Measure, Normalize, SeedNoise, Sweep,
 };
+use runner::Runner;
+use store::{Store, StoredRun};
+use train::{default_workers, TrainSweep};
 
 const FRAME: Frame = Frame {
     width: 640.0,
@@ -62,10 +74,162 @@ pub fn Explore() -> impl IntoView {
         loading: true,
         ..Library::default()
     });
+    // Runs trained in this browser (stored, and landed since), and the stored plans.
+    let trained = RwSignal::new(Vec::<StoredRun>::new());
+    let plans = RwSignal::new(Vec::<SweepPlan>::new());
+    let store = StoredValue::new_local(None::<Store>);
+    let train_error = RwSignal::new(None::<String>);
     let base = super::base();
     leptos::task::spawn_local(async move {
         let loaded = load_reference(&base).await;
         library.set(loaded);
+        match Store::open().await {
+            Ok(opened) => {
+                match opened.load().await {
+                    Ok(stored) => {
+                        trained.set(stored.runs);
+                        plans.set(stored.plans);
+                        let names: Vec<String> = trained.with_untracked(|t| {
+                            let mut names: Vec<String> =
+                                t.iter().map(|r| r.sweep.clone()).collect();
+                            names.dedup();
+                            names
+                        });
+                        for name in names {
+                            refresh_sweep(library, trained, &name);
+                        }
+                        if stored.skipped > 0 {
+                            train_error.set(Some(format!(
+                                "{} stored runs could not be read (from a newer build of the page?) and are left as they are",
+                                stored.skipped
+                            )));
+                        }
+                    }
+                    Err(e) => train_error.set(Some(format!("could not read the stored runs: {e}"))),
+                }
+                store.set_value(Some(opened));
+            }
+            Err(e) => train_error.set(Some(e)),
+        }
+    });
+
+    let on_record = Callback::new(move |(sweep, record): (String, RunRecord)| {
+        let run = StoredRun {
+            sweep: sweep.clone(),
+            record,
+        };
+        trained.update(|t| t.push(run.clone()));
+        refresh_sweep(library, trained, &sweep);
+        if let Some(store) = store.get_value() {
+            leptos::task::spawn_local(async move {
+                if let Err(e) = store.put_run(&run).await {
+                    train_error.set(Some(e));
+                }
+            });
+        }
+    });
+    let runner = Runner::new(on_record);
+    // The key of the plan the runner's queue holds.
+    let running_plan = StoredValue::new(None::<String>);
+    let stored_of_plan = Memo::new(move |_| {
+        let plan = state.with(|s| s.plan.clone());
+        let names: Vec<String> = plan.spaces.iter().map(|&s| plan.sweep_name(s)).collect();
+        let done = trained.with(|t| {
+            t.iter()
+                .filter(|r| names.contains(&r.sweep))
+                .filter(|r| {
+                    r.record
+                        .spec
+                        .sweep
+                        .as_ref()
+                        .is_some_and(|s| s.index < plan.n)
+                })
+                .count()
+        });
+        (done, plan.n * plan.spaces.len())
+    });
+    let on_start = Callback::new(move |()| {
+        let s = state.get_untracked();
+        let plan = s.plan.clone();
+        train_error.set(None);
+        let key = plan.key();
+        let same = running_plan.get_value().as_ref() == Some(&key);
+        if same
+            && runner
+                .queue
+                .with_untracked(|q| q.as_ref().is_some_and(|q| !q.active() && q.left() > 0))
+        {
+            runner.restart();
+            return;
+        }
+        let sweeps = match plan.draw() {
+            Ok(sweeps) => sweeps,
+            Err(e) => {
+                train_error.set(Some(e.to_string()));
+                return;
+            }
+        };
+        let last = trained.with_untracked(|t| t.iter().map(|r| r.record.spec.id).max());
+        let first = RunId::next(last, js_sys::Date::now() as u64);
+        let mut jobs = plan.jobs(&sweeps, first);
+        trained.with_untracked(|t| {
+            for job in &mut jobs {
+                let index = job.spec.sweep.as_ref().map(|s| s.index);
+                let stored = t.iter().find(|r| {
+                    r.sweep == job.sweep && r.record.spec.sweep.as_ref().map(|s| s.index) == index
+                });
+                if let Some(r) = stored {
+                    job.state = JobState::Done(Box::new(r.record.clone()));
+                }
+            }
+        });
+        let queue = Queue::new(jobs, s.workers.unwrap_or_else(default_workers), s.gpu);
+        if queue.left() == 0 {
+            train_error.set(Some("every model of this sweep is trained already".into()));
+            return;
+        }
+        running_plan.set_value(Some(key));
+        if let Some(store) = store.get_value() {
+            let plan = plan.clone();
+            leptos::task::spawn_local(async move {
+                if let Err(e) = store.put_plan(&plan).await {
+                    train_error.set(Some(e));
+                }
+            });
+        }
+        plans.update(|p| {
+            if !p.contains(&plan) {
+                p.push(plan.clone());
+            }
+        });
+        // Show the new sweeps beside whatever is shown.
+        let mut next = s;
+        for sweep in &sweeps {
+            if !next.show.contains(&sweep.name) {
+                next.show.push(sweep.name.clone());
+            }
+        }
+        set_state.run(next);
+        runner.run(queue);
+    });
+    // Stored plans with models still to train, other than the URL's.
+    let unfinished = Memo::new(move |_| {
+        let current = state.with(|s| s.plan.key());
+        plans.with(|plans| {
+            trained.with(|t| {
+                plans
+                    .iter()
+                    .filter(|p| p.key() != current)
+                    .filter_map(|p| {
+                        let names: Vec<String> =
+                            p.spaces.iter().map(|&s| p.sweep_name(s)).collect();
+                        let done = t.iter().filter(|r| names.contains(&r.sweep)).count();
+                        let total = p.n * p.spaces.len();
+                        (done < total).then(|| (p.clone(), done, total))
+                    })
+                    .collect::<Vec<_>>()
+            })
+        })
     });
 
     // The shown sweeps, in the URL's order, and the names the page does not hold.
@@ -194,7 +358,7 @@ pub fn Explore() -> impl IntoView {
         <UrlNotice notices=notices />
         <main class="explore">
             <aside class="controls">
-                <SweepList library=library state=state set_state=set_state />
+                <SweepList library=library state=state set_state=set_state trained=trained />
                 <label class="import">
                     "Import sweeps (regnet sweep .jsonl, pycls sweep.json, NDS records)"
                     <input type="file" data-testid="sweep-import" accept=".json,.jsonl,application/json" multiple on:change=on_import />
@@ -203,6 +367,21 @@ pub fn Explore() -> impl IntoView {
                     <div class="error" data-testid="import-error" role="alert">{move || import_error.get()}</div>
                 </Show>
                 <NormalizeControls state=state set_state=set_state />
+                <TrainSweep state=state set_state=set_state runner=runner stored=stored_of_plan on_start=on_start error=train_error />
+                <Show when=move || unfinished.with(|u| !u.is_empty())>
+                    <ul class="unfinished" data-testid="unfinished-sweeps">
+                        {move || unfinished.get().into_iter().map(|(plan, done, total)| {
+                            let names: Vec<&str> = plan.spaces.iter().map(|s| s.key()).collect();
+                            let text = format!("{} ({done} of {total} models trained)", names.join(", "));
+                            let open = move |_| {
+                                let mut next = state.get_untracked();
+                                next.plan = plan.clone();
+                                set_state.run(next);
+                            };
+                            view! { <li>"Unfinished sweep: " {text} " " <button data-testid="open-unfinished" on:click=open>"Open it"</button></li> }
+                        }).collect_view()}
+                    </ul>
+                </Show>
             </aside>
             <section class="results">
                 <Show when=move || library.with(|l| l.loading)>
@@ -224,6 +403,7 @@ pub fn Explore() -> impl IntoView {
                     Ok(c) => view! {
                         <EdfPlot
                             comparison=c.clone()
+                            sweeps=shown.get()
                             normalize=state.with(|s| s.normalize)
                             colours=library.with(|lib| c.sweeps.iter().map(|s| colour_of(lib, &s.name)).collect())
                         />
@@ -249,6 +429,21 @@ pub fn Explore() -> impl IntoView {
 fn colour_of(lib: &Library, name: &str) -> &'static str {
     let i = lib.sweeps.iter().position(|s| s.name == name).unwrap_or(0);
     PALETTE[i % PALETTE.len()]
+}
+
+/// Rebuilds the held sweep `name` from the trained runs (a new one goes last).
+fn refresh_sweep(library: RwSignal<Library>, trained: RwSignal<Vec<StoredRun>>, name: &str) {
+    let records: Vec<RunRecord> = trained.with_untracked(|t| {
+        t.iter()
+            .filter(|r| r.sweep == name)
+            .map(|r| r.record.clone())
+            .collect()
+    });
+    let sweep = Sweep::from_records(name, &records);
+    library.update(|lib| match lib.sweeps.iter_mut().find(|s| s.name == name) {
+        Some(held) => *held = sweep,
+        None => lib.sweeps.push(sweep),
+    });
 }
 
 /// A name no held sweep has: `name`, else `name (2)`, `name (3)` ...
@@ -318,7 +513,24 @@ fn SweepList(
     library: RwSignal<Library>,
     state: Memo<ExploreState>,
     set_state: Callback<ExploreState>,
+    trained: RwSignal<Vec<StoredRun>>,
 ) -> impl IntoView {
+    // A trained sweep's records as `regnet sweep` writes them (one JSON line each), to
+    // keep, share or plot with `regnet analyze`.
+    let export = move |name: &str| {
+        let lines: Vec<String> = trained.with(|t| {
+            t.iter()
+                .filter(|r| r.sweep == name)
+                .filter_map(|r| serde_json::to_string(&r.record).ok())
+                .collect()
+        });
+        (!lines.is_empty()).then(|| {
+            format!(
+                "data:application/x-ndjson;charset=utf-8,{}",
+                String::from(js_sys::encode_uri_component(&(lines.join("\n") + "\n")))
+            )
+        })
+    };
     view! {
         <fieldset class="sweeps" data-testid="sweep-list">
             <legend>"Sweeps"</legend>
@@ -344,11 +556,16 @@ fn SweepList(
                         } else {
                             format!("{n} models")
                         };
+                        let download = export(&name).map(|href| view! {
+                            <a class="download" download=format!("{name}.jsonl") href=href
+                                data-testid=format!("export-{name}") title="the runs as regnet sweep writes them">"export"</a>
+                        });
                         view! {
                             <label class="sweep">
                                 <input type="checkbox" data-testid=format!("sweep-toggle-{name}") prop:checked=checked on:change=toggle />
                                 <span class="name">{name.clone()}</span>
                                 <span class="detail">{detail}</span>
+                                {download}
                             </label>
                         }
                     })
@@ -418,6 +635,8 @@ fn NormalizeControls(
 #[component]
 fn EdfPlot(
     comparison: Comparison,
+    /// The shown sweeps (the comparison's order): their models are the marks.
+    sweeps: Vec<Sweep>,
     normalize: Option<Measure>,
     colours: Vec<&'static str>,
 ) -> impl IntoView {
@@ -430,7 +649,7 @@ fn EdfPlot(
     let curves = comparison
         .sweeps
         .iter()
-        .zip(chart.paths)
+        .zip(&chart.paths)
         .enumerate()
         .map(|(i, (s, path))| {
             let colour = colours.get(i).copied().unwrap_or(PALETTE[0]);
@@ -442,12 +661,31 @@ fn EdfPlot(
                     data-n=s.n.to_string()
                     data-min=format!("{:.2}", s.min)
                     data-mean=format!("{:.2}", s.mean)
-                    d=path
+                    d=path.clone()
                     stroke=colour
                 >
                     <title>{format!("{}: n = {}, min {:.1}%, mean {:.1}%, median {:.1}%", s.name, s.n, s.min, s.mean, s.median)}</title>
                 </path>
             }
+        })
+        .collect_view();
+    // One mark per model on its sweep's EDF: hovering names the model and its error.
+    let place = |e: f64, f: f64| chart.point(e, f);
+    let marks = sweeps
+        .iter()
+        .zip(&comparison.edfs)
+        .enumerate()
+        .flat_map(|(i, (sweep, edf))| {
+            let colour = colours.get(i).copied().unwrap_or(PALETTE[0]);
+            sweep.models.iter().map(move |m| {
+                let (x, y) = place(m.error, edf.at(m.error));
+                view! {
+                    <circle class="mark" data-testid="edf-mark" data-name=sweep.name.clone() data-error=format!("{:.2}", m.error)
+                        cx=format!("{x:.1}") cy=format!("{y:.1}") r="3" fill=colour>
+                        <title>{format!("{}: {} ({:.2}% error, {:.2} MF)", sweep.name, m.label(), m.error, m.flops as f64 / 1e6)}</title>
+                    </circle>
+                }
+            })
         })
         .collect_view();
     let legend = comparison
@@ -473,6 +711,7 @@ fn EdfPlot(
             >
                 <Axes frame=FRAME ticks=Signal::stored((chart.x_ticks, chart.y_ticks)) x_label=x_label y_label="cumulative prob." />
                 {curves}
+                {marks}
             </svg>
             <figcaption class="legend">"name  n|min|mean (pycls's legend) " {legend}</figcaption>
         </figure>

@@ -1,0 +1,139 @@
+//! The page's side of a sweep in the browser: the training workers (several on the
+//! CPU, each with one thread, plus one on WebGPU if asked) and the queue
+//! (`sweep::queue`, where every decision is made and tested) they report to. This file
+//! only creates and terminates workers, posts what the queue says, and hands each
+//! landed record to the page.
+
+use leptos::prelude::*;
+use web_sys::Worker;
+
+use crate::app::train::client::{post, spawn_worker};
+use crate::run::protocol::Event;
+use crate::run::RunRecord;
+use crate::sweep::queue::{Effect, Queue};
+
+/// Seconds on the page's clock (the queue's rates and time left).
+fn now_s() -> f64 {
+    js_sys::Date::now() / 1000.0
+}
+
+/// The running sweep: its queue (as a signal the panel reads) and its workers.
+#[derive(Clone, Copy)]
+pub struct Runner {
+    pub queue: RwSignal<Option<Queue>>,
+    workers: StoredValue<Vec<Option<Worker>>, LocalStorage>,
+    /// Per worker, how many times it was started: a terminated worker's queued
+    /// events are dropped.
+    generations: StoredValue<Vec<u32>>,
+    /// Where each landed record goes (stored, and drawn).
+    on_record: StoredValue<Callback<(String, RunRecord)>>,
+}
+
+impl Runner {
+    pub fn new(on_record: Callback<(String, RunRecord)>) -> Runner {
+        let runner = Runner {
+            queue: RwSignal::new(None),
+            workers: StoredValue::new_local(vec![]),
+            generations: StoredValue::new(vec![]),
+            on_record: StoredValue::new(on_record),
+        };
+        on_cleanup(move || runner.terminate_all());
+        runner
+    }
+
+    fn terminate_all(self) {
+        if let Some(workers) = self.workers.try_get_value() {
+            for w in workers.into_iter().flatten() {
+                w.terminate();
+            }
+        }
+        self.generations
+            .try_update_value(|g| g.iter_mut().for_each(|g| *g += 1));
+    }
+
+    /// Replaces any sweep with `queue` and starts its workers; the queue starts once
+    /// they are up.
+    pub fn run(self, queue: Queue) {
+        self.terminate_all();
+        let n = queue.workers.len();
+        self.queue.set(Some(queue));
+        self.workers.set_value((0..n).map(|_| None).collect());
+        self.generations.set_value(vec![0; n]);
+        for w in 0..n {
+            self.spawn(w);
+        }
+        self.drive(|q| q.start(now_s()));
+    }
+
+    /// Starts worker `w` afresh (at start and after a crash).
+    fn spawn(self, w: usize) {
+        self.generations.update_value(|g| g[w] += 1);
+        let generation = self.generations.with_value(|g| g[w]);
+        let current = move || {
+            self.generations
+                .try_with_value(|g| g.get(w) == Some(&generation))
+                .unwrap_or(false)
+        };
+        let on_event = move |event: Event| self.drive(|q| q.apply(w, event, now_s()));
+        let on_error = move |message: String| {
+            let message = format!("the training worker failed: {message}");
+            self.drive(|q| q.crashed(w, message, now_s()));
+        };
+        match spawn_worker(current, on_event, on_error) {
+            Ok(worker) => self.workers.update_value(|ws| ws[w] = Some(worker)),
+            Err(e) => self.drive(|q| q.crashed(w, e, now_s())),
+        }
+    }
+
+    fn terminate(self, w: usize) {
+        self.generations.update_value(|g| g[w] += 1);
+        if let Some(worker) = self.workers.with_value(|ws| ws[w].clone()) {
+            worker.terminate();
+        }
+        self.workers.update_value(|ws| ws[w] = None);
+    }
+
+    /// Runs one queue transition and carries out its effects.
+    pub fn drive(self, transition: impl FnOnce(&mut Queue) -> Vec<Effect>) {
+        let mut effects = vec![];
+        self.queue.update(|q| {
+            if let Some(q) = q {
+                effects = transition(q);
+            }
+        });
+        for effect in effects {
+            match effect {
+                Effect::Post { worker, command } => {
+                    if let Some(Some(w)) = self.workers.with_value(|ws| ws.get(worker).cloned()) {
+                        post(&w, &command);
+                    }
+                }
+                Effect::Restart { worker } => {
+                    self.terminate(worker);
+                    self.spawn(worker);
+                }
+                Effect::Retire { worker } => self.terminate(worker),
+                Effect::Store { sweep, record } => {
+                    self.on_record.with_value(|f| f.run((sweep, *record)));
+                }
+            }
+        }
+    }
+
+    pub fn pause(self) {
+        self.drive(|q| q.pause(now_s()));
+    }
+
+    pub fn resume(self) {
+        self.drive(|q| q.resume(now_s()));
+    }
+
+    pub fn cancel(self) {
+        self.drive(|q| q.cancel(now_s()));
+    }
+
+    /// Starts the held queue again (after cancel or a halt) with its workers as they are.
+    pub fn restart(self) {
+        self.drive(|q| q.start(now_s()));
+    }
+}

@@ -1,0 +1,146 @@
+//! The browser's copy of the runs the page trained, in IndexedDB (through the `idb`
+//! crate): each run's record is written the moment it lands, so a reload, a closed tab
+//! or a crash loses at most the runs in flight. Two object stores: `runs` (key: the run
+//! id; value: `StoredRun` as JSON) and `plans` (key: the plan's key; value: the
+//! `SweepPlan` as JSON), so the page can offer to resume a sweep it did not finish.
+//!
+//! Values are JSON text, the records' own format, so what is stored reads back with the
+//! same code that reads `regnet sweep`'s files.
+
+use idb::{Database, DatabaseEvent, Error, Factory, ObjectStoreParams, TransactionMode};
+use serde::{Deserialize, Serialize};
+use wasm_bindgen::JsValue;
+
+use crate::run::RunRecord;
+use crate::sweep::plan::SweepPlan;
+
+const DB_NAME: &str = "regnet-playground";
+const DB_VERSION: u32 = 1;
+const RUNS: &str = "runs";
+const PLANS: &str = "plans";
+
+/// One stored run: the sweep it belongs to and its record.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct StoredRun {
+    pub sweep: String,
+    pub record: RunRecord,
+}
+
+/// What the store holds, read at start-up; `skipped` counts values it could not read
+/// (written by a newer build, or damaged), which are left in place.
+#[derive(Debug, Default)]
+pub struct Stored {
+    pub runs: Vec<StoredRun>,
+    pub plans: Vec<SweepPlan>,
+    pub skipped: usize,
+}
+
+/// An open store.
+#[derive(Clone)]
+pub struct Store {
+    db: std::rc::Rc<Database>,
+}
+
+/// Words for an IndexedDB failure: a full disk says so.
+fn explain(e: Error) -> String {
+    let text = e.to_string();
+    if text.contains("QuotaExceeded") {
+        "the browser's storage is full: the runs stay on this page until it is closed; export them to keep them".into()
+    } else {
+        format!("the browser's storage refused the write ({text}); export the runs to keep them")
+    }
+}
+
+impl Store {
+    /// Opens (creating on first use) the page's database.
+    pub async fn open() -> Result<Store, String> {
+        let factory = Factory::new().map_err(|e| {
+            format!(
+                "this browser keeps no local storage here ({e}); runs last until the page closes"
+            )
+        })?;
+        let mut request = factory
+            .open(DB_NAME, Some(DB_VERSION))
+            .map_err(|e| format!("could not open the browser's storage: {e}"))?;
+        request.on_upgrade_needed(|event| {
+            let Ok(db) = event.database() else { return };
+            for name in [RUNS, PLANS] {
+                if !db.store_names().iter().any(|n| n == name) {
+                    let _ = db.create_object_store(name, ObjectStoreParams::new());
+                }
+            }
+        });
+        let db = request
+            .await
+            .map_err(|e| format!("could not open the browser's storage: {e}"))?;
+        Ok(Store {
+            db: std::rc::Rc::new(db),
+        })
+    }
+
+    async fn put(&self, store: &str, key: JsValue, value: String) -> Result<(), String> {
+        let tx = self
+            .db
+            .transaction(&[store], TransactionMode::ReadWrite)
+            .map_err(explain)?;
+        let objects = tx.object_store(store).map_err(explain)?;
+        objects
+            .put(&JsValue::from_str(&value), Some(&key))
+            .map_err(explain)?
+            .await
+            .map_err(explain)?;
+        let done = tx.commit().map_err(explain)?.await.map_err(explain)?;
+        if done.is_aborted() {
+            return Err(
+                "the browser's storage dropped the write; export the runs to keep them".into(),
+            );
+        }
+        Ok(())
+    }
+
+    /// Keeps `run` (a later write of the same run id replaces it).
+    pub async fn put_run(&self, run: &StoredRun) -> Result<(), String> {
+        let text = serde_json::to_string(run).expect("a run serialises");
+        let key = JsValue::from_f64(run.record.spec.id.0 as f64);
+        self.put(RUNS, key, text).await
+    }
+
+    pub async fn put_plan(&self, plan: &SweepPlan) -> Result<(), String> {
+        let text = serde_json::to_string(plan).expect("a plan serialises");
+        self.put(PLANS, JsValue::from_str(&plan.key()), text).await
+    }
+
+    async fn all(&self, store: &str) -> Result<Vec<String>, String> {
+        let tx = self
+            .db
+            .transaction(&[store], TransactionMode::ReadOnly)
+            .map_err(|e| e.to_string())?;
+        let values = tx
+            .object_store(store)
+            .map_err(|e| e.to_string())?
+            .get_all(None, None)
+            .map_err(|e| e.to_string())?
+            .await
+            .map_err(|e| e.to_string())?;
+        Ok(values.into_iter().filter_map(|v| v.as_string()).collect())
+    }
+
+    /// Everything stored, runs in id order (the order they started).
+    pub async fn load(&self) -> Result<Stored, String> {
+        let mut stored = Stored::default();
+        for text in self.all(RUNS).await? {
+            match serde_json::from_str::<StoredRun>(&text) {
+                Ok(run) => stored.runs.push(run),
+                Err(_) => stored.skipped += 1,
+            }
+        }
+        stored.runs.sort_by_key(|r| r.record.spec.id);
+        for text in self.all(PLANS).await? {
+            match serde_json::from_str::<SweepPlan>(&text) {
+                Ok(plan) => stored.plans.push(plan),
+                Err(_) => stored.skipped += 1,
+            }
+        }
+        Ok(stored)
+    }
+}

@@ -1,0 +1,105 @@
+// End-to-end: a sweep trained in the page (/explore, "Train a sweep") on the real
+// release build and a served CIFAR-format archive: two CPU workers train 2 spaces x 3
+// tiny models, each run lands in IndexedDB as it ends, a reload in the middle keeps the
+// finished runs and Start resumes, and a sweep exported from one browser profile and
+// imported into a fresh one draws the same EDF.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { serve, launch, newPage, cifarArchive } from './harness.mjs';
+
+// Tiny models (at most 2 MF), one step of 128 images each, tested on 50: the sweep
+// measures the machinery, not the models. `show=` starts with no sweep shown, so the
+// EDF holds exactly the trained ones.
+const PLAN = '?show=&spaces=anynetx-a,regnetx&n=3&mf=0:2&epochs=1&train=128&test=50&workers=2';
+
+let server;
+let browser;
+before(async () => {
+  server = await serve(undefined, { archive: cifarArchive(100) });
+  browser = await launch();
+});
+after(async () => {
+  await browser?.close();
+  server?.close();
+});
+
+/** The EDF curves drawn: [{name, n, min, mean}]. */
+function curves(page) {
+  return page.getByTestId('edf-curve').evaluateAll((paths) =>
+    paths.map((p) => ({ name: p.dataset.name, n: Number(p.dataset.n), min: p.dataset.min, mean: p.dataset.mean })),
+  );
+}
+
+async function openPlan(page) {
+  await page.goto(`${server.url}/explore${PLAN}`);
+  await page.getByTestId('train-sweep').waitFor({ timeout: 30_000 });
+  await page.getByTestId('explore-loading').waitFor({ state: 'detached', timeout: 30_000 });
+}
+
+const done = (page) => page.getByTestId('sweep-progress').evaluate((p) => p.value);
+
+/** Records main-thread tasks over 50 ms (the Long Tasks API) from now on. */
+async function watchLongTasks(page) {
+  await page.evaluate(() => {
+    window.__long = [];
+    new PerformanceObserver((list) => {
+      for (const e of list.getEntries()) window.__long.push(e.duration);
+    }).observe({ type: 'longtask' });
+  });
+}
+
+test('2 spaces x 3 models on 2 CPU workers: a reload keeps the finished runs, Start resumes, export/import reproduces the EDF', async () => {
+  const context = await browser.newContext();
+  const page = await context.newPage();
+  page.errors = [];
+  page.on('pageerror', (e) => page.errors.push(String(e)));
+  page.on('console', (m) => m.type() === 'error' && page.errors.push(m.text()));
+  await openPlan(page);
+  assert.equal(await page.getByTestId('sweep-start').textContent(), 'Start');
+  const workers = [];
+  page.on('worker', (w) => workers.push(w));
+  await page.getByTestId('sweep-start').click();
+  await page.waitForURL(/show=anynetx-a-[0-9a-f]{8}/);
+  await page.getByTestId('sweep-worker').first().waitFor();
+  assert.equal(await page.getByTestId('sweep-worker').count(), 2, 'two CPU workers');
+  await page.waitForFunction(() => document.querySelector('[data-testid=sweep-progress]')?.value >= 2, null, { timeout: 240_000 });
+  assert.ok(workers.length >= 2, `${workers.length} workers started`);
+
+  // A reload in the middle: the finished runs come back from IndexedDB.
+  await page.reload();
+  await page.getByTestId('train-sweep').waitFor({ timeout: 30_000 });
+  await page.getByText(/^Resume \(\d of 6 done\)$/).waitFor({ timeout: 30_000 });
+  const kept = await curves(page);
+  assert.ok(kept.reduce((sum, c) => sum + c.n, 0) >= 2, `stored runs drawn after the reload: ${JSON.stringify(kept)}`);
+
+  await watchLongTasks(page);
+  await page.getByTestId('sweep-start').click();
+  await page.getByTestId('sweep-status').getByText(/6 of 6 models.*\(done\)/).waitFor({ timeout: 300_000 });
+  assert.equal(await done(page), 6);
+  const drawn = await curves(page);
+  assert.deepEqual(drawn.map((c) => c.n), [3, 3], JSON.stringify(drawn));
+  assert.deepEqual(drawn.map((c) => c.name.replace(/-[0-9a-f]{8}$/, '')), ['anynetx-a', 'regnetx']);
+  assert.equal(await page.getByTestId('sweep-failed').count(), 0);
+  assert.equal(await page.getByText('Trained', { exact: true }).count(), 1, 'the plan is done');
+  const long = await page.evaluate(() => window.__long);
+  assert.ok(Math.max(0, ...long) < 100, `no main-thread task over 100 ms while the sweep ran: ${long}`);
+  assert.deepEqual(page.errors, []);
+
+  // Export from this profile, import into a fresh one: the same EDF.
+  const files = [];
+  for (const c of drawn) {
+    const href = await page.getByTestId(`export-${c.name}`).getAttribute('href');
+    const text = decodeURIComponent(href.slice(href.indexOf(',') + 1));
+    assert.equal(text.trim().split('\n').length, 3);
+    files.push({ name: `${c.name}.jsonl`, mimeType: 'application/json', buffer: Buffer.from(text) });
+  }
+  await context.close();
+  const fresh = await newPage(browser);
+  await fresh.goto(`${server.url}/explore?show=`);
+  await fresh.getByTestId('explore-loading').waitFor({ state: 'detached', timeout: 30_000 });
+  assert.equal((await curves(fresh)).length, 0, 'a fresh profile has no trained sweep');
+  await fresh.getByTestId('sweep-import').setInputFiles(files);
+  await fresh.waitForURL(/show=anynetx-a/);
+  assert.deepEqual(await curves(fresh), drawn);
+  assert.deepEqual(fresh.errors, []);
+});
