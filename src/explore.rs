@@ -4,14 +4,15 @@
 //! draws and writes the query this module derives.
 //!
 //! Query keys: `show` (sweep names, comma-separated, in legend order), `norm` (`flops`
-//! or `params`; absent: plain EDFs), `bins` (the normalisation's bins, 2..=20). A link
+//! or `params`; absent: plain EDFs), `bins` (the normalisation's bins, 2..=20), `param`
+//! (the parameter errors are plotted against; absent: flops). A link
 //! without `show` shows the reference spaces. The sweep to train (`SweepPlan`):
 //! `spaces` (space keys, comma-separated), `n` (models per space), `mf` (the flops band
 //! in millions, `LOW:HIGH`), `epochs`, `train` and `test` (images), `seed` (training),
 //! `sample` (the model draws), and where it trains: `workers` (CPU workers; absent:
 //! one per core but one) and `gpu` (`1`: a WebGPU worker beside them).
 
-use crate::space::{Bound, Space};
+use crate::space::{Bound, Model, Space};
 use crate::sweep::plan::{SweepPlan, MAX_MODELS};
 use crate::sweep::Measure;
 
@@ -38,6 +39,7 @@ pub fn reference_url(base: &str, name: &str) -> String {
 }
 
 pub const DEFAULT_BINS: usize = 5;
+pub const DEFAULT_PARAM: &str = "flops";
 pub const MAX_BINS: usize = 20;
 
 /// The explorer's view.
@@ -48,6 +50,9 @@ pub struct ExploreState {
     /// Normalise the EDFs by this complexity measure (NDS), or not.
     pub normalize: Option<Measure>,
     pub bins: usize,
+    /// The parameter the error is plotted against (`flops`, `params`, or a drawn
+    /// value's name: `d`, `w0`, `d1` ...).
+    pub param: String,
     /// The sweep the page would train.
     pub plan: SweepPlan,
     /// CPU workers; `None`: one per core the browser reports, less one.
@@ -62,6 +67,7 @@ impl Default for ExploreState {
             show: REFERENCE.iter().map(|s| s.to_string()).collect(),
             normalize: None,
             bins: DEFAULT_BINS,
+            param: DEFAULT_PARAM.to_string(),
             plan: SweepPlan::default(),
             workers: None,
             gpu: false,
@@ -110,6 +116,21 @@ impl ExploreState {
                 )),
             }
         }
+        if let Some(param) = get("param") {
+            let param = param.trim();
+            // A name no shown sweep carries is the page's to say; only junk is refused.
+            if !param.is_empty()
+                && param.len() <= 16
+                && param.chars().all(|c| c.is_ascii_alphanumeric())
+            {
+                state.param = param.to_string();
+            } else {
+                notices.push(format!(
+                    "param: '{}' is not a parameter name, so flops is used",
+                    shorten(param)
+                ));
+            }
+        }
         parse_plan(&get, &mut state, &mut notices);
         ParsedExplore { state, notices }
     }
@@ -125,6 +146,9 @@ impl ExploreState {
             if self.bins != DEFAULT_BINS {
                 out.push(("bins", self.bins.to_string()));
             }
+        }
+        if self.param != DEFAULT_PARAM {
+            out.push(("param", self.param.clone()));
         }
         let (plan, default) = (&self.plan, SweepPlan::default());
         if plan.spaces != default.spaces {
@@ -266,6 +290,18 @@ fn parse_plan(
     }
 }
 
+/// The shape explorer's query for a sampled RegNet (`None` for an AnyNet: the shape
+/// explorer draws the quantized linear rule, which an AnyNet does not follow).
+pub fn shape_query(model: &Model) -> Option<String> {
+    let (d, w0, wa, wm) = (model.d?, model.w0?, model.wa?, model.wm?);
+    let g = model.group_widths.first()?;
+    let b = model.bottleneck_ratios.first()?;
+    let se = u8::from(model.se);
+    Some(format!(
+        "d={d}&w0={w0}&wa={wa}&wm={wm}&g={g}&b={b}&se={se}&data=cifar10"
+    ))
+}
+
 /// Keeps notices readable when a link carries something long.
 fn shorten(s: &str) -> String {
     if s.chars().count() > 24 {
@@ -315,6 +351,7 @@ mod tests {
             show: vec!["regnetx".into(), "my sweep".into()],
             normalize: Some(Measure::Params),
             bins: 8,
+            param: "wa".into(),
             plan,
             workers: Some(2),
             gpu: true,
@@ -378,6 +415,24 @@ mod tests {
             s.to_query(),
             [("show", "anynetx-a,regnetx,regnety,anynetx-e".to_string())]
         );
+    }
+
+    #[test]
+    fn a_sampled_regnet_opens_in_the_shape_explorer_and_an_anynet_does_not() {
+        let plan = SweepPlan {
+            n: 1,
+            spaces: vec![Space::RegNetY, Space::AnyNetXA],
+            ..SweepPlan::default()
+        };
+        let sweeps = plan.draw().unwrap();
+        let query = shape_query(&sweeps[0].models[0]).unwrap();
+        let m = &sweeps[0].models[0];
+        assert!(
+            query.starts_with(&format!("d={}&w0={}&", m.d.unwrap(), m.w0.unwrap())),
+            "{query}"
+        );
+        assert!(query.ends_with("&se=1&data=cifar10"), "{query}");
+        assert_eq!(shape_query(&sweeps[1].models[0]), None);
     }
 
     #[test]

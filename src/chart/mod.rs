@@ -2,6 +2,7 @@
 //! plain, testable Rust; the components only draw what these functions return, and
 //! `svg` writes the same geometry as standalone SVG files for the CLI's reports.
 
+pub mod scatter;
 pub mod svg;
 
 use std::fmt::Write;

@@ -56,6 +56,10 @@ test('2 spaces x 3 models on 2 CPU workers: a reload keeps the finished runs, St
   page.on('console', (m) => m.type() === 'error' && page.errors.push(m.text()));
   await openPlan(page);
   assert.equal(await page.getByTestId('sweep-start').textContent(), 'Start');
+  // Before training: the models the plan draws, and the band over the candidates.
+  assert.equal(await page.getByTestId('planned-model').count(), 6);
+  const kept = Number(await page.getByTestId('band-histogram').getAttribute('data-kept'));
+  assert.ok(kept > 0, 'the band keeps some candidates');
   const workers = [];
   page.on('worker', (w) => workers.push(w));
   await page.getByTestId('sweep-start').click();
@@ -65,12 +69,15 @@ test('2 spaces x 3 models on 2 CPU workers: a reload keeps the finished runs, St
   await page.waitForFunction(() => document.querySelector('[data-testid=sweep-progress]')?.value >= 2, null, { timeout: 240_000 });
   assert.ok(workers.length >= 2, `${workers.length} workers started`);
 
-  // A reload in the middle: the finished runs come back from IndexedDB.
+  // A reload in the middle (paused first, so the tiny runs cannot all finish before
+  // it): the finished runs come back from IndexedDB.
+  await page.getByTestId('sweep-pause').click();
+  await page.getByTestId('sweep-status').getByText(/\(paused\)/).waitFor();
   await page.reload();
   await page.getByTestId('train-sweep').waitFor({ timeout: 30_000 });
   await page.getByText(/^Resume \(\d of 6 done\)$/).waitFor({ timeout: 30_000 });
-  const kept = await curves(page);
-  assert.ok(kept.reduce((sum, c) => sum + c.n, 0) >= 2, `stored runs drawn after the reload: ${JSON.stringify(kept)}`);
+  const stored = await curves(page);
+  assert.ok(stored.reduce((sum, c) => sum + c.n, 0) >= 2, `stored runs drawn after the reload: ${JSON.stringify(stored)}`);
 
   await watchLongTasks(page);
   await page.getByTestId('sweep-start').click();
@@ -81,6 +88,8 @@ test('2 spaces x 3 models on 2 CPU workers: a reload keeps the finished runs, St
   assert.deepEqual(drawn.map((c) => c.name.replace(/-[0-9a-f]{8}$/, '')), ['anynetx-a', 'regnetx']);
   assert.equal(await page.getByTestId('sweep-failed').count(), 0);
   assert.equal(await page.getByText('Trained', { exact: true }).count(), 1, 'the plan is done');
+  assert.equal(await page.getByTestId('edf-mark').count(), 6, 'a mark per model');
+  assert.equal(await page.getByTestId('good-range').count(), 2, "each sweep's good flops range");
   const long = await page.evaluate(() => window.__long);
   assert.ok(Math.max(0, ...long) < 100, `no main-thread task over 100 ms while the sweep ran: ${long}`);
   assert.deepEqual(page.errors, []);
@@ -93,6 +102,13 @@ test('2 spaces x 3 models on 2 CPU workers: a reload keeps the finished runs, St
     assert.equal(text.trim().split('\n').length, 3);
     files.push({ name: `${c.name}.jsonl`, mimeType: 'application/json', buffer: Buffer.from(text) });
   }
+  // Deleting a trained sweep removes it here and from the store.
+  page.once('dialog', (d) => d.accept());
+  await page.getByTestId(`delete-${drawn[0].name}`).click();
+  await page.getByTestId(`sweep-toggle-${drawn[0].name}`).waitFor({ state: 'detached' });
+  await page.reload();
+  await page.getByTestId(`sweep-toggle-${drawn[1].name}`).waitFor({ timeout: 30_000 });
+  assert.equal(await page.getByTestId(`sweep-toggle-${drawn[0].name}`).count(), 0, 'deleted from the store too');
   await context.close();
   const fresh = await newPage(browser);
   await fresh.goto(`${server.url}/explore?show=`);

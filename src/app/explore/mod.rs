@@ -6,6 +6,8 @@
 //! Training a sweep is `train` (the panel), `runner` (the workers) and `store` (the
 //! runs kept in IndexedDB).
 
+mod models;
+mod params;
 mod runner;
 mod store;
 mod train;
@@ -129,6 +131,38 @@ pub fn Explore() -> impl IntoView {
         }
     });
     let runner = Runner::new(on_record);
+    // Deletes a trained sweep here and in the store (not while it trains).
+    let on_delete = Callback::new(move |name: String| {
+        let training = runner.queue.with_untracked(|q| {
+            q.as_ref()
+                .is_some_and(|q| q.active() && q.jobs.iter().any(|j| j.sweep == name))
+        });
+        if training {
+            train_error.set(Some(format!(
+                "{name} is training: cancel the sweep before deleting it"
+            )));
+            return;
+        }
+        let asked = format!(
+            "Delete the {} stored runs of {name}? This cannot be undone.",
+            trained.with_untracked(|t| t.iter().filter(|r| r.sweep == name).count())
+        );
+        if !window().confirm_with_message(&asked).unwrap_or(false) {
+            return;
+        }
+        trained.update(|t| t.retain(|r| r.sweep != name));
+        library.update(|lib| lib.sweeps.retain(|s| s.name != name));
+        let mut next = state.get_untracked();
+        next.show.retain(|n| *n != name);
+        set_state.run(next);
+        if let Some(store) = store.get_value() {
+            leptos::task::spawn_local(async move {
+                if let Err(e) = store.delete_sweep(&name).await {
+                    train_error.set(Some(e));
+                }
+            });
+        }
+    });
     // The key of the plan the runner's queue holds.
     let running_plan = StoredValue::new(None::<String>);
     let stored_of_plan = Memo::new(move |_| {
@@ -358,7 +392,7 @@ pub fn Explore() -> impl IntoView {
         <UrlNotice notices=notices />
         <main class="explore">
             <aside class="controls">
-                <SweepList library=library state=state set_state=set_state trained=trained />
+                <SweepList library=library state=state set_state=set_state trained=trained on_delete=on_delete />
                 <label class="import">
                     "Import sweeps (regnet sweep .jsonl, pycls sweep.json, NDS records)"
                     <input type="file" data-testid="sweep-import" accept=".json,.jsonl,application/json" multiple on:change=on_import />
@@ -368,6 +402,7 @@ pub fn Explore() -> impl IntoView {
                 </Show>
                 <NormalizeControls state=state set_state=set_state />
                 <TrainSweep state=state set_state=set_state runner=runner stored=stored_of_plan on_start=on_start error=train_error />
+                <models::PlanPreview plan=Memo::new(move |_| state.with(|s| s.plan.clone())) />
                 <Show when=move || unfinished.with(|u| !u.is_empty())>
                     <ul class="unfinished" data-testid="unfinished-sweeps">
                         {move || unfinished.get().into_iter().map(|(plan, done, total)| {
@@ -413,6 +448,16 @@ pub fn Explore() -> impl IntoView {
                     }
                     .into_any(),
                 }}
+                <params::ParamPlot
+                    sweeps=shown
+                    colours=Signal::derive(move || library.with(|lib| shown.with(|s| s.iter().map(|s| colour_of(lib, &s.name)).collect())))
+                    param=Memo::new(move |_| state.with(|s| s.param.clone()))
+                    on_param=Callback::new(move |p: String| {
+                        let mut next = state.get_untracked();
+                        next.param = p;
+                        set_state.run(next);
+                    })
+                />
                 <SearchPlot
                     searches=searches
                     colours=Signal::derive(move || {
@@ -514,6 +559,7 @@ fn SweepList(
     state: Memo<ExploreState>,
     set_state: Callback<ExploreState>,
     trained: RwSignal<Vec<StoredRun>>,
+    on_delete: Callback<String>,
 ) -> impl IntoView {
     // A trained sweep's records as `regnet sweep` writes them (one JSON line each), to
     // keep, share or plot with `regnet analyze`.
@@ -556,9 +602,16 @@ fn SweepList(
                         } else {
                             format!("{n} models")
                         };
-                        let download = export(&name).map(|href| view! {
-                            <a class="download" download=format!("{name}.jsonl") href=href
-                                data-testid=format!("export-{name}") title="the runs as regnet sweep writes them">"export"</a>
+                        let download = export(&name).map(|href| {
+                            let delete = {
+                                let name = name.clone();
+                                move |_| on_delete.run(name.clone())
+                            };
+                            view! {
+                                <a class="download" download=format!("{name}.jsonl") href=href
+                                    data-testid=format!("export-{name}") title="the runs as regnet sweep writes them">"export"</a>
+                                <button class="delete" data-testid=format!("delete-{name}") title="delete this sweep's stored runs" on:click=delete>"delete"</button>
+                            }
                         });
                         view! {
                             <label class="sweep">

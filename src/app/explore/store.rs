@@ -7,7 +7,7 @@
 //! Values are JSON text, the records' own format, so what is stored reads back with the
 //! same code that reads `regnet sweep`'s files.
 
-use idb::{Database, DatabaseEvent, Error, Factory, ObjectStoreParams, TransactionMode};
+use idb::{Database, DatabaseEvent, Error, Factory, ObjectStoreParams, Query, TransactionMode};
 use serde::{Deserialize, Serialize};
 use wasm_bindgen::JsValue;
 
@@ -142,5 +142,41 @@ impl Store {
             }
         }
         Ok(stored)
+    }
+
+    /// Deletes every stored run of `sweep` (in one transaction: all or none).
+    pub async fn delete_sweep(&self, sweep: &str) -> Result<(), String> {
+        let tx = self
+            .db
+            .transaction(&[RUNS], TransactionMode::ReadWrite)
+            .map_err(explain)?;
+        let runs = tx.object_store(RUNS).map_err(explain)?;
+        let keys = runs
+            .get_all_keys(None, None)
+            .map_err(explain)?
+            .await
+            .map_err(explain)?;
+        let values = runs
+            .get_all(None, None)
+            .map_err(explain)?
+            .await
+            .map_err(explain)?;
+        for (key, value) in keys.into_iter().zip(values) {
+            let ours = value
+                .as_string()
+                .and_then(|t| serde_json::from_str::<StoredRun>(&t).ok())
+                .is_some_and(|r| r.sweep == sweep);
+            if ours {
+                runs.delete(Query::Key(key))
+                    .map_err(explain)?
+                    .await
+                    .map_err(explain)?;
+            }
+        }
+        let done = tx.commit().map_err(explain)?.await.map_err(explain)?;
+        if done.is_aborted() {
+            return Err("the browser's storage did not delete the runs".into());
+        }
+        Ok(())
     }
 }

@@ -1,0 +1,126 @@
+//! Error against one parameter of the shown sweeps (d, w0, wa, wm, g for RegNets; each
+//! stage's depth and width, b and g for AnyNets; flops and params for all), with each
+//! sweep's good range from pycls's bootstrap shaded and its median marked: where in a
+//! space the good models are.
+
+use leptos::prelude::*;
+
+use super::FRAME;
+use crate::app::plot::Axes;
+use crate::chart::scatter::ScatterChart;
+use crate::chart::svg::PALETTE;
+use crate::stats::GoodRange;
+use crate::sweep::Sweep;
+
+/// Bootstrap samples per good range: pycls's `analysis` default (seeded here, so the
+/// band does not move between renders).
+const RESAMPLES: usize = 2_500;
+
+/// The parameters any shown sweep carries, in a stable order: complexity first.
+pub fn parameters(sweeps: &[Sweep]) -> Vec<String> {
+    let mut names = vec!["flops".to_string(), "params".to_string()];
+    for sweep in sweeps {
+        for model in sweep.models.iter().take(1) {
+            for (name, _) in &model.values {
+                if !names.contains(name) {
+                    names.push(name.clone());
+                }
+            }
+        }
+    }
+    names
+}
+
+/// A model's value of `param` (flops and params from its complexity).
+fn value(model: &crate::sweep::SweepModel, param: &str) -> Option<f64> {
+    match param {
+        "flops" => Some(model.flops as f64),
+        "params" => Some(model.params as f64),
+        _ => model
+            .values
+            .iter()
+            .find(|(n, _)| n == param)
+            .map(|(_, v)| *v),
+    }
+}
+
+/// The good range of `param` in `sweep` (flops and params included).
+fn good_range(sweep: &Sweep, param: &str) -> Option<GoodRange> {
+    let mut rng = <rand_chacha::ChaCha8Rng as rand::SeedableRng>::seed_from_u64(0);
+    let errors = sweep.errors();
+    let best = crate::stats::best_of_resamples(&errors, RESAMPLES, 0.25, &mut rng).ok()?;
+    let values: Option<Vec<f64>> = sweep.models.iter().map(|m| value(m, param)).collect();
+    crate::stats::good_range(&values?, &best).ok()
+}
+
+#[component]
+pub fn ParamPlot(
+    sweeps: Memo<Vec<Sweep>>,
+    colours: Signal<Vec<&'static str>>,
+    param: Memo<String>,
+    on_param: Callback<String>,
+) -> impl IntoView {
+    let names = Memo::new(move |_| sweeps.with(|s| parameters(s)));
+    let drawn = Memo::new(move |_| {
+        let p = param.get();
+        sweeps.with(|sweeps| {
+            let series: Vec<Vec<(f64, f64)>> = sweeps
+                .iter()
+                .map(|s| {
+                    s.models
+                        .iter()
+                        .filter_map(|m| Some((value(m, &p)?, m.error)))
+                        .collect()
+                })
+                .collect();
+            let ranges: Vec<Option<GoodRange>> = sweeps.iter().map(|s| good_range(s, &p)).collect();
+            let labels: Vec<String> = sweeps.iter().map(|s| s.name.clone()).collect();
+            (ScatterChart::new(&series, &FRAME), ranges, labels)
+        })
+    });
+    view! {
+        <figure class="plot" data-testid="param-plot">
+            <label class="param">
+                "Error against "
+                <select data-testid="param-select" prop:value=move || param.get()
+                    on:change=move |ev| on_param.run(event_target_value(&ev))>
+                    {move || names.get().into_iter().map(|n| view! { <option value=n.clone()>{n.clone()}</option> }).collect_view()}
+                </select>
+            </label>
+            {move || {
+                let (chart, ranges, labels) = drawn.get();
+                let (bottom, top) = FRAME.y_range();
+                let colour = |i: usize| colours.with(|c| c.get(i).copied().unwrap_or(PALETTE[0]));
+                let bands = ranges.iter().enumerate().filter_map(|(i, r)| {
+                    let r = (*r)?;
+                    let (x0, x1, xm) = (chart.x(r.low), chart.x(r.high), chart.x(r.median));
+                    Some(view! {
+                        <rect class="good-range" data-testid="good-range" data-name=labels[i].clone()
+                            data-low=format!("{}", r.low) data-high=format!("{}", r.high)
+                            x=format!("{:.1}", x0.min(x1)) y=format!("{top:.1}") width=format!("{:.1}", (x1 - x0).abs().max(1.0))
+                            height=format!("{:.1}", bottom - top) fill=colour(i)>
+                            <title>{format!("{}: good range {:.3} to {:.3}, median {:.3}", labels[i], r.low, r.high, r.median)}</title>
+                        </rect>
+                        <line class="good-median" x1=format!("{xm:.1}") x2=format!("{xm:.1}") y1=format!("{top:.1}") y2=format!("{bottom:.1}") stroke=colour(i) />
+                    })
+                }).collect_view();
+                let points = chart.points.iter().enumerate().map(|(i, pts)| {
+                    pts.iter().map(|&(x, y)| view! {
+                        <circle class="point" cx=format!("{x:.1}") cy=format!("{y:.1}") r="2.5" fill=colour(i) />
+                    }).collect_view()
+                }).collect_view();
+                let x_label = if chart.log { format!("{} (log scale)", param.get()) } else { param.get() };
+                view! {
+                    <svg viewBox=format!("0 0 {} {}", FRAME.width, FRAME.height) role="img" aria-label="Error against a parameter">
+                        <Axes frame=FRAME ticks=Signal::stored((chart.x_ticks.clone(), chart.y_ticks.clone())) x_label=x_label y_label="error (%)" />
+                        {bands}
+                        {points}
+                    </svg>
+                }
+            }}
+            <figcaption>
+                "Each dot is a trained model. The shaded band is the sweep's good range (pycls's bootstrap: the best model of each of 2,500 random quarters of the sweep; the band holds the middle 95% of their values) and the line its median."
+            </figcaption>
+        </figure>
+    }
+}
