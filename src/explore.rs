@@ -335,12 +335,14 @@ mod tests {
 
     #[test]
     fn states_round_trip_through_the_query() {
-        let mut plan = SweepPlan::default();
-        plan.spaces = vec![Space::RegNetY, Space::AnyNetXC];
-        plan.n = 3;
-        plan.flops = Bound {
-            low: 0.5e6,
-            high: 0.0,
+        let mut plan = SweepPlan {
+            spaces: vec![Space::RegNetY, Space::AnyNetXC],
+            n: 3,
+            flops: Bound {
+                low: 0.5e6,
+                high: 0.0,
+            },
+            ..SweepPlan::default()
         };
         plan.recipe.epochs = 1;
         plan.recipe.train_images = 256;

@@ -3,7 +3,7 @@
 //! parameter's axis. Widths, flops and the like spread over orders of magnitude, so
 //! their axis is log2 when every value is positive and they span a factor of 8 or more.
 
-use super::{labelled_ticks, log2_ticks, Frame, Scale, Tick};
+use super::{labelled_ticks, Frame, Scale, Tick};
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct ScatterChart {
@@ -26,6 +26,25 @@ fn label(v: f64) -> String {
     let s = format!("{v:.2}");
     let s = s.trim_end_matches('0').trim_end_matches('.');
     format!("{s}{unit}")
+}
+
+/// Ticks at 1, 2 and 5 x 10^k inside `[lo, hi]` (positive), or at 10^k alone where
+/// those would be more than seven.
+fn decade_ticks(lo: f64, hi: f64) -> Vec<f64> {
+    let decades = lo.log10().floor() as i32..=hi.log10().ceil() as i32;
+    let within = |m: &[f64]| -> Vec<f64> {
+        decades
+            .clone()
+            .flat_map(|k| m.iter().map(move |m| m * 10f64.powi(k)))
+            .filter(|v| (lo..=hi).contains(v))
+            .collect()
+    };
+    let fine = within(&[1.0, 2.0, 5.0]);
+    if fine.len() > 7 {
+        within(&[1.0])
+    } else {
+        fine
+    }
 }
 
 impl ScatterChart {
@@ -58,11 +77,7 @@ impl ScatterChart {
         let y_dom = (e_lo - e_pad, e_hi + e_pad);
         let ys = Scale::linear(y_dom, frame.y_range());
         let x_ticks = if log {
-            let mut ticks = log2_ticks(lo / 1.1, hi * 1.1);
-            // Flops and params span powers of two by the dozen: keep about six.
-            let every = ticks.len().div_ceil(6).max(1);
-            ticks = ticks.into_iter().step_by(every).collect();
-            ticks
+            decade_ticks(lo / 1.1, hi * 1.1)
                 .into_iter()
                 .map(|v| Tick {
                     at: xs.map(v),
@@ -116,10 +131,11 @@ mod tests {
         let chart = ScatterChart::new(&flops, &FRAME);
         assert!(chart.log);
         let (a, b, c) = (chart.points[0][0], chart.points[0][1], chart.points[1][0]);
-        // Equal ratios are equal steps on a log axis; lower error is higher up.
+        // Equal ratios are equal steps on a log axis; higher error is higher up.
         assert!(((b.0 - a.0) - (c.0 - b.0)).abs() < 1e-9);
-        assert!(a.1 > b.1 && b.1 > c.1);
-        assert!(chart.x_ticks.iter().any(|t| t.label == "4M"));
+        assert!(a.1 < b.1 && b.1 < c.1);
+        let labels: Vec<&str> = chart.x_ticks.iter().map(|t| t.label.as_str()).collect();
+        assert_eq!(labels, ["1M", "2M", "5M", "10M"]);
         let depths = vec![vec![(4.0, 50.0), (12.0, 45.0), (16.0, 40.0)]];
         let chart = ScatterChart::new(&depths, &FRAME);
         assert!(!chart.log, "4..16 spans a factor of 4");
