@@ -12,7 +12,7 @@
 //! `sample` (the model draws), and where it trains: `workers` (CPU workers; absent:
 //! one per core but one) and `gpu` (`1`: a WebGPU worker beside them).
 
-use crate::space::{Bound, Model, Space};
+use crate::space::{Bound, Space};
 use crate::sweep::plan::{SweepPlan, MAX_MODELS};
 use crate::sweep::Measure;
 
@@ -290,18 +290,6 @@ fn parse_plan(
     }
 }
 
-/// The shape explorer's query for a sampled RegNet (`None` for an AnyNet: the shape
-/// explorer draws the quantized linear rule, which an AnyNet does not follow).
-pub fn shape_query(model: &Model) -> Option<String> {
-    let (d, w0, wa, wm) = (model.d?, model.w0?, model.wa?, model.wm?);
-    let g = model.group_widths.first()?;
-    let b = model.bottleneck_ratios.first()?;
-    let se = u8::from(model.se);
-    Some(format!(
-        "d={d}&w0={w0}&wa={wa}&wm={wm}&g={g}&b={b}&se={se}&data=cifar10"
-    ))
-}
-
 /// Keeps notices readable when a link carries something long.
 fn shorten(s: &str) -> String {
     if s.chars().count() > 24 {
@@ -427,14 +415,14 @@ mod tests {
             ..SweepPlan::default()
         };
         let sweeps = plan.draw().unwrap();
-        let query = shape_query(&sweeps[0].models[0]).unwrap();
+        let query = sweeps[0].models[0].shape_query().unwrap();
         let m = &sweeps[0].models[0];
         assert!(
             query.starts_with(&format!("d={}&w0={}&", m.d.unwrap(), m.w0.unwrap())),
             "{query}"
         );
         assert!(query.ends_with("&se=1&data=cifar10"), "{query}");
-        assert_eq!(shape_query(&sweeps[1].models[0]), None);
+        assert_eq!(sweeps[1].models[0].shape_query(), None);
     }
 
     #[test]

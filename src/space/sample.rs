@@ -113,6 +113,18 @@ impl Model {
         NetSpec::from_stages(&self.stages(), dataset, self.se)
     }
 
+    /// The shape explorer's query for a RegNet (`None` for an AnyNet: the shape
+    /// explorer draws the quantized linear rule, which an AnyNet does not follow).
+    pub fn shape_query(&self) -> Option<String> {
+        let (d, w0, wa, wm) = (self.d?, self.w0?, self.wa?, self.wm?);
+        let g = self.group_widths.first()?;
+        let b = self.bottleneck_ratios.first()?;
+        let se = u8::from(self.se);
+        Some(format!(
+            "d={d}&w0={w0}&wa={wa}&wm={wm}&g={g}&b={b}&se={se}&data=cifar10"
+        ))
+    }
+
     /// A short name for lists and plots.
     pub fn label(&self) -> String {
         match (self.d, self.w0, self.wa, self.wm) {

@@ -101,6 +101,7 @@ fn from_pycls(name: &str, jobs: &[Value]) -> Result<Sweep, ImportError> {
             params: count("params")?,
             acts: count("acts")?,
             values,
+            shape: None,
         });
     }
     Ok(sweep)
@@ -166,6 +167,7 @@ fn from_nds(name: &str, items: &[Value]) -> Result<Sweep, ImportError> {
                 params: m.params as u64,
                 acts: 0,
                 values: anynet_values(&m.net["ds"], &m.net["ws"], 1),
+                shape: None,
             })
         })
         .collect::<Result<Vec<_>, ImportError>>()?;

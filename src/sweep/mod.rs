@@ -31,6 +31,9 @@ pub struct SweepModel {
     /// (name, value): d, w0, wa, wm and g for RegNets; per-stage depth and width
     /// (d1, w1, ...), b and g for AnyNets.
     pub values: Vec<(String, f64)>,
+    /// The shape explorer's query, for a RegNet a sweep drew (the page links its marks).
+    #[serde(skip)]
+    pub shape: Option<String>,
 }
 
 /// A sweep: its name (the file's stem), the models that finished, and how many runs
@@ -69,18 +72,15 @@ impl Sweep {
                 continue;
             };
             let cx = record.spec.net.complexity();
-            let values = record
-                .spec
-                .sweep
-                .as_ref()
-                .map(|slot| model_values(&slot.model))
-                .unwrap_or_default();
+            let slot = record.spec.sweep.as_ref();
+            let values = slot.map(|s| model_values(&s.model)).unwrap_or_default();
             sweep.models.push(SweepModel {
                 error: 100.0 * result.test_error,
                 flops: cx.flops,
                 params: cx.params,
                 acts: cx.acts,
                 values,
+                shape: slot.and_then(|s| s.model.shape_query()),
             });
         }
         sweep
@@ -326,6 +326,7 @@ mod tests {
                     params: 0,
                     acts: 0,
                     values: vec![],
+                    shape: None,
                 })
                 .collect(),
             unfinished: 0,

@@ -113,6 +113,7 @@ mod tests {
                     params: 0,
                     acts: 0,
                     values: vec![("d".into(), flops as f64)],
+                    shape: None,
                 })
                 .collect(),
             unfinished: 0,

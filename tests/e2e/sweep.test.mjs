@@ -89,6 +89,9 @@ test('2 spaces x 3 models on 2 CPU workers: a reload keeps the finished runs, St
   assert.equal(await page.getByTestId('sweep-failed').count(), 0);
   assert.equal(await page.getByText('Trained', { exact: true }).count(), 1, 'the plan is done');
   assert.equal(await page.getByTestId('edf-mark').count(), 6, 'a mark per model');
+  const links = await page.getByTestId('edf-mark-link').evaluateAll((as) => as.map((a) => a.getAttribute('href')));
+  assert.equal(links.length, 3, "the RegNetX marks open the shape explorer (AnyNets cannot)");
+  assert.ok(links.every((h) => /\/\?d=\d+&w0=\d+&wa=[\d.]+&wm=[\d.]+&g=\d+&b=1&se=0&data=cifar10$/.test(h)), links.join(' '));
   assert.equal(await page.getByTestId('good-range').count(), 2, "each sweep's good flops range");
   const long = await page.evaluate(() => window.__long);
   assert.ok(Math.max(0, ...long) < 100, `no main-thread task over 100 ms while the sweep ran: ${long}`);

@@ -724,19 +724,26 @@ fn EdfPlot(
         .collect_view();
     // One mark per model on its sweep's EDF: hovering names the model and its error.
     let place = |e: f64, f: f64| chart.point(e, f);
+    let home = site::path_of(&super::base(), site::HOME);
     let marks = sweeps
         .iter()
         .zip(&comparison.edfs)
         .enumerate()
         .flat_map(|(i, (sweep, edf))| {
             let colour = colours.get(i).copied().unwrap_or(PALETTE[0]);
+            let home = home.clone();
             sweep.models.iter().map(move |m| {
                 let (x, y) = place(m.error, edf.at(m.error));
-                view! {
+                let mark = view! {
                     <circle class="mark" data-testid="edf-mark" data-name=sweep.name.clone() data-error=format!("{:.2}", m.error)
                         cx=format!("{x:.1}") cy=format!("{y:.1}") r="3" fill=colour>
                         <title>{format!("{}: {} ({:.2}% error, {:.2} MF)", sweep.name, m.label(), m.error, m.flops as f64 / 1e6)}</title>
                     </circle>
+                };
+                // A RegNet a sweep drew opens in the shape explorer.
+                match &m.shape {
+                    Some(q) => view! { <a href=format!("{home}?{q}") data-testid="edf-mark-link">{mark}</a> }.into_any(),
+                    None => mark.into_any(),
                 }
             })
         })

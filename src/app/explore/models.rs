@@ -5,7 +5,6 @@
 
 use leptos::prelude::*;
 
-use crate::explore::shape_query;
 use crate::site;
 use crate::space::{sample, Band, Model};
 use crate::sweep::plan::SweepPlan;
@@ -113,7 +112,7 @@ pub fn PlanPreview(plan: Memo<SweepPlan>) -> impl IntoView {
                     let home = home.clone();
                     let items = s.models.iter().map(|m| {
                         let title = format!("{} ({:.2} MF, {:.1}K params)", m.label(), m.flops as f64 / 1e6, m.params as f64 / 1e3);
-                        match shape_query(m) {
+                        match m.shape_query() {
                             Some(q) => view! {
                                 <li data-testid="planned-model"><a href=format!("{home}?{q}") title=title.clone()>{diagram(m)}</a></li>
                             }.into_any(),
