@@ -69,6 +69,19 @@ test('a pycls sweep.json imports beside the reference; a corrupt file is refused
   await page.getByTestId('import-error').waitFor();
   assert.match(await page.getByTestId('import-error').textContent(), /^broken\.json: /);
   assert.equal((await curves(page)).length, 5, 'nothing shown is lost');
+  // The import is kept in this browser: a reload shows it again, until it is deleted.
+  await page.reload();
+  await page.getByTestId('sweep-toggle-cifar_regnet').waitFor({ timeout: 30_000 });
+  assert.deepEqual((await curves(page))[4], { name: 'cifar_regnet', n: 5, min: 21.86, mean: 24.41 });
+  page.once('dialog', (d) => d.accept());
+  await page.getByTestId('delete-cifar_regnet').click();
+  await page.getByTestId('sweep-toggle-cifar_regnet').waitFor({ state: 'detached' });
+  await page.reload();
+  await page.getByTestId('sweep-list').waitFor();
+  await page.getByTestId('explore-loading').waitFor({ state: 'detached', timeout: 30_000 });
+  // Stored sweeps load just after the reference: give them the moment they take.
+  await page.waitForTimeout(1_000);
+  assert.equal(await page.getByTestId('sweep-toggle-cifar_regnet').count(), 0, 'deleted from the store too');
   assert.deepEqual(page.errors, []);
 });
 

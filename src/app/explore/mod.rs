@@ -36,7 +36,7 @@ use crate::sweep::{
     compare, holds_all, seed_noise, Comparison, Measure, Normalize, SeedNoise, Sweep,
 };
 use runner::Runner;
-use store::{Store, StoredRun};
+use store::{Imported, Store, StoredRun};
 use train::{default_workers, TrainSweep};
 
 const FRAME: Frame = Frame {
@@ -89,6 +89,21 @@ pub fn Explore() -> impl IntoView {
             Ok(opened) => {
                 match opened.load().await {
                     Ok(stored) => {
+                        // Imports read again with today's parser; one that no longer
+                        // reads is named, not dropped from the store.
+                        for import in &stored.imports {
+                            match Sweep::read(&import.name, &import.text) {
+                                Ok(sweep) => library.update(|lib| {
+                                    if !lib.sweeps.iter().any(|s| s.name == sweep.name) {
+                                        lib.sweeps.push(sweep);
+                                    }
+                                }),
+                                Err(e) => library.update(|lib| {
+                                    lib.errors
+                                        .push(format!("stored import {}: {e}", import.name))
+                                }),
+                            }
+                        }
                         trained.set(stored.runs);
                         plans.set(stored.plans);
                         let names: Vec<String> = trained.with_untracked(|t| {
@@ -143,10 +158,11 @@ pub fn Explore() -> impl IntoView {
             )));
             return;
         }
-        let asked = format!(
-            "Delete the {} stored runs of {name}? This cannot be undone.",
-            trained.with_untracked(|t| t.iter().filter(|r| r.sweep == name).count())
-        );
+        let runs = trained.with_untracked(|t| t.iter().filter(|r| r.sweep == name).count());
+        let asked = match runs {
+            0 => format!("Delete the imported sweep {name} from this browser?"),
+            n => format!("Delete the {n} stored runs of {name}? This cannot be undone."),
+        };
         if !window().confirm_with_message(&asked).unwrap_or(false) {
             return;
         }
@@ -157,7 +173,11 @@ pub fn Explore() -> impl IntoView {
         set_state.run(next);
         if let Some(store) = store.get_value() {
             leptos::task::spawn_local(async move {
-                if let Err(e) = store.delete_sweep(&name).await {
+                let deleted = match store.delete_sweep(&name).await {
+                    Ok(()) => store.delete_import(&name).await,
+                    Err(e) => Err(e),
+                };
+                if let Err(e) = deleted {
                     train_error.set(Some(e));
                 }
             });
@@ -337,6 +357,17 @@ pub fn Explore() -> impl IntoView {
                     Ok(mut sweep) => {
                         sweep.name = library.with_untracked(|lib| unique_name(lib, &sweep.name));
                         next.show.push(sweep.name.clone());
+                        // Kept for the next visit (a failure to keep it is said, and the
+                        // sweep stays shown).
+                        if let Some(store) = store.get_value() {
+                            let import = Imported {
+                                name: sweep.name.clone(),
+                                text: text.clone(),
+                            };
+                            if let Err(e) = store.put_import(&import).await {
+                                errors.push(format!("{name} is shown but not kept: {e}"));
+                            }
+                        }
                         library.update(|lib| lib.sweeps.push(sweep));
                     }
                     Err(e) => errors.push(format!("{name}: {e}")),
@@ -602,15 +633,16 @@ fn SweepList(
                         } else {
                             format!("{n} models")
                         };
-                        let download = export(&name).map(|href| {
-                            let delete = {
-                                let name = name.clone();
-                                move |_| on_delete.run(name.clone())
-                            };
+                        let download = export(&name).map(|href| view! {
+                            <a class="download" download=format!("{name}.jsonl") href=href
+                                data-testid=format!("export-{name}") title="the runs as regnet sweep writes them">"export"</a>
+                        });
+                        // Trained and imported sweeps can go; the reference ships with the site.
+                        let delete = (!REFERENCE.contains(&name.as_str())).then(|| {
+                            let target = name.clone();
                             view! {
-                                <a class="download" download=format!("{name}.jsonl") href=href
-                                    data-testid=format!("export-{name}") title="the runs as regnet sweep writes them">"export"</a>
-                                <button class="delete" data-testid=format!("delete-{name}") title="delete this sweep's stored runs" on:click=delete>"delete"</button>
+                                <button class="delete" data-testid=format!("delete-{name}") title="delete this sweep from this browser"
+                                    on:click=move |_| on_delete.run(target.clone())>"delete"</button>
                             }
                         });
                         view! {
@@ -619,6 +651,7 @@ fn SweepList(
                                 <span class="name">{name.clone()}</span>
                                 <span class="detail">{detail}</span>
                                 {download}
+                                {delete}
                             </label>
                         }
                     })

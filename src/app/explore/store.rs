@@ -1,8 +1,10 @@
 //! The browser's copy of the runs the page trained, in IndexedDB (through the `idb`
 //! crate): each run's record is written the moment it lands, so a reload, a closed tab
-//! or a crash loses at most the runs in flight. Two object stores: `runs` (key: the run
-//! id; value: `StoredRun` as JSON) and `plans` (key: the plan's key; value: the
-//! `SweepPlan` as JSON), so the page can offer to resume a sweep it did not finish.
+//! or a crash loses at most the runs in flight. Three object stores: `runs` (key: the
+//! run id; value: `StoredRun` as JSON), `plans` (key: the plan's key; value: the
+//! `SweepPlan` as JSON), so the page can offer to resume a sweep it did not finish, and
+//! `imports` (key: the sweep's name; value: `Imported` as JSON: the file's text, read
+//! again with the same parser on every visit).
 //!
 //! Values are JSON text, the records' own format, so what is stored reads back with the
 //! same code that reads `regnet sweep`'s files.
@@ -15,9 +17,11 @@ use crate::run::RunRecord;
 use crate::sweep::plan::SweepPlan;
 
 const DB_NAME: &str = "regnet-playground";
-const DB_VERSION: u32 = 1;
+/// 2 added `imports`; opening runs the upgrade, which creates any store missing.
+const DB_VERSION: u32 = 2;
 const RUNS: &str = "runs";
 const PLANS: &str = "plans";
+const IMPORTS: &str = "imports";
 
 /// One stored run: the sweep it belongs to and its record.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -26,12 +30,20 @@ pub struct StoredRun {
     pub record: RunRecord,
 }
 
+/// An imported sweep: the name it is shown by and the file's text.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Imported {
+    pub name: String,
+    pub text: String,
+}
+
 /// What the store holds, read at start-up; `skipped` counts values it could not read
 /// (written by a newer build, or damaged), which are left in place.
 #[derive(Debug, Default)]
 pub struct Stored {
     pub runs: Vec<StoredRun>,
     pub plans: Vec<SweepPlan>,
+    pub imports: Vec<Imported>,
     pub skipped: usize,
 }
 
@@ -64,7 +76,7 @@ impl Store {
             .map_err(|e| format!("could not open the browser's storage: {e}"))?;
         request.on_upgrade_needed(|event| {
             let Ok(db) = event.database() else { return };
-            for name in [RUNS, PLANS] {
+            for name in [RUNS, PLANS, IMPORTS] {
                 if !db.store_names().iter().any(|n| n == name) {
                     let _ = db.create_object_store(name, ObjectStoreParams::new());
                 }
@@ -110,6 +122,28 @@ impl Store {
         self.put(PLANS, JsValue::from_str(&plan.key()), text).await
     }
 
+    pub async fn put_import(&self, import: &Imported) -> Result<(), String> {
+        let text = serde_json::to_string(import).expect("an import serialises");
+        self.put(IMPORTS, JsValue::from_str(&import.name), text)
+            .await
+    }
+
+    /// Forgets the imported sweep `name` (nothing when there is none).
+    pub async fn delete_import(&self, name: &str) -> Result<(), String> {
+        let tx = self
+            .db
+            .transaction(&[IMPORTS], TransactionMode::ReadWrite)
+            .map_err(explain)?;
+        tx.object_store(IMPORTS)
+            .map_err(explain)?
+            .delete(Query::Key(JsValue::from_str(name)))
+            .map_err(explain)?
+            .await
+            .map_err(explain)?;
+        tx.commit().map_err(explain)?.await.map_err(explain)?;
+        Ok(())
+    }
+
     async fn all(&self, store: &str) -> Result<Vec<String>, String> {
         let tx = self
             .db
@@ -138,6 +172,12 @@ impl Store {
         for text in self.all(PLANS).await? {
             match serde_json::from_str::<SweepPlan>(&text) {
                 Ok(plan) => stored.plans.push(plan),
+                Err(_) => stored.skipped += 1,
+            }
+        }
+        for text in self.all(IMPORTS).await? {
+            match serde_json::from_str::<Imported>(&text) {
+                Ok(import) => stored.imports.push(import),
                 Err(_) => stored.skipped += 1,
             }
         }
