@@ -71,6 +71,16 @@ export async function newPage(browser) {
   return page;
 }
 
+/** Records main-thread tasks over 50 ms (the Long Tasks API) from now on, in `window.__long`. */
+export async function watchLongTasks(page) {
+  await page.evaluate(() => {
+    window.__long = [];
+    new PerformanceObserver((list) => {
+      for (const e of list.getEntries()) window.__long.push(e.duration);
+    }).observe({ type: 'longtask' });
+  });
+}
+
 /** Waits until the app has rendered its stage table. */
 export async function openApp(page, base, query = '') {
   await page.goto(`${base}/${query}`);

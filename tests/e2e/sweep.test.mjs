@@ -5,7 +5,7 @@
 // imported into a fresh one draws the same EDF.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { serve, launch, newPage, cifarArchive } from './harness.mjs';
+import { serve, launch, newPage, cifarArchive, watchLongTasks } from './harness.mjs';
 
 // Tiny models (at most 2 MF), one step of 128 images each, tested on 50: the sweep
 // measures the machinery, not the models. `show=` starts with no sweep shown, so the
@@ -37,16 +37,6 @@ async function openPlan(page) {
 }
 
 const done = (page) => page.getByTestId('sweep-progress').evaluate((p) => p.value);
-
-/** Records main-thread tasks over 50 ms (the Long Tasks API) from now on. */
-async function watchLongTasks(page) {
-  await page.evaluate(() => {
-    window.__long = [];
-    new PerformanceObserver((list) => {
-      for (const e of list.getEntries()) window.__long.push(e.duration);
-    }).observe({ type: 'longtask' });
-  });
-}
 
 test('2 spaces x 3 models on 2 CPU workers: a reload keeps the finished runs, Start resumes, export/import reproduces the EDF', async () => {
   const context = await browser.newContext();

@@ -3,7 +3,7 @@
 // served by the test.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { serve, launch, newPage, openApp, cifarArchive } from './harness.mjs';
+import { serve, launch, newPage, openApp, cifarArchive, watchLongTasks } from './harness.mjs';
 
 const TINY = '?d=2&w0=8&wa=8&wm=2&g=8&b=1&q=8&se=0&data=cifar10';
 const archive = cifarArchive(100);
@@ -24,16 +24,6 @@ async function setRecipe(page, { train = 200, test = 100, epochs = 2, batch = 20
     await page.getByTestId(`train-${key}`).fill(String(value));
     await page.getByTestId(`train-${key}`).dispatchEvent('change');
   }
-}
-
-/** Records main-thread tasks over 50 ms (the Long Tasks API) from now on. */
-async function watchLongTasks(page) {
-  await page.evaluate(() => {
-    window.__long = [];
-    new PerformanceObserver((list) => {
-      for (const e of list.getEntries()) window.__long.push(e.duration);
-    }).observe({ type: 'longtask' });
-  });
 }
 
 const progressValue = (page) => page.getByTestId('train-progress').evaluate((p) => p.value);
