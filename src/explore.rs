@@ -5,7 +5,8 @@
 //!
 //! Query keys: `show` (sweep names, comma-separated, in legend order), `norm` (`flops`
 //! or `params`; absent: plain EDFs), `bins` (the normalisation's bins, 2..=20), `param`
-//! (the parameter errors are plotted against; absent: flops). A link
+//! (the parameter errors are plotted against; absent: flops), `pick` (the model whose
+//! details and training curves are open, `SWEEP@ID`, ID its number in the sweep). A link
 //! without `show` shows the reference spaces. The sweep to train (`SweepPlan`):
 //! `spaces` (space keys, comma-separated), `n` (models per space), `mf` (the flops band
 //! in millions, `LOW:HIGH`), `epochs`, `train` and `test` (images), `seed` (training),
@@ -53,6 +54,8 @@ pub struct ExploreState {
     /// The parameter the error is plotted against (`flops`, `params`, or a drawn
     /// value's name: `d`, `w0`, `d1` ...).
     pub param: String,
+    /// The model opened from its EDF mark.
+    pub pick: Option<Pick>,
     /// The sweep the page would train.
     pub plan: SweepPlan,
     /// CPU workers; `None`: one per core the browser reports, less one.
@@ -68,10 +71,35 @@ impl Default for ExploreState {
             normalize: None,
             bins: DEFAULT_BINS,
             param: DEFAULT_PARAM.to_string(),
+            pick: None,
             plan: SweepPlan::default(),
             workers: None,
             gpu: false,
         }
+    }
+}
+
+/// One model of a sweep, by the sweep's name and the model's number in it
+/// (`SweepModel::id`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Pick {
+    pub sweep: String,
+    pub id: usize,
+}
+
+impl Pick {
+    /// `SWEEP@ID`; the last `@` separates them, so a name may hold one.
+    fn parse(text: &str) -> Option<Pick> {
+        let (sweep, id) = text.trim().rsplit_once('@')?;
+        let id = id.parse().ok()?;
+        (!sweep.is_empty()).then(|| Pick {
+            sweep: sweep.to_string(),
+            id,
+        })
+    }
+
+    fn to_text(&self) -> String {
+        format!("{}@{}", self.sweep, self.id)
     }
 }
 
@@ -131,6 +159,15 @@ impl ExploreState {
                 ));
             }
         }
+        if let Some(pick) = get("pick") {
+            match Pick::parse(&pick) {
+                Some(p) => state.pick = Some(p),
+                None => notices.push(format!(
+                    "pick: '{}' is not SWEEP@NUMBER, so no model is open",
+                    shorten(&pick)
+                )),
+            }
+        }
         parse_plan(&get, &mut state, &mut notices);
         ParsedExplore { state, notices }
     }
@@ -149,6 +186,9 @@ impl ExploreState {
         }
         if self.param != DEFAULT_PARAM {
             out.push(("param", self.param.clone()));
+        }
+        if let Some(pick) = &self.pick {
+            out.push(("pick", pick.to_text()));
         }
         let (plan, default) = (&self.plan, SweepPlan::default());
         if plan.spaces != default.spaces {
@@ -185,6 +225,21 @@ impl ExploreState {
             out.push(("gpu", "1".to_string()));
         }
         out
+    }
+
+    /// The sweep `old` is now called `new`: shown in the same place, its model still
+    /// open.
+    pub fn rename(&mut self, old: &str, new: &str) {
+        for name in &mut self.show {
+            if name == old {
+                *name = new.to_string();
+            }
+        }
+        if let Some(pick) = &mut self.pick {
+            if pick.sweep == old {
+                pick.sweep = new.to_string();
+            }
+        }
     }
 
     /// Shows or hides the sweep `name` (shown sweeps keep their order; a new one goes
@@ -290,6 +345,32 @@ fn parse_plan(
     }
 }
 
+/// The longest name a sweep can be given.
+pub const MAX_NAME: usize = 64;
+
+/// A new name for a sweep, trimmed, or why it cannot be one: empty, too long, holding a
+/// comma (`show` separates names by commas) or an `@` (`pick` ends at the last one),
+/// the name of a reference sweep, or `taken` by another sweep.
+pub fn check_sweep_name(name: &str, taken: impl Fn(&str) -> bool) -> Result<String, String> {
+    let name = name.trim();
+    if name.is_empty() {
+        return Err("a sweep needs a name".into());
+    }
+    if name.chars().count() > MAX_NAME {
+        return Err(format!("a name has at most {MAX_NAME} characters"));
+    }
+    if name.contains(',') || name.contains('@') {
+        return Err("a name cannot hold a comma or an @ (links use them to separate names)".into());
+    }
+    if REFERENCE.contains(&name) || REFERENCE_NOISE.contains(&name) {
+        return Err(format!("{name} is a reference sweep's name"));
+    }
+    if taken(name) {
+        return Err(format!("another sweep is called {name}"));
+    }
+    Ok(name.to_string())
+}
+
 /// Keeps notices readable when a link carries something long.
 fn shorten(s: &str) -> String {
     if s.chars().count() > 24 {
@@ -342,6 +423,10 @@ mod tests {
             normalize: Some(Measure::Params),
             bins: 8,
             param: "wa".into(),
+            pick: Some(Pick {
+                sweep: "my@sweep".into(),
+                id: 12,
+            }),
             plan,
             workers: Some(2),
             gpu: true,
@@ -363,13 +448,16 @@ mod tests {
             ("show", "regnetx,,regnety,regnetx"),
             ("norm", "acts"),
             ("bins", "99"),
+            ("pick", "regnetx@x"),
         ]);
         assert_eq!(p.state.show, ["regnetx", "regnety"]);
         assert_eq!(p.state.normalize, None);
         assert_eq!(p.state.bins, DEFAULT_BINS);
-        assert_eq!(p.notices.len(), 2, "{:?}", p.notices);
+        assert_eq!(p.state.pick, None);
+        assert_eq!(p.notices.len(), 3, "{:?}", p.notices);
         assert!(p.notices[0].starts_with("norm: 'acts'"));
         assert!(p.notices[1].starts_with("bins: '99'"));
+        assert!(p.notices[2].starts_with("pick: 'regnetx@x'"));
         // An explicitly empty list shows nothing (the user hid every sweep).
         assert!(parse(&[("show", "")]).state.show.is_empty());
         let p = parse(&[
@@ -392,6 +480,28 @@ mod tests {
             .map(|n| n.split(':').next().unwrap())
             .collect();
         assert_eq!(keys, ["spaces", "n", "train", "workers", "gpu", "mf"]);
+    }
+
+    #[test]
+    fn new_names_are_trimmed_and_checked() {
+        let taken = |n: &str| n == "mine";
+        assert_eq!(check_sweep_name("  my run ", taken).unwrap(), "my run");
+        for bad in ["", "  ", "a,b", "a@1", "regnetx", "regnetx-seed1", "mine"] {
+            assert!(check_sweep_name(bad, taken).is_err(), "{bad:?}");
+        }
+        assert!(check_sweep_name(&"x".repeat(MAX_NAME), taken).is_ok());
+        assert!(check_sweep_name(&"x".repeat(MAX_NAME + 1), taken).is_err());
+        let mut state = ExploreState {
+            show: vec!["a".into(), "old".into(), "b".into()],
+            pick: Some(Pick {
+                sweep: "old".into(),
+                id: 3,
+            }),
+            ..ExploreState::default()
+        };
+        state.rename("old", "new");
+        assert_eq!(state.show, ["a", "new", "b"]);
+        assert_eq!(state.pick.unwrap().sweep, "new");
     }
 
     #[test]

@@ -14,5 +14,5 @@ pub mod spec;
 
 pub use progress::{Diverged, Progress, StepReport};
 pub use recipe::Recipe;
-pub use record::{RunRecord, RunStatus, RECORD_SCHEMA};
+pub use record::{EpochPoint, RunCurves, RunRecord, RunStatus, RECORD_SCHEMA};
 pub use spec::{BackendChoice, RunId, RunSpec, SweepSlot};

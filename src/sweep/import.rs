@@ -7,7 +7,7 @@ use serde_json::Value;
 use thiserror::Error;
 
 use super::{Sweep, SweepModel};
-use crate::run::RunRecord;
+use crate::run::{EpochPoint, RunCurves, RunRecord};
 
 #[derive(Debug, Error)]
 pub enum ImportError {
@@ -95,16 +95,54 @@ fn from_pycls(name: &str, jobs: &[Value]) -> Result<Sweep, ImportError> {
         if values.is_empty() {
             values = anynet_values(&cfg["ANYNET"]["DEPTHS"], &cfg["ANYNET"]["WIDTHS"], 0);
         }
+        // The test curve the error came from: EMA where pycls kept one.
+        let test = if job.get("test_ema_epoch").is_some() {
+            &job["test_ema_epoch"]
+        } else {
+            &job["test_epoch"]
+        };
         sweep.models.push(SweepModel {
+            id: index,
             error,
             flops: count("flops")?,
             params: count("params")?,
             acts: count("acts")?,
             values,
             shape: None,
+            curves: Some(RunCurves {
+                train_loss: epoch_points(
+                    &job["train_epoch"]["epoch_ind"],
+                    &job["train_epoch"]["loss"],
+                    1.0,
+                ),
+                test_error: epoch_points(&test["epoch_ind"], &test["top1_err"], 0.01),
+            }),
         });
     }
     Ok(sweep)
+}
+
+/// Per-epoch points from a list of values, `scale`d (percent to a fraction), against
+/// a list of 1-based epochs, or 1, 2, ... when there is none; non-numbers skipped.
+fn epoch_points(epochs: &Value, values: &Value, scale: f64) -> Vec<EpochPoint> {
+    let Some(values) = values.as_array() else {
+        return vec![];
+    };
+    let epochs = epochs.as_array();
+    values
+        .iter()
+        .enumerate()
+        .filter_map(|(i, v)| {
+            let epoch = match epochs {
+                Some(e) => e.get(i)?.as_u64()?,
+                None => i as u64 + 1,
+            };
+            Some(EpochPoint {
+                epoch: u32::try_from(epoch).ok()?,
+                value: v.as_f64()? * scale,
+            })
+        })
+        .collect()
 }
 
 /// "REGNET.DEPTH 20 REGNET.W0 48" -> [("depth", 20), ("w0", 48)]; non-numbers skipped.
@@ -147,6 +185,11 @@ struct NdsModel {
     params: f64,
     #[serde(default)]
     net: Value,
+    /// Per-epoch test error (percent) and training loss.
+    #[serde(default)]
+    test_ep_top1: Value,
+    #[serde(default)]
+    train_ep_loss: Value,
 }
 
 /// NDS records: `min_test_top1` is the error; `net.ds` and `net.ws` (index 0 the stem)
@@ -162,12 +205,17 @@ fn from_nds(name: &str, items: &[Value]) -> Result<Sweep, ImportError> {
                     message: e.to_string(),
                 })?;
             Ok(SweepModel {
+                id: index,
                 error: m.min_test_top1,
                 flops: m.flops as u64,
                 params: m.params as u64,
                 acts: 0,
                 values: anynet_values(&m.net["ds"], &m.net["ws"], 1),
                 shape: None,
+                curves: Some(RunCurves {
+                    train_loss: epoch_points(&Value::Null, &m.train_ep_loss, 1.0),
+                    test_error: epoch_points(&Value::Null, &m.test_ep_top1, 0.01),
+                }),
             })
         })
         .collect::<Result<Vec<_>, ImportError>>()?;
@@ -200,6 +248,18 @@ mod tests {
         let names: Vec<&str> = first.values.iter().map(|(k, _)| k.as_str()).collect();
         assert_eq!(names, ["depth", "w0", "wa", "wm", "group_w", "bot_mul"]);
         assert_eq!(first.values[2].1, 25.6);
+        // Models keep their job's number (job 4 crashed, so the fifth model is job 5),
+        // and their curves: pycls's per-epoch loss and EMA error (percent to a fraction).
+        let ids: Vec<usize> = sweep.models.iter().map(|m| m.id).collect();
+        assert_eq!(ids, [0, 1, 2, 3, 5]);
+        let curves = first.curves.as_ref().unwrap();
+        let epochs: Vec<u32> = curves.train_loss.iter().map(|p| p.epoch).collect();
+        assert_eq!(epochs, [1, 2, 3]);
+        let errors: Vec<f64> = curves.test_error.iter().map(|p| p.value * 100.0).collect();
+        for (got, want) in errors.iter().zip([26.03, 22.9, 34.63]) {
+            assert!((got - want).abs() < 1e-9, "{errors:?}");
+        }
+        assert_eq!(errors.len(), 3);
     }
 
     #[test]
@@ -208,7 +268,8 @@ mod tests {
             {"min_test_top1": 7.5, "flops": 400.5, "params": 3.1e6, "rng_seed": 1, "job_id": "a",
              "net": {"block_type": "res_bottleneck_block", "ds": [1, 2, 3], "ws": [16, 32, 64],
                      "ss": [1, 1, 2], "bot_muls": [0, 1, 1], "num_gs": [0, 1, 2]}},
-            {"min_test_top1": 9.0, "flops": 380, "params": 2e6, "net": {"ds": [1, 1, 1], "ws": [16, 24, 48]}}
+            {"min_test_top1": 9.0, "flops": 380, "params": 2e6, "net": {"ds": [1, 1, 1], "ws": [16, 24, 48]},
+             "test_ep_top1": [20.0, 9.0], "train_ep_loss": [1.5, 0.75]}
         ]"#;
         let sweep = Sweep::read("nds", text).unwrap();
         assert_eq!(sweep.errors(), [7.5, 9.0]);
@@ -222,6 +283,16 @@ mod tests {
             values,
             [("d1", 2.0), ("w1", 32.0), ("d2", 3.0), ("w2", 64.0)]
         );
+        let curves = sweep.models[1].curves.as_ref().unwrap();
+        let points = |c: &[EpochPoint]| c.iter().map(|p| (p.epoch, p.value)).collect::<Vec<_>>();
+        assert_eq!(points(&curves.test_error), [(1, 0.2), (2, 0.09)]);
+        assert_eq!(points(&curves.train_loss), [(1, 1.5), (2, 0.75)]);
+        assert!(sweep.models[0]
+            .curves
+            .as_ref()
+            .unwrap()
+            .test_error
+            .is_empty());
     }
 
     #[test]

@@ -14,7 +14,7 @@ pub use noise::{holds_all, seed_noise, NoiseError, SeedNoise};
 
 use serde::Serialize;
 
-use crate::run::{RunRecord, RunStatus};
+use crate::run::{RunCurves, RunRecord, RunStatus};
 use crate::stats::{
     best_of_resamples, good_range, ks_critical, ks_distance, normalized_weights, random_search,
     Edf, GoodRange, SearchPoint, StatsError,
@@ -22,8 +22,11 @@ use crate::stats::{
 
 /// One trained model of a sweep: its error in percent (as pycls reports it), its
 /// complexity and the parameters it was drawn with, by name.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct SweepModel {
+    /// The model's number in its sweep: its place in the sample for a run a sweep drew,
+    /// else its place in the file. Stable across reloads, so a link can name a model.
+    pub id: usize,
     pub error: f64,
     pub flops: u64,
     pub params: u64,
@@ -34,6 +37,9 @@ pub struct SweepModel {
     /// The shape explorer's query, for a RegNet a sweep drew (the page links its marks).
     #[serde(skip)]
     pub shape: Option<String>,
+    /// Training loss and test error per epoch, where the file has them.
+    #[serde(skip)]
+    pub curves: Option<RunCurves>,
 }
 
 /// A sweep: its name (the file's stem), the models that finished, and how many runs
@@ -66,7 +72,7 @@ impl Sweep {
             models: vec![],
             unfinished: 0,
         };
-        for record in records {
+        for (position, record) in records.iter().enumerate() {
             let (RunStatus::Finished, Some(result)) = (&record.status, &record.result) else {
                 sweep.unfinished += 1;
                 continue;
@@ -75,15 +81,22 @@ impl Sweep {
             let slot = record.spec.sweep.as_ref();
             let values = slot.map(|s| model_values(&s.model)).unwrap_or_default();
             sweep.models.push(SweepModel {
+                id: slot.map_or(position, |s| s.index),
                 error: 100.0 * result.test_error,
                 flops: cx.flops,
                 params: cx.params,
                 acts: cx.acts,
                 values,
                 shape: slot.and_then(|s| s.model.shape_query()),
+                curves: Some(record.curves.clone()),
             });
         }
         sweep
+    }
+
+    /// The model numbered `id`.
+    pub fn model(&self, id: usize) -> Option<&SweepModel> {
+        self.models.iter().find(|m| m.id == id)
     }
 
     /// The errors, in percent.
@@ -323,14 +336,29 @@ mod tests {
                 .map(|(&error, &flops)| SweepModel {
                     error,
                     flops,
-                    params: 0,
-                    acts: 0,
-                    values: vec![],
-                    shape: None,
+                    ..SweepModel::default()
                 })
                 .collect(),
             unfinished: 0,
         }
+    }
+
+    #[test]
+    fn records_keep_their_place_in_the_sample_and_their_curves() {
+        let text = include_str!("../../public/sweeps/reference/regnetx.jsonl");
+        let sweep = Sweep::read("regnetx", text).unwrap();
+        let mut ids: Vec<usize> = sweep.models.iter().map(|m| m.id).collect();
+        ids.sort_unstable();
+        ids.dedup();
+        assert_eq!(ids.len(), sweep.models.len(), "one number per model");
+        let model = sweep.model(ids[0]).unwrap();
+        let curves = model.curves.as_ref().unwrap();
+        // The error is the last evaluation's, in percent.
+        let last = curves.test_error.last().unwrap();
+        assert!((last.value * 100.0 - model.error).abs() < 1e-9, "{last:?}");
+        assert!(!curves.train_loss.is_empty());
+        assert!(model.shape.is_some());
+        assert!(sweep.model(usize::MAX).is_none());
     }
 
     #[test]

@@ -110,10 +110,8 @@ mod tests {
                 .map(|&(error, flops)| SweepModel {
                     error,
                     flops,
-                    params: 0,
-                    acts: 0,
                     values: vec![("d".into(), flops as f64)],
-                    shape: None,
+                    ..SweepModel::default()
                 })
                 .collect(),
             unfinished: 0,

@@ -66,22 +66,95 @@ test('a pycls sweep.json imports beside the reference; a corrupt file is refused
     mimeType: 'application/json',
     buffer: Buffer.from('{"not": "a sweep"'),
   });
-  await page.getByTestId('import-error').waitFor();
-  assert.match(await page.getByTestId('import-error').textContent(), /^broken\.json: /);
+  await page.getByTestId('list-error').waitFor();
+  assert.match(await page.getByTestId('list-error').textContent(), /^broken\.json: /);
   assert.equal((await curves(page)).length, 5, 'nothing shown is lost');
   // The import is kept in this browser: a reload shows it again, until it is deleted.
   await page.reload();
   await page.getByTestId('sweep-toggle-cifar_regnet').waitFor({ timeout: 30_000 });
   assert.deepEqual((await curves(page))[4], { name: 'cifar_regnet', n: 5, min: 21.86, mean: 24.41 });
+  // Renamed: a reference's name is refused; a new one is shown, linked and kept.
+  page.once('dialog', (d) => d.accept('regnetx'));
+  await page.getByTestId('rename-cifar_regnet').click();
+  await page.getByTestId('list-error').getByText("cifar_regnet keeps its name: regnetx is a reference sweep's name").waitFor();
+  page.once('dialog', (d) => d.accept(' cluster run '));
+  await page.getByTestId('rename-cifar_regnet').click();
+  await page.waitForURL(/show=.*cluster(\+|%20)run/);
+  await page.reload();
+  await page.getByTestId('sweep-toggle-cluster run').waitFor({ timeout: 30_000 });
+  assert.deepEqual((await curves(page))[4], { name: 'cluster run', n: 5, min: 21.86, mean: 24.41 });
+  assert.equal(await page.getByTestId('sweep-toggle-cifar_regnet').count(), 0);
   page.once('dialog', (d) => d.accept());
-  await page.getByTestId('delete-cifar_regnet').click();
-  await page.getByTestId('sweep-toggle-cifar_regnet').waitFor({ state: 'detached' });
+  await page.getByTestId('delete-cluster run').click();
+  await page.getByTestId('sweep-toggle-cluster run').waitFor({ state: 'detached' });
   await page.reload();
   await page.getByTestId('sweep-list').waitFor();
   await page.getByTestId('explore-loading').waitFor({ state: 'detached', timeout: 30_000 });
   // Stored sweeps load just after the reference: give them the moment they take.
   await page.waitForTimeout(1_000);
-  assert.equal(await page.getByTestId('sweep-toggle-cifar_regnet').count(), 0, 'deleted from the store too');
+  assert.equal(await page.getByTestId('sweep-toggle-cluster run').count(), 0, 'deleted from the store too');
+  assert.deepEqual(page.errors, []);
+});
+
+test('a click on a mark opens the model: its facts, training curves and shape, as a link', async () => {
+  const page = await newPage(site.browser);
+  await openExplore(page, site.server.url);
+  const mark = page.locator('[data-testid=edf-mark][data-name=regnetx]').first();
+  const id = await mark.getAttribute('data-id');
+  await mark.click();
+  await page.waitForURL(new RegExp(`pick=regnetx(%40|@)${id}$`));
+  const detail = page.getByTestId('model-detail');
+  await detail.waitFor();
+  assert.match(await detail.textContent(), new RegExp(`regnetx, model ${id}`));
+  assert.match(await page.getByTestId('model-facts').textContent(), /error[\d.]+%.*wm/);
+  // The reference trains 3 epochs and tests once, at the end: 3 points of loss, 1 of error.
+  const points = await page.getByTestId('model-curve').evaluateAll((s) => s.map((e) => e.dataset.points));
+  assert.deepEqual(points, ['3', '1']);
+  assert.equal(await page.locator('circle.mark.picked').count(), 1, 'the open model is ringed');
+  const shape = await page.getByTestId('model-shape-link').getAttribute('href');
+  assert.match(shape, /^\/\?d=\d+&w0=\d+&wa=[\d.]+&wm=[\d.]+&g=\d+&b=1&se=0&data=cifar10$/);
+
+  // The link reopens the same model; the keyboard opens another; a stale link says so.
+  const again = await newPage(site.browser);
+  await openExplore(again, site.server.url, new URL(page.url()).search);
+  await again.getByTestId('model-detail').waitFor();
+  assert.equal(await again.getByTestId('model-shape-link').getAttribute('href'), shape);
+  const next = again.locator('[data-testid=edf-mark][data-name=regnetx]').nth(1);
+  await next.focus();
+  await again.keyboard.press('Enter');
+  const other = await next.getAttribute('data-id');
+  await again.waitForURL(new RegExp(`pick=regnetx(%40|@)${other}$`));
+  await again.getByTestId('model-close').click();
+  await again.getByTestId('model-detail').waitFor({ state: 'detached' });
+  assert.doesNotMatch(again.url(), /pick=/);
+  await openExplore(again, site.server.url, '?show=regnetx&pick=regnetx@9999');
+  await again.getByTestId('model-missing').waitFor();
+  assert.deepEqual([...page.errors, ...again.errors], []);
+});
+
+test('with the storage full an import is shown, not kept, and says so', async () => {
+  const page = await newPage(site.browser);
+  await openExplore(page, site.server.url);
+  // Chromium's own quota, lowered for this origin: IndexedDB's writes really fail.
+  const cdp = await page.context().newCDPSession(page);
+  await cdp.send('Storage.overrideQuotaForOrigin', { origin: site.server.url, quotaSize: 1 });
+  await page.getByTestId('sweep-import').setInputFiles({
+    name: 'cifar_regnet.json',
+    mimeType: 'application/json',
+    buffer: PYCLS_SWEEP,
+  });
+  await page.waitForURL(/show=.*cifar_regnet/);
+  assert.match(
+    await page.getByTestId('list-error').textContent(),
+    /^cifar_regnet\.json is shown but not kept: the browser's storage is full/,
+  );
+  assert.deepEqual((await curves(page))[4], { name: 'cifar_regnet', n: 5, min: 21.86, mean: 24.41 });
+  await cdp.send('Storage.overrideQuotaForOrigin', { origin: site.server.url });
+  await page.reload();
+  await page.getByTestId('sweep-list').waitFor();
+  await page.getByTestId('explore-loading').waitFor({ state: 'detached', timeout: 30_000 });
+  await page.waitForTimeout(1_000);
+  assert.equal(await page.getByTestId('sweep-toggle-cifar_regnet').count(), 0, 'nothing half-written');
   assert.deepEqual(page.errors, []);
 });
 

@@ -73,18 +73,27 @@ test('2 spaces x 3 models on 2 CPU workers: a reload keeps the finished runs, St
   await page.getByTestId('sweep-start').click();
   await page.getByTestId('sweep-status').getByText(/6 of 6 models.*\(done\)/).waitFor({ timeout: 300_000 });
   assert.equal(await done(page), 6);
+  const long = await page.evaluate(() => window.__long);
+  // The Long Tasks API reports every task over 50 ms: the issue's bound.
+  assert.deepEqual(long, [], 'no main-thread task over 50 ms while the sweep ran');
   const drawn = await curves(page);
   assert.deepEqual(drawn.map((c) => c.n), [3, 3], JSON.stringify(drawn));
   assert.deepEqual(drawn.map((c) => c.name.replace(/-[0-9a-f]{8}$/, '')), ['anynetx-a', 'regnetx']);
   assert.equal(await page.getByTestId('sweep-failed').count(), 0);
   assert.equal(await page.getByText('Trained', { exact: true }).count(), 1, 'the plan is done');
   assert.equal(await page.getByTestId('edf-mark').count(), 6, 'a mark per model');
-  const links = await page.getByTestId('edf-mark-link').evaluateAll((as) => as.map((a) => a.getAttribute('href')));
-  assert.equal(links.length, 3, "the RegNetX marks open the shape explorer (AnyNets cannot)");
-  assert.ok(links.every((h) => /\/\?d=\d+&w0=\d+&wa=[\d.]+&wm=[\d.]+&g=\d+&b=1&se=0&data=cifar10$/.test(h)), links.join(' '));
+  // A click on a mark opens the model's curves; a RegNetX's also its shape (an AnyNet
+  // has no RegNet parameters to open).
+  // (Tiny runs share their error, so their marks overlap: the event goes to one.)
+  await page.locator(`[data-testid=edf-mark][data-name=${drawn[1].name}]`).first().dispatchEvent('click');
+  await page.getByTestId('model-detail').waitFor();
+  assert.match(await page.getByTestId('model-shape-link').getAttribute('href'), /\/\?d=\d+&w0=\d+&wa=[\d.]+&wm=[\d.]+&g=\d+&b=1&se=0&data=cifar10$/);
+  const points = await page.getByTestId('model-curve').evaluateAll((s) => s.map((e) => e.dataset.points));
+  assert.deepEqual(points, ['1', '1'], 'one epoch: one point of loss, one of error');
+  await page.locator(`[data-testid=edf-mark][data-name=${drawn[0].name}]`).first().dispatchEvent('click');
+  await page.waitForURL(new RegExp(`pick=${drawn[0].name}`));
+  assert.equal(await page.getByTestId('model-shape-link').count(), 0);
   assert.equal(await page.getByTestId('good-range').count(), 2, "each sweep's good flops range");
-  const long = await page.evaluate(() => window.__long);
-  assert.ok(Math.max(0, ...long) < 100, `no main-thread task over 100 ms while the sweep ran: ${long}`);
   assert.deepEqual(page.errors, []);
 
   // Export from this profile, import into a fresh one: the same EDF.
@@ -102,6 +111,17 @@ test('2 spaces x 3 models on 2 CPU workers: a reload keeps the finished runs, St
   await page.reload();
   await page.getByTestId(`sweep-toggle-${drawn[1].name}`).waitFor({ timeout: 30_000 });
   assert.equal(await page.getByTestId(`sweep-toggle-${drawn[0].name}`).count(), 0, 'deleted from the store too');
+  assert.equal(await page.getByTestId('sweep-start').textContent(), 'Resume (3 of 6 done)');
+  // A renamed trained sweep keeps its runs, in the store and for its plan.
+  page.once('dialog', (d) => d.accept('tiny regnetx'));
+  await page.getByTestId(`rename-${drawn[1].name}`).click();
+  await page.getByTestId('sweep-toggle-tiny regnetx').waitFor();
+  await page.reload();
+  await page.getByTestId('sweep-toggle-tiny regnetx').waitFor({ timeout: 30_000 });
+  assert.deepEqual((await curves(page)).map((c) => [c.name, c.n]), [['tiny regnetx', 3]]);
+  assert.equal(await page.getByTestId('sweep-start').textContent(), 'Resume (3 of 6 done)', 'the plan still finds its runs');
+  const renamed = await page.getByTestId('export-tiny regnetx').getAttribute('download');
+  assert.equal(renamed, 'tiny regnetx.jsonl');
   await context.close();
   const fresh = await newPage(browser);
   await fresh.goto(`${server.url}/explore?show=`);

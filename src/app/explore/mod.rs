@@ -6,6 +6,7 @@
 //! Training a sweep is `train` (the panel), `runner` (the workers) and `store` (the
 //! runs kept in IndexedDB).
 
+mod detail;
 mod models;
 mod params;
 mod runner;
@@ -25,7 +26,8 @@ use super::url_state::{go_to_query, Navigate};
 use crate::chart::svg::{edf_plot, search_plot, PALETTE};
 use crate::chart::{EdfChart, Frame, SearchChart};
 use crate::explore::{
-    reference_url, ExploreState, MAX_BINS, REFERENCE, REFERENCE_NOISE, REFERENCE_RECIPE,
+    check_sweep_name, reference_url, ExploreState, Pick, MAX_BINS, REFERENCE, REFERENCE_NOISE,
+    REFERENCE_RECIPE,
 };
 use crate::run::{RunId, RunRecord};
 use crate::site;
@@ -72,6 +74,16 @@ pub fn Explore() -> impl IntoView {
         navigate.with_value(|go| go_to_query(go, &map, true));
     });
 
+    // The parts of the view the plots hang on, so a change elsewhere (a pick, the
+    // plan's inputs) does not redraw them.
+    let pick = Memo::new(move |_| state.with(|s| s.pick.clone()));
+    let normalize = Memo::new(move |_| state.with(|s| s.normalize));
+    let on_pick = Callback::new(move |p: Option<Pick>| {
+        let mut next = state.get_untracked();
+        next.pick = p;
+        set_state.run(next);
+    });
+
     let library = RwSignal::new(Library {
         loading: true,
         ..Library::default()
@@ -81,6 +93,8 @@ pub fn Explore() -> impl IntoView {
     let plans = RwSignal::new(Vec::<SweepPlan>::new());
     let store = StoredValue::new_local(None::<Store>);
     let train_error = RwSignal::new(None::<String>);
+    // What went wrong with an import, a rename or a deletion, shown under the list.
+    let list_error = RwSignal::new(None::<String>);
     let base = super::base();
     leptos::task::spawn_local(async move {
         let loaded = load_reference(&base).await;
@@ -130,9 +144,18 @@ pub fn Explore() -> impl IntoView {
         }
     });
 
-    let on_record = Callback::new(move |(sweep, record): (String, RunRecord)| {
+    let on_record = Callback::new(move |(plan_sweep, record): (String, RunRecord)| {
+        // A sweep renamed while it trains keeps its new name.
+        let (sweep, origin) = trained.with_untracked(|t| {
+            t.iter()
+                .find(|r| r.plan_sweep() == plan_sweep)
+                .map_or((plan_sweep.clone(), None), |r| {
+                    (r.sweep.clone(), r.origin.clone())
+                })
+        });
         let run = StoredRun {
             sweep: sweep.clone(),
+            origin,
             record,
         };
         trained.update(|t| t.push(run.clone()));
@@ -147,13 +170,21 @@ pub fn Explore() -> impl IntoView {
     });
     let runner = Runner::new(on_record);
     // Deletes a trained sweep here and in the store (not while it trains).
-    let on_delete = Callback::new(move |name: String| {
-        let training = runner.queue.with_untracked(|q| {
-            q.as_ref()
-                .is_some_and(|q| q.active() && q.jobs.iter().any(|j| j.sweep == name))
+    // Whether the sweep shown as `name` is in the running queue.
+    let training = move |name: &str| {
+        let plan_name = trained.with_untracked(|t| {
+            t.iter()
+                .find(|r| r.sweep == name)
+                .map_or(name.to_string(), |r| r.plan_sweep().to_string())
         });
-        if training {
-            train_error.set(Some(format!(
+        runner.queue.with_untracked(|q| {
+            q.as_ref()
+                .is_some_and(|q| q.active() && q.jobs.iter().any(|j| j.sweep == plan_name))
+        })
+    };
+    let on_delete = Callback::new(move |name: String| {
+        if training(&name) {
+            list_error.set(Some(format!(
                 "{name} is training: cancel the sweep before deleting it"
             )));
             return;
@@ -170,6 +201,9 @@ pub fn Explore() -> impl IntoView {
         library.update(|lib| lib.sweeps.retain(|s| s.name != name));
         let mut next = state.get_untracked();
         next.show.retain(|n| *n != name);
+        if next.pick.as_ref().is_some_and(|p| p.sweep == name) {
+            next.pick = None;
+        }
         set_state.run(next);
         if let Some(store) = store.get_value() {
             leptos::task::spawn_local(async move {
@@ -178,7 +212,54 @@ pub fn Explore() -> impl IntoView {
                     Err(e) => Err(e),
                 };
                 if let Err(e) = deleted {
-                    train_error.set(Some(e));
+                    list_error.set(Some(e));
+                }
+            });
+        }
+    });
+    // Renames a trained or imported sweep here, in the store and in the URL.
+    let on_rename = Callback::new(move |old: String| {
+        if training(&old) {
+            list_error.set(Some(format!(
+                "{old} is training: pause or cancel the sweep before renaming it"
+            )));
+            return;
+        }
+        let asked = window()
+            .prompt_with_message_and_default(&format!("A new name for {old}:"), &old)
+            .ok()
+            .flatten();
+        let Some(asked) = asked else { return };
+        let taken = |n: &str| {
+            n != old && library.with_untracked(|lib| lib.sweeps.iter().any(|s| s.name == n))
+        };
+        let new = match check_sweep_name(&asked, taken) {
+            Ok(new) if new == old => return,
+            Ok(new) => new,
+            Err(e) => {
+                list_error.set(Some(format!("{old} keeps its name: {e}")));
+                return;
+            }
+        };
+        list_error.set(None);
+        trained.update(|t| {
+            for r in t.iter_mut().filter(|r| r.sweep == old) {
+                r.origin.get_or_insert_with(|| old.clone());
+                r.sweep = new.clone();
+            }
+        });
+        library.update(|lib| {
+            for s in lib.sweeps.iter_mut().filter(|s| s.name == old) {
+                s.name = new.clone();
+            }
+        });
+        let mut next = state.get_untracked();
+        next.rename(&old, &new);
+        set_state.run(next);
+        if let Some(store) = store.get_value() {
+            leptos::task::spawn_local(async move {
+                if let Err(e) = store.rename_sweep(&old, &new).await {
+                    list_error.set(Some(format!("{new} is renamed on this page only: {e}")));
                 }
             });
         }
@@ -190,7 +271,7 @@ pub fn Explore() -> impl IntoView {
         let names: Vec<String> = plan.spaces.iter().map(|&s| plan.sweep_name(s)).collect();
         let done = trained.with(|t| {
             t.iter()
-                .filter(|r| names.contains(&r.sweep))
+                .filter(|r| names.iter().any(|n| n == r.plan_sweep()))
                 .filter(|r| {
                     r.record
                         .spec
@@ -230,7 +311,8 @@ pub fn Explore() -> impl IntoView {
             for job in &mut jobs {
                 let index = job.spec.sweep.as_ref().map(|s| s.index);
                 let stored = t.iter().find(|r| {
-                    r.sweep == job.sweep && r.record.spec.sweep.as_ref().map(|s| s.index) == index
+                    r.plan_sweep() == job.sweep
+                        && r.record.spec.sweep.as_ref().map(|s| s.index) == index
                 });
                 if let Some(r) = stored {
                     job.state = JobState::Done(Box::new(r.record.clone()));
@@ -256,11 +338,17 @@ pub fn Explore() -> impl IntoView {
                 p.push(plan.clone());
             }
         });
-        // Show the new sweeps beside whatever is shown.
+        // Show the new sweeps beside whatever is shown (by their names here: a renamed
+        // one keeps its new name).
         let mut next = s;
         for sweep in &sweeps {
-            if !next.show.contains(&sweep.name) {
-                next.show.push(sweep.name.clone());
+            let name = trained.with_untracked(|t| {
+                t.iter()
+                    .find(|r| r.plan_sweep() == sweep.name)
+                    .map_or(sweep.name.clone(), |r| r.sweep.clone())
+            });
+            if !next.show.contains(&name) {
+                next.show.push(name);
             }
         }
         set_state.run(next);
@@ -277,7 +365,10 @@ pub fn Explore() -> impl IntoView {
                     .filter_map(|p| {
                         let names: Vec<String> =
                             p.spaces.iter().map(|&s| p.sweep_name(s)).collect();
-                        let done = t.iter().filter(|r| names.contains(&r.sweep)).count();
+                        let done = t
+                            .iter()
+                            .filter(|r| names.iter().any(|n| n == r.plan_sweep()))
+                            .count();
                         let total = p.n * p.spaces.len();
                         (done < total).then(|| (p.clone(), done, total))
                     })
@@ -330,7 +421,6 @@ pub fn Explore() -> impl IntoView {
         })
     });
 
-    let import_error = RwSignal::new(None::<String>);
     let on_import = move |ev: leptos::ev::Event| {
         let input: HtmlInputElement = event_target(&ev);
         let Some(files) = input.files() else { return };
@@ -373,7 +463,7 @@ pub fn Explore() -> impl IntoView {
                     Err(e) => errors.push(format!("{name}: {e}")),
                 }
             }
-            import_error.set((!errors.is_empty()).then(|| errors.join("; ")));
+            list_error.set((!errors.is_empty()).then(|| errors.join("; ")));
             set_state.run(next);
         });
     };
@@ -423,13 +513,13 @@ pub fn Explore() -> impl IntoView {
         <UrlNotice notices=notices />
         <main class="explore">
             <aside class="controls">
-                <SweepList library=library state=state set_state=set_state trained=trained on_delete=on_delete />
+                <SweepList library=library state=state set_state=set_state trained=trained on_delete=on_delete on_rename=on_rename />
                 <label class="import">
                     "Import sweeps (regnet sweep .jsonl, pycls sweep.json, NDS records)"
                     <input type="file" data-testid="sweep-import" accept=".json,.jsonl,application/json" multiple on:change=on_import />
                 </label>
-                <Show when=move || import_error.with(Option::is_some)>
-                    <div class="error" data-testid="import-error" role="alert">{move || import_error.get()}</div>
+                <Show when=move || list_error.with(Option::is_some)>
+                    <div class="error" data-testid="list-error" role="alert">{move || list_error.get()}</div>
                 </Show>
                 <NormalizeControls state=state set_state=set_state />
                 <TrainSweep state=state set_state=set_state runner=runner stored=stored_of_plan on_start=on_start error=train_error />
@@ -470,8 +560,10 @@ pub fn Explore() -> impl IntoView {
                         <EdfPlot
                             comparison=c.clone()
                             sweeps=shown.get()
-                            normalize=state.with(|s| s.normalize)
+                            normalize=normalize.get()
                             colours=library.with(|lib| c.sweeps.iter().map(|s| colour_of(lib, &s.name)).collect())
+                            pick=pick
+                            on_pick=on_pick
                         />
                         <DownloadLink name="edf.svg" svg=edf_svg />
                         <SummaryTable comparison=c.clone() />
@@ -479,6 +571,12 @@ pub fn Explore() -> impl IntoView {
                     }
                     .into_any(),
                 }}
+                <detail::ModelDetail
+                    sweeps=shown
+                    pick=pick
+                    colours=Signal::derive(move || library.with(|lib| shown.with(|s| s.iter().map(|s| colour_of(lib, &s.name)).collect())))
+                    on_close=Callback::new(move |()| on_pick.run(None))
+                />
                 <params::ParamPlot
                     sweeps=shown
                     colours=Signal::derive(move || library.with(|lib| shown.with(|s| s.iter().map(|s| colour_of(lib, &s.name)).collect())))
@@ -591,6 +689,7 @@ fn SweepList(
     set_state: Callback<ExploreState>,
     trained: RwSignal<Vec<StoredRun>>,
     on_delete: Callback<String>,
+    on_rename: Callback<String>,
 ) -> impl IntoView {
     // A trained sweep's records as `regnet sweep` writes them (one JSON line each), to
     // keep, share or plot with `regnet analyze`.
@@ -639,9 +738,11 @@ fn SweepList(
                         });
                         // Trained and imported sweeps can go; the reference ships with the site.
                         let delete = (!REFERENCE.contains(&name.as_str())).then(|| {
-                            let target = name.clone();
+                            let (target, again) = (name.clone(), name.clone());
                             view! {
-                                <button class="delete" data-testid=format!("delete-{name}") title="delete this sweep from this browser"
+                                <button class="small" data-testid=format!("rename-{name}") title="rename this sweep"
+                                    on:click=move |_| on_rename.run(again.clone())>"rename"</button>
+                                <button class="small" data-testid=format!("delete-{name}") title="delete this sweep from this browser"
                                     on:click=move |_| on_delete.run(target.clone())>"delete"</button>
                             }
                         });
@@ -725,6 +826,9 @@ fn EdfPlot(
     sweeps: Vec<Sweep>,
     normalize: Option<Measure>,
     colours: Vec<&'static str>,
+    /// The open model, ringed; a click (or Enter) on a mark opens its model.
+    pick: Memo<Option<Pick>>,
+    on_pick: Callback<Option<Pick>>,
 ) -> impl IntoView {
     let edfs: Vec<&crate::stats::Edf> = comparison.edfs.iter().collect();
     let chart = EdfChart::new(&edfs, None, &FRAME);
@@ -755,28 +859,45 @@ fn EdfPlot(
             }
         })
         .collect_view();
-    // One mark per model on its sweep's EDF: hovering names the model and its error.
+    // One mark per model on its sweep's EDF: hovering names the model and its error;
+    // a click opens its details and curves below the plot.
     let place = |e: f64, f: f64| chart.point(e, f);
-    let home = site::path_of(&super::base(), site::HOME);
     let marks = sweeps
         .iter()
         .zip(&comparison.edfs)
         .enumerate()
         .flat_map(|(i, (sweep, edf))| {
             let colour = colours.get(i).copied().unwrap_or(PALETTE[0]);
-            let home = home.clone();
             sweep.models.iter().map(move |m| {
                 let (x, y) = place(m.error, edf.at(m.error));
-                let mark = view! {
-                    <circle class="mark" data-testid="edf-mark" data-name=sweep.name.clone() data-error=format!("{:.2}", m.error)
-                        cx=format!("{x:.1}") cy=format!("{y:.1}") r="3" fill=colour>
+                let this = Pick {
+                    sweep: sweep.name.clone(),
+                    id: m.id,
+                };
+                let picked = {
+                    let this = this.clone();
+                    move || pick.with(|p| p.as_ref() == Some(&this))
+                };
+                let open = {
+                    let this = this.clone();
+                    move || on_pick.run(Some(this.clone()))
+                };
+                let on_key = {
+                    let open = open.clone();
+                    move |ev: leptos::ev::KeyboardEvent| {
+                        if ev.key() == "Enter" || ev.key() == " " {
+                            ev.prevent_default();
+                            open();
+                        }
+                    }
+                };
+                view! {
+                    <circle class="mark" class:picked=picked data-testid="edf-mark" data-name=sweep.name.clone()
+                        data-id=m.id.to_string() data-error=format!("{:.2}", m.error)
+                        cx=format!("{x:.1}") cy=format!("{y:.1}") r="3" fill=colour
+                        tabindex="0" role="button" on:click=move |_| open() on:keydown=on_key>
                         <title>{format!("{}: {} ({:.2}% error, {:.2} MF)", sweep.name, m.label(), m.error, m.flops as f64 / 1e6)}</title>
                     </circle>
-                };
-                // A RegNet a sweep drew opens in the shape explorer.
-                match &m.shape {
-                    Some(q) => view! { <a href=format!("{home}?{q}") data-testid="edf-mark-link">{mark}</a> }.into_any(),
-                    None => mark.into_any(),
                 }
             })
         })

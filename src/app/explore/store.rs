@@ -9,7 +9,9 @@
 //! Values are JSON text, the records' own format, so what is stored reads back with the
 //! same code that reads `regnet sweep`'s files.
 
-use idb::{Database, DatabaseEvent, Error, Factory, ObjectStoreParams, Query, TransactionMode};
+use idb::{
+    Database, DatabaseEvent, Error, Factory, ObjectStoreParams, Query, Transaction, TransactionMode,
+};
 use serde::{Deserialize, Serialize};
 use wasm_bindgen::JsValue;
 
@@ -26,8 +28,20 @@ const IMPORTS: &str = "imports";
 /// One stored run: the sweep it belongs to and its record.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct StoredRun {
+    /// The sweep's name as shown.
     pub sweep: String,
+    /// The name it was trained under (its plan's `SPACE-KEY`) once the sweep is renamed,
+    /// so the plan still finds its runs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub origin: Option<String>,
     pub record: RunRecord,
+}
+
+impl StoredRun {
+    /// The plan's name of the sweep this run was trained for.
+    pub fn plan_sweep(&self) -> &str {
+        self.origin.as_deref().unwrap_or(&self.sweep)
+    }
 }
 
 /// An imported sweep: the name it is shown by and the file's text.
@@ -53,14 +67,37 @@ pub struct Store {
     db: std::rc::Rc<Database>,
 }
 
+const FULL: &str = "the browser's storage is full: the runs stay on this page until it is closed; export them to keep them";
+
 /// Words for an IndexedDB failure: a full disk says so.
 fn explain(e: Error) -> String {
     let text = e.to_string();
     if text.contains("QuotaExceeded") {
-        "the browser's storage is full: the runs stay on this page until it is closed; export them to keep them".into()
+        FULL.into()
     } else {
         format!("the browser's storage refused the write ({text}); export the runs to keep them")
     }
+}
+
+/// Commits `tx` and waits for the end: an aborted transaction (a write over the quota
+/// aborts at commit) is an error, a full disk said in words.
+async fn finish(tx: Transaction) -> Result<(), String> {
+    // A second handle on the transaction reads its error once the first is awaited.
+    let raw = web_sys::IdbTransaction::from(tx);
+    let done = Transaction::from(raw.clone())
+        .commit()
+        .map_err(explain)?
+        .await
+        .map_err(explain)?;
+    if !done.is_aborted() {
+        return Ok(());
+    }
+    let reason = raw.error().map(|e| e.name()).unwrap_or_default();
+    Err(if reason == "QuotaExceededError" {
+        FULL.into()
+    } else {
+        format!("the browser's storage dropped the change ({reason}); export the runs to keep them")
+    })
 }
 
 impl Store {
@@ -101,13 +138,7 @@ impl Store {
             .map_err(explain)?
             .await
             .map_err(explain)?;
-        let done = tx.commit().map_err(explain)?.await.map_err(explain)?;
-        if done.is_aborted() {
-            return Err(
-                "the browser's storage dropped the write; export the runs to keep them".into(),
-            );
-        }
-        Ok(())
+        finish(tx).await
     }
 
     /// Keeps `run` (a later write of the same run id replaces it).
@@ -140,8 +171,7 @@ impl Store {
             .map_err(explain)?
             .await
             .map_err(explain)?;
-        tx.commit().map_err(explain)?.await.map_err(explain)?;
-        Ok(())
+        finish(tx).await
     }
 
     async fn all(&self, store: &str) -> Result<Vec<String>, String> {
@@ -184,6 +214,64 @@ impl Store {
         Ok(stored)
     }
 
+    /// Renames the sweep `old` to `new` (its runs, or its import), in one transaction:
+    /// all or nothing.
+    pub async fn rename_sweep(&self, old: &str, new: &str) -> Result<(), String> {
+        let tx = self
+            .db
+            .transaction(&[RUNS, IMPORTS], TransactionMode::ReadWrite)
+            .map_err(explain)?;
+        let runs = tx.object_store(RUNS).map_err(explain)?;
+        let keys = runs
+            .get_all_keys(None, None)
+            .map_err(explain)?
+            .await
+            .map_err(explain)?;
+        let values = runs
+            .get_all(None, None)
+            .map_err(explain)?
+            .await
+            .map_err(explain)?;
+        for (key, value) in keys.into_iter().zip(values) {
+            let run = value
+                .as_string()
+                .and_then(|t| serde_json::from_str::<StoredRun>(&t).ok());
+            if let Some(mut run) = run.filter(|r| r.sweep == old) {
+                run.origin.get_or_insert_with(|| old.to_string());
+                run.sweep = new.to_string();
+                let text = serde_json::to_string(&run).expect("a run serialises");
+                runs.put(&JsValue::from_str(&text), Some(&key))
+                    .map_err(explain)?
+                    .await
+                    .map_err(explain)?;
+            }
+        }
+        let imports = tx.object_store(IMPORTS).map_err(explain)?;
+        let old_key = JsValue::from_str(old);
+        let import = imports
+            .get(Query::Key(old_key.clone()))
+            .map_err(explain)?
+            .await
+            .map_err(explain)?
+            .and_then(|v| v.as_string())
+            .and_then(|t| serde_json::from_str::<Imported>(&t).ok());
+        if let Some(mut import) = import {
+            import.name = new.to_string();
+            let text = serde_json::to_string(&import).expect("an import serialises");
+            imports
+                .put(&JsValue::from_str(&text), Some(&JsValue::from_str(new)))
+                .map_err(explain)?
+                .await
+                .map_err(explain)?;
+            imports
+                .delete(Query::Key(old_key))
+                .map_err(explain)?
+                .await
+                .map_err(explain)?;
+        }
+        finish(tx).await
+    }
+
     /// Deletes every stored run of `sweep` (in one transaction: all or none).
     pub async fn delete_sweep(&self, sweep: &str) -> Result<(), String> {
         let tx = self
@@ -213,10 +301,6 @@ impl Store {
                     .map_err(explain)?;
             }
         }
-        let done = tx.commit().map_err(explain)?.await.map_err(explain)?;
-        if done.is_aborted() {
-            return Err("the browser's storage did not delete the runs".into());
-        }
-        Ok(())
+        finish(tx).await
     }
 }
