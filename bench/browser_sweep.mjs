@@ -14,7 +14,7 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { serve, launch, newPage } from '../tests/e2e/harness.mjs';
+import { serve, launch, newPage, exported } from '../tests/e2e/harness.mjs';
 
 const [k = '4', trainImages = '1280', ...workerArgs] = process.argv.slice(2);
 const workers = workerArgs.length ? workerArgs.map(Number) : [1, 2];
@@ -52,8 +52,7 @@ async function browserSweep(server, browser, count) {
   await page.getByTestId('sweep-status').getByText(/\(done\)/).waitFor({ timeout: 3_600_000 });
   const wall = (Date.now() - started) / 1000;
   const name = await page.getByTestId('edf-curve').first().getAttribute('data-name');
-  const href = await page.getByTestId(`export-${name}`).getAttribute('href');
-  const text = decodeURIComponent(href.slice(href.indexOf(',') + 1));
+  const { text } = await exported(page, name);
   const records = text.trim().split('\n').map((l) => JSON.parse(l));
   if (page.errors.length) throw new Error(page.errors.join('; '));
   await page.context().close();

@@ -60,6 +60,9 @@ pub struct Worker {
     pub state: WorkerState,
     /// The backend its current or last run used, in words.
     pub backend: Option<String>,
+    /// Why a WebGPU worker trains on the CPU (the browser has no usable WebGPU), from
+    /// its backend's notice: its runs still count, on the CPU.
+    pub fallback: Option<String>,
 }
 
 /// Where the whole sweep is.
@@ -133,6 +136,7 @@ impl Queue {
                 lane,
                 state: WorkerState::Booting,
                 backend: None,
+                fallback: None,
             })
             .collect();
         let mut queue = Queue {
@@ -336,7 +340,14 @@ impl Queue {
             };
         };
         match event {
-            RunEvent::Backend { name, .. } => self.workers[worker].backend = Some(name),
+            RunEvent::Backend { name, gpu, notice } => {
+                let w = &mut self.workers[worker];
+                if w.lane == Lane::Gpu && !gpu {
+                    w.fallback =
+                        Some(notice.unwrap_or_else(|| "this browser has no usable WebGPU".into()));
+                }
+                w.backend = Some(name);
+            }
             RunEvent::Started { facts: f, .. } => *facts = Some(f),
             RunEvent::Step {
                 step: s, loss: l, ..
@@ -557,6 +568,24 @@ mod tests {
         let effects = q.start(0.0);
         use BackendChoice::{Auto, Cpu};
         assert_eq!(starts(&effects), [(0, 1, Cpu), (1, 2, Cpu), (2, 3, Auto)]);
+        // The WebGPU worker of a browser without WebGPU trains on the CPU and says why.
+        let backend = |gpu, notice: Option<&str>| {
+            run_event(
+                RunId(3),
+                RunEvent::Backend {
+                    name: if gpu { "WebGPU" } else { "cpu" }.into(),
+                    gpu,
+                    notice: notice.map(String::from),
+                },
+            )
+        };
+        q.apply(2, backend(false, Some("no WebGPU here")), 1.0);
+        assert_eq!(q.workers[2].fallback.as_deref(), Some("no WebGPU here"));
+        q.apply(0, backend(false, None), 1.0);
+        assert_eq!(
+            q.workers[0].fallback, None,
+            "a CPU worker is where it belongs"
+        );
         let spec2 = q.jobs[1].spec.clone();
         let effects = q.apply(1, finished(&spec2, 0.4), 30.0);
         assert!(

@@ -41,8 +41,10 @@ test('a first visit shows the reference sweep: four EDFs of 48 models, KS agains
   assert.equal(await page.getByTestId('ks-row').count(), 6, 'one row per pair of four sweeps');
   assert.match(await page.getByTestId('seed-noise').textContent(), /8 reference models trained with 3 seeds/);
   assert.equal(await page.getByTestId('search-plot').count(), 1);
-  const svg = await page.getByTestId('download-edf.svg').getAttribute('href');
-  assert.ok(decodeURIComponent(svg).includes('regnety  48|'), 'the downloadable SVG has pycls legends');
+  const [download] = await Promise.all([page.waitForEvent('download'), page.getByTestId('download-edf.svg').click()]);
+  assert.equal(download.suggestedFilename(), 'edf.svg');
+  const svg = readFileSync(await download.path(), 'utf8');
+  assert.ok(svg.startsWith('<svg') && svg.includes('regnety  48|'), 'the downloadable SVG has pycls legends');
   assert.equal(await page.getByTestId('url-notice').count(), 0);
   assert.deepEqual(page.errors, []);
 });
@@ -110,7 +112,7 @@ test('a click on a mark opens the model: its facts, training curves and shape, a
   // The reference trains 3 epochs and tests once, at the end: 3 points of loss, 1 of error.
   const points = await page.getByTestId('model-curve').evaluateAll((s) => s.map((e) => e.dataset.points));
   assert.deepEqual(points, ['3', '1']);
-  assert.equal(await page.locator('circle.mark.picked').count(), 1, 'the open model is ringed');
+  assert.equal(await page.getByTestId('edf-picked').count(), 1, 'the open model is ringed');
   const shape = await page.getByTestId('model-shape-link').getAttribute('href');
   assert.match(shape, /^\/\?d=\d+&w0=\d+&wa=[\d.]+&wm=[\d.]+&g=\d+&b=1&se=0&data=cifar10$/);
 

@@ -1,6 +1,6 @@
 // Serves the real release build (dist/) on 127.0.0.1 and drives Debian's Chromium
 // through playwright-core. A missing build or browser is an error, never a skip.
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
@@ -79,6 +79,12 @@ export async function watchLongTasks(page) {
       for (const e of list.getEntries()) window.__long.push(e.duration);
     }).observe({ type: 'longtask' });
   });
+}
+
+/** Clicks the sweep `name`'s export link and returns the downloaded file: {name, text}. */
+export async function exported(page, name) {
+  const [download] = await Promise.all([page.waitForEvent('download'), page.getByTestId(`export-${name}`).click()]);
+  return { name: download.suggestedFilename(), text: readFileSync(await download.path(), 'utf8') };
 }
 
 /** Waits until the app has rendered its stage table. */

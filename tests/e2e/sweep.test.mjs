@@ -5,7 +5,7 @@
 // imported into a fresh one draws the same EDF.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { serve, launch, newPage, cifarArchive, watchLongTasks } from './harness.mjs';
+import { serve, launch, newPage, cifarArchive, watchLongTasks, exported } from './harness.mjs';
 
 // Tiny models (at most 2 MF), one step of 128 images each, tested on 50: the sweep
 // measures the machinery, not the models. `show=` starts with no sweep shown, so the
@@ -99,8 +99,7 @@ test('2 spaces x 3 models on 2 CPU workers: a reload keeps the finished runs, St
   // Export from this profile, import into a fresh one: the same EDF.
   const files = [];
   for (const c of drawn) {
-    const href = await page.getByTestId(`export-${c.name}`).getAttribute('href');
-    const text = decodeURIComponent(href.slice(href.indexOf(',') + 1));
+    const { text } = await exported(page, c.name);
     assert.equal(text.trim().split('\n').length, 3);
     files.push({ name: `${c.name}.jsonl`, mimeType: 'application/json', buffer: Buffer.from(text) });
   }
@@ -120,8 +119,9 @@ test('2 spaces x 3 models on 2 CPU workers: a reload keeps the finished runs, St
   await page.getByTestId('sweep-toggle-tiny regnetx').waitFor({ timeout: 30_000 });
   assert.deepEqual((await curves(page)).map((c) => [c.name, c.n]), [['tiny regnetx', 3]]);
   assert.equal(await page.getByTestId('sweep-start').textContent(), 'Resume (3 of 6 done)', 'the plan still finds its runs');
-  const renamed = await page.getByTestId('export-tiny regnetx').getAttribute('download');
-  assert.equal(renamed, 'tiny regnetx.jsonl');
+  const renamed = await exported(page, 'tiny regnetx');
+  assert.equal(renamed.name, 'tiny regnetx.jsonl');
+  assert.equal(renamed.text.trim().split('\n').length, 3);
   await context.close();
   const fresh = await newPage(browser);
   await fresh.goto(`${server.url}/explore?show=`);
@@ -131,4 +131,26 @@ test('2 spaces x 3 models on 2 CPU workers: a reload keeps the finished runs, St
   await fresh.waitForURL(/show=anynetx-a/);
   assert.deepEqual(await curves(fresh), drawn);
   assert.deepEqual(fresh.errors, []);
+});
+
+test('a WebGPU worker in a browser without WebGPU trains on the CPU and says so', async () => {
+  // Headless Chromium without --enable-unsafe-webgpu has no WebGPU. (A sweep on
+  // SwiftShader's WebGPU would spend minutes compiling kernels on this machine's CPU;
+  // the WebGPU runs themselves are the training test's.)
+  const page = await newPage(browser);
+  await page.goto(`${server.url}/explore?show=&spaces=regnetx&n=2&mf=0:2&epochs=1&train=128&test=50&workers=1&gpu=1`);
+  await page.getByTestId('train-sweep').waitFor({ timeout: 30_000 });
+  await page.getByTestId('explore-loading').waitFor({ state: 'detached', timeout: 30_000 });
+  await page.getByTestId('sweep-start').click();
+  await page.getByTestId('sweep-status').getByText(/2 of 2 models.*\(done\)/).waitFor({ timeout: 240_000 });
+  const lanes = await page.getByTestId('sweep-worker').allTextContents();
+  assert.deepEqual(lanes.map((l) => l.split(':')[0]), ['CPU 1', 'WebGPU worker, on the CPU']);
+  assert.match(await page.getByTestId('sweep-gpu-notice').textContent(), /so training runs on the CPU/);
+  assert.equal(await page.getByTestId('sweep-failed').count(), 0);
+  const [curve] = await curves(page);
+  assert.equal(curve.n, 2, 'both runs count');
+  const { text } = await exported(page, curve.name);
+  const backends = text.trim().split('\n').map((l) => JSON.parse(l).backend);
+  assert.deepEqual(backends, ['CPU (Burn flex)', 'CPU (Burn flex)']);
+  assert.deepEqual(page.errors, []);
 });

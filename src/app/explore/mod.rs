@@ -6,6 +6,7 @@
 //! Training a sweep is `train` (the panel), `runner` (the workers) and `store` (the
 //! runs kept in IndexedDB).
 
+mod cache;
 mod detail;
 mod models;
 mod params;
@@ -144,7 +145,7 @@ pub fn Explore() -> impl IntoView {
         }
     });
 
-    let on_record = Callback::new(move |(plan_sweep, record): (String, RunRecord)| {
+    let on_landed = Callback::new(move |(plan_sweep, record): (String, RunRecord)| {
         // A sweep renamed while it trains keeps its new name.
         let (sweep, origin) = trained.with_untracked(|t| {
             t.iter()
@@ -167,6 +168,14 @@ pub fn Explore() -> impl IntoView {
                 }
             });
         }
+    });
+    // A landed run is drawn in a task after the worker's message, not inside it (see
+    // `deferred`).
+    let on_record = Callback::new(move |landed: (String, RunRecord)| {
+        leptos::task::spawn_local(async move {
+            gloo_timers::future::TimeoutFuture::new(0).await;
+            on_landed.run(landed);
+        });
     });
     let runner = Runner::new(on_record);
     // Deletes a trained sweep here and in the store (not while it trains).
@@ -402,6 +411,10 @@ pub fn Explore() -> impl IntoView {
         });
         notices
     });
+    // The plots below the EDF redraw a task later each, so a landing run's redraw is
+    // a few short tasks instead of one long one.
+    let later = deferred(shown);
+    let latest = deferred(later);
     let comparison: Memo<Result<Comparison, String>> = Memo::new(move |_| {
         let normalize = state.with(|s| {
             s.normalize.map(|measure| Normalize {
@@ -481,15 +494,22 @@ pub fn Explore() -> impl IntoView {
             })
         })
     });
+    let search_cache = StoredValue::new_local(cache::PerSweep::<Vec<SearchPoint>>::new());
     let searches = Memo::new(move |_| {
-        shown.with(|sweeps| {
-            sweeps
-                .iter()
-                .map(|s| {
-                    let mut rng = <rand_chacha::ChaCha8Rng as rand::SeedableRng>::seed_from_u64(0);
-                    (s.name.clone(), s.search_curve(1_000, &mut rng))
-                })
-                .collect::<Vec<(String, Vec<SearchPoint>)>>()
+        latest.with(|sweeps| {
+            search_cache.with_value(|cache| {
+                sweeps
+                    .iter()
+                    .map(|s| {
+                        let curve = cache.get(s, "", |s| {
+                            let mut rng =
+                                <rand_chacha::ChaCha8Rng as rand::SeedableRng>::seed_from_u64(0);
+                            s.search_curve(1_000, &mut rng)
+                        });
+                        (s.name.clone(), curve)
+                    })
+                    .collect::<Vec<(String, Vec<SearchPoint>)>>()
+            })
         })
     });
 
@@ -572,14 +592,14 @@ pub fn Explore() -> impl IntoView {
                     .into_any(),
                 }}
                 <detail::ModelDetail
-                    sweeps=shown
+                    sweeps=later
                     pick=pick
-                    colours=Signal::derive(move || library.with(|lib| shown.with(|s| s.iter().map(|s| colour_of(lib, &s.name)).collect())))
+                    colours=Signal::derive(move || library.with(|lib| later.with(|s| s.iter().map(|s| colour_of(lib, &s.name)).collect())))
                     on_close=Callback::new(move |()| on_pick.run(None))
                 />
                 <params::ParamPlot
-                    sweeps=shown
-                    colours=Signal::derive(move || library.with(|lib| shown.with(|s| s.iter().map(|s| colour_of(lib, &s.name)).collect())))
+                    sweeps=later
+                    colours=Signal::derive(move || library.with(|lib| later.with(|s| s.iter().map(|s| colour_of(lib, &s.name)).collect())))
                     param=Memo::new(move |_| state.with(|s| s.param.clone()))
                     on_param=Callback::new(move |p: String| {
                         let mut next = state.get_untracked();
@@ -596,6 +616,21 @@ pub fn Explore() -> impl IntoView {
             </section>
         </main>
     }
+}
+
+/// `source`'s value a task later. Views that read it redraw in a task of their own, so
+/// one change (a run landing) is not every plot's redraw in a single long main-thread
+/// task. A run of changes ends on the last value.
+fn deferred<T: Clone + PartialEq + Send + Sync + 'static>(source: Memo<T>) -> Memo<T> {
+    let value = RwSignal::new(source.get_untracked());
+    Effect::new(move |_| {
+        let next = source.get();
+        leptos::task::spawn_local(async move {
+            gloo_timers::future::TimeoutFuture::new(0).await;
+            value.set(next);
+        });
+    });
+    Memo::new(move |_| value.get())
 }
 
 /// A sweep's colour: fixed by its place among the held sweeps, so hiding or showing
@@ -694,7 +729,7 @@ fn SweepList(
     // A trained sweep's records as `regnet sweep` writes them (one JSON line each), to
     // keep, share or plot with `regnet analyze`.
     let export = move |name: &str| {
-        let lines: Vec<String> = trained.with(|t| {
+        let lines: Vec<String> = trained.with_untracked(|t| {
             t.iter()
                 .filter(|r| r.sweep == name)
                 .filter_map(|r| serde_json::to_string(&r.record).ok())
@@ -732,9 +767,20 @@ fn SweepList(
                         } else {
                             format!("{n} models")
                         };
-                        let download = export(&name).map(|href| view! {
-                            <a class="download" download=format!("{name}.jsonl") href=href
-                                data-testid=format!("export-{name}") title="the runs as regnet sweep writes them">"export"</a>
+                        // The file is written on the click, not on every redraw.
+                        let has_runs = trained.with(|t| t.iter().any(|r| r.sweep == name));
+                        let download = has_runs.then(|| {
+                            let target = name.clone();
+                            let on_click = move |ev: leptos::ev::MouseEvent| {
+                                let link = ev.current_target().and_then(|t| t.dyn_into::<web_sys::Element>().ok());
+                                if let (Some(link), Some(href)) = (link, export(&target)) {
+                                    let _ = link.set_attribute("href", &href);
+                                }
+                            };
+                            view! {
+                                <a class="download" download=format!("{name}.jsonl") href="#" on:click=on_click
+                                    data-testid=format!("export-{name}") title="the runs as regnet sweep writes them">"export"</a>
+                            }
                         });
                         // Trained and imported sweeps can go; the reference ships with the site.
                         let delete = (!REFERENCE.contains(&name.as_str())).then(|| {
@@ -860,48 +906,69 @@ fn EdfPlot(
         })
         .collect_view();
     // One mark per model on its sweep's EDF: hovering names the model and its error;
-    // a click opens its details and curves below the plot.
+    // a click (or Enter) opens its details and curves below the plot. One listener on
+    // the plot serves every mark, and the open model's ring is one element, so a
+    // redraw builds plain circles only.
     let place = |e: f64, f: f64| chart.point(e, f);
+    let mut spots: Vec<(Pick, (f64, f64))> = vec![];
     let marks = sweeps
         .iter()
         .zip(&comparison.edfs)
         .enumerate()
         .flat_map(|(i, (sweep, edf))| {
             let colour = colours.get(i).copied().unwrap_or(PALETTE[0]);
-            sweep.models.iter().map(move |m| {
-                let (x, y) = place(m.error, edf.at(m.error));
-                let this = Pick {
+            sweep.models.iter().map(move |m| (sweep, edf, colour, m))
+        })
+        .map(|(sweep, edf, colour, m)| {
+            let (x, y) = place(m.error, edf.at(m.error));
+            spots.push((
+                Pick {
                     sweep: sweep.name.clone(),
                     id: m.id,
-                };
-                let picked = {
-                    let this = this.clone();
-                    move || pick.with(|p| p.as_ref() == Some(&this))
-                };
-                let open = {
-                    let this = this.clone();
-                    move || on_pick.run(Some(this.clone()))
-                };
-                let on_key = {
-                    let open = open.clone();
-                    move |ev: leptos::ev::KeyboardEvent| {
-                        if ev.key() == "Enter" || ev.key() == " " {
-                            ev.prevent_default();
-                            open();
-                        }
-                    }
-                };
-                view! {
-                    <circle class="mark" class:picked=picked data-testid="edf-mark" data-name=sweep.name.clone()
-                        data-id=m.id.to_string() data-error=format!("{:.2}", m.error)
-                        cx=format!("{x:.1}") cy=format!("{y:.1}") r="3" fill=colour
-                        tabindex="0" role="button" on:click=move |_| open() on:keydown=on_key>
-                        <title>{format!("{}: {} ({:.2}% error, {:.2} MF)", sweep.name, m.label(), m.error, m.flops as f64 / 1e6)}</title>
-                    </circle>
-                }
-            })
+                },
+                (x, y),
+            ));
+            view! {
+                <circle class="mark" data-testid="edf-mark" data-name=sweep.name.clone()
+                    data-id=m.id.to_string() data-error=format!("{:.2}", m.error)
+                    cx=format!("{x:.1}") cy=format!("{y:.1}") r="3" fill=colour tabindex="0" role="button">
+                    <title>{format!("{}: {} ({:.2}% error, {:.2} MF)", sweep.name, m.label(), m.error, m.flops as f64 / 1e6)}</title>
+                </circle>
+            }
         })
         .collect_view();
+    let ring = move || {
+        pick.with(|p| {
+            let p = p.as_ref()?;
+            let (_, (x, y)) = spots.iter().find(|(s, _)| s == p)?;
+            Some(view! { <circle class="ring" data-testid="edf-picked" cx=format!("{x:.1}") cy=format!("{y:.1}") r="6" /> })
+        })
+    };
+    // The mark an event landed on, as a pick.
+    let picked_by = |target: Option<web_sys::EventTarget>| -> Option<Pick> {
+        let mark = target?
+            .dyn_into::<web_sys::Element>()
+            .ok()?
+            .closest("circle.mark")
+            .ok()??;
+        Some(Pick {
+            sweep: mark.get_attribute("data-name")?,
+            id: mark.get_attribute("data-id")?.parse().ok()?,
+        })
+    };
+    let on_click = move |ev: leptos::ev::MouseEvent| {
+        if let Some(p) = picked_by(ev.target()) {
+            on_pick.run(Some(p));
+        }
+    };
+    let on_key = move |ev: leptos::ev::KeyboardEvent| {
+        if ev.key() == "Enter" || ev.key() == " " {
+            if let Some(p) = picked_by(ev.target()) {
+                ev.prevent_default();
+                on_pick.run(Some(p));
+            }
+        }
+    };
     let legend = comparison
         .sweeps
         .iter()
@@ -919,6 +986,8 @@ fn EdfPlot(
         <figure class="plot">
             <svg
                 data-testid="edf-plot"
+                on:click=on_click
+                on:keydown=on_key
                 viewBox=format!("0 0 {} {}", FRAME.width, FRAME.height)
                 role="img"
                 aria-label="Error EDFs of the shown sweeps"
@@ -926,26 +995,31 @@ fn EdfPlot(
                 <Axes frame=FRAME ticks=Signal::stored((chart.x_ticks, chart.y_ticks)) x_label=x_label y_label="cumulative prob." />
                 {curves}
                 {marks}
+                {ring}
             </svg>
             <figcaption class="legend">"name  n|min|mean (pycls's legend) " {legend}</figcaption>
         </figure>
     }
 }
 
-/// A link that downloads an SVG the CLI would also write (`regnet analyze --svg`).
+/// A link that downloads an SVG the CLI would also write (`regnet analyze --svg`). The
+/// SVG is drawn on the click: `svg` is a lazy memo, so a redraw of the page (a run
+/// landing) does not write it.
 #[component]
 fn DownloadLink(name: &'static str, svg: Memo<Option<String>>) -> impl IntoView {
-    let href = move || {
-        svg.get()
-            .map(|s| {
-                format!(
-                    "data:image/svg+xml;charset=utf-8,{}",
-                    String::from(js_sys::encode_uri_component(&s))
-                )
-            })
-            .unwrap_or_default()
+    let on_click = move |ev: leptos::ev::MouseEvent| {
+        let link = ev
+            .current_target()
+            .and_then(|t| t.dyn_into::<web_sys::Element>().ok());
+        if let (Some(link), Some(svg)) = (link, svg.get_untracked()) {
+            let href = format!(
+                "data:image/svg+xml;charset=utf-8,{}",
+                String::from(js_sys::encode_uri_component(&svg))
+            );
+            let _ = link.set_attribute("href", &href);
+        }
     };
-    view! { <a class="download" download=name href=href data-testid=format!("download-{name}")>{format!("Download {name}")}</a> }
+    view! { <a class="download" download=name href="#" on:click=on_click data-testid=format!("download-{name}")>{format!("Download {name}")}</a> }
 }
 
 #[component]

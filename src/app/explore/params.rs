@@ -5,6 +5,7 @@
 
 use leptos::prelude::*;
 
+use super::cache::PerSweep;
 use super::FRAME;
 use crate::app::plot::Axes;
 use crate::chart::scatter::ScatterChart;
@@ -61,6 +62,7 @@ pub fn ParamPlot(
     on_param: Callback<String>,
 ) -> impl IntoView {
     let names = Memo::new(move |_| sweeps.with(|s| parameters(s)));
+    let ranges = StoredValue::new_local(PerSweep::<Option<GoodRange>>::new());
     let drawn = Memo::new(move |_| {
         let p = param.get();
         sweeps.with(|sweeps| {
@@ -73,7 +75,12 @@ pub fn ParamPlot(
                         .collect()
                 })
                 .collect();
-            let ranges: Vec<Option<GoodRange>> = sweeps.iter().map(|s| good_range(s, &p)).collect();
+            let ranges: Vec<Option<GoodRange>> = ranges.with_value(|cache| {
+                sweeps
+                    .iter()
+                    .map(|s| cache.get(s, &p, |s| good_range(s, &p)))
+                    .collect()
+            });
             let labels: Vec<String> = sweeps.iter().map(|s| s.name.clone()).collect();
             (ScatterChart::new(&series, &FRAME), ranges, labels)
         })

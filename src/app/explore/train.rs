@@ -201,6 +201,7 @@ fn progress_view(q: &Queue) -> impl IntoView {
                     cpu += 1;
                     format!("CPU {cpu}")
                 }
+                Lane::Gpu if w.fallback.is_some() => "WebGPU worker, on the CPU".to_string(),
                 Lane::Gpu => "WebGPU".to_string(),
             };
             let what = match &w.state {
@@ -225,6 +226,7 @@ fn progress_view(q: &Queue) -> impl IntoView {
             view! { <li data-testid="sweep-worker">{format!("{name}: {what}")}</li> }
         })
         .collect_view();
+    let fallback = q.workers.iter().find_map(|w| w.fallback.clone());
     let failures = q
         .jobs
         .iter()
@@ -244,6 +246,7 @@ fn progress_view(q: &Queue) -> impl IntoView {
             <progress data-testid="sweep-progress" max=p.total.to_string() value=p.done.to_string()></progress>
             <p data-testid="sweep-status">{format!("{} of {} models{failed}{rate} ({phase})", p.done, p.total)}</p>
             <ul class="workers">{workers}</ul>
+            {fallback.map(|why| view! { <p class="notice inline" data-testid="sweep-gpu-notice">{why}</p> })}
             <ul class="failures">{failures}</ul>
         </div>
     }
