@@ -1,8 +1,10 @@
 // End-to-end: a sweep trained in the page (/explore, "Train a sweep") on the real
 // release build and a served CIFAR-format archive: two CPU workers train 2 spaces x 3
 // tiny models, each run lands in IndexedDB as it ends, a reload in the middle keeps the
-// finished runs and Start resumes, and a sweep exported from one browser profile and
-// imported into a fresh one draws the same EDF.
+// finished runs and Start resumes, no main-thread task runs over 50 ms while it trains,
+// a mark opens its model's curves, a renamed sweep keeps its runs, and a sweep exported
+// from one browser profile and imported into a fresh one draws the same EDF. A WebGPU
+// worker in a browser without WebGPU trains on the CPU and says so.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { serve, launch, newPage, cifarArchive, watchLongTasks, exported } from './harness.mjs';
