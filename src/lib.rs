@@ -5,6 +5,7 @@ pub mod chart;
 pub mod data;
 pub mod design;
 pub mod explore;
+pub mod fit_view;
 pub mod report;
 pub mod run;
 pub mod site;

@@ -9,6 +9,9 @@ pub const HOME: &str = "/";
 /// The design-space explorer: sweeps compared by their error EDFs.
 pub const EXPLORE: &str = "/explore";
 
+/// Fitting the RegNet rule to any network's per-block widths.
+pub const FIT: &str = "/fit";
+
 /// The site's base path ("" at the root, "/repo" under a sub-path), from the path of
 /// one of the site's top-level files (the app's script, `/repo/playground-1a2b.js`).
 pub fn base_of(asset_path: &str) -> String {
@@ -40,6 +43,7 @@ mod tests {
         assert_eq!(path_of("", HOME), "/");
         assert_eq!(path_of("/repo", HOME), "/repo/");
         assert_eq!(path_of("/repo", EXPLORE), "/repo/explore");
+        assert_eq!(path_of("/repo", FIT), "/repo/fit");
         assert_eq!(path_of("", "/lessons/2"), "/lessons/2");
     }
 }

@@ -47,6 +47,29 @@ fn shape_json_has_the_documented_keys() {
 }
 
 #[test]
+fn fit_finds_a_published_regnets_rule_from_its_block_widths() {
+    // RegNetX-200MF's widths as `regnet shape` prints them, fitted back.
+    let shape = json(&["shape", "--preset", "regnetx-200mf", "--json"]);
+    let widths: Vec<String> = shape["block_widths"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|w| w.to_string())
+        .collect();
+    let v = json(&["fit", "--widths", &widths.join(","), "--json"]);
+    for key in ["d", "w0", "wa", "wm", "e_fit", "block_widths"] {
+        assert!(v.get(key).is_some(), "missing {key}: {v}");
+    }
+    assert_eq!(v["e_fit"], 0.0);
+    assert_eq!(v["block_widths"], shape["block_widths"]);
+    assert_eq!((v["d"].as_u64(), v["w0"].as_u64()), (Some(13), Some(24)));
+    let out = regnet(&["fit", "--widths", "32x2,64x2"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.starts_with("d=4 w0=32 "), "{text}");
+    assert!(text.contains("exact"), "{text}");
+}
+
+#[test]
 fn presets_and_datasets() {
     let y = json(&["shape", "--preset", "regnety-200mf", "--json"]);
     assert_eq!(y["params"], 3_162_996);
@@ -93,6 +116,10 @@ fn bad_input_exits_2_with_one_line() {
         &["shape", "--preset", "resnet50"],
         &["shape", "--preset", "regnetx-200mf", "--dataset", "mnist"],
         &["shape", "--preset", "regnetx-200mf", "--b", "0"],
+        &["fit", "--widths", "32,0,64"],
+        &["fit"],
+        &["fit", "--widths", "32,x"],
+        &["fit", "--widths", "32,64", "--q", "0"],
     ] {
         let out = regnet(args);
         assert_eq!(out.status.code(), Some(2), "{args:?}");

@@ -5,6 +5,7 @@
 mod complexity;
 mod controls;
 mod explore;
+mod fit;
 mod notices;
 mod playground;
 mod plot;
@@ -67,6 +68,7 @@ fn App() -> impl IntoView {
                 // there carry that path.
                 <Route path=path!("/index.html") view=playground::Playground />
                 <Route path=path!("/explore") view=explore::Explore />
+                <Route path=path!("/fit") view=fit::FitPage />
             </Routes>
         </Router>
     }

@@ -39,6 +39,8 @@ pub fn Playground() -> impl IntoView {
                 <strong>"Shape explorer"</strong>
                 " · "
                 <a href=site::path_of(&super::base(), site::EXPLORE) data-testid="nav-explore">"Design-space explorer"</a>
+                " · "
+                <a href=site::path_of(&super::base(), site::FIT) data-testid="nav-fit">"Fit a RegNet"</a>
             </nav>
             <h1>"RegNet design-space playground"</h1>
             <p class="lede">

@@ -114,6 +114,9 @@ pub struct WidthChart {
     pub quantized: String,
     /// x (pixels) of each boundary between stages.
     pub boundaries: Vec<f64>,
+    /// Pixel positions of widths the rule was fitted to (`WidthChart::fitted`), one
+    /// per block.
+    pub given: Vec<(f64, f64)>,
     pub x_ticks: Vec<Tick>,
     pub y_ticks: Vec<Tick>,
 }
@@ -121,12 +124,19 @@ pub struct WidthChart {
 impl WidthChart {
     /// `continuous` and `quantized` have one entry per block, in block order.
     pub fn new(continuous: &[f64], quantized: &[u32], frame: &Frame) -> Self {
+        Self::fitted(continuous, quantized, &[], frame)
+    }
+
+    /// As `new`, with the widths a rule was fitted to drawn as points on the same axes.
+    pub fn fitted(continuous: &[f64], quantized: &[u32], given: &[u32], frame: &Frame) -> Self {
         let n = continuous.len().min(quantized.len());
         let x = Scale::linear((-0.5, n as f64 - 0.5), frame.x_range());
+        let given = &given[..given.len().min(n)];
         let all = continuous[..n]
             .iter()
             .copied()
-            .chain(quantized[..n].iter().map(|w| f64::from(*w)));
+            .chain(quantized[..n].iter().map(|w| f64::from(*w)))
+            .chain(given.iter().map(|w| f64::from(*w)));
         let (lo, hi) = all.fold((f64::MAX, f64::MIN), |(lo, hi), v| (lo.min(v), hi.max(v)));
         let (lo, hi) = if n == 0 {
             (1.0, 2.0)
@@ -168,10 +178,16 @@ impl WidthChart {
                 label: format!("{v}"),
             })
             .collect();
+        let given = given
+            .iter()
+            .enumerate()
+            .map(|(j, w)| (x.map(j as f64), y.map(f64::from(*w))))
+            .collect();
         WidthChart {
             continuous: cont,
             quantized: quant,
             boundaries,
+            given,
             x_ticks,
             y_ticks,
         }

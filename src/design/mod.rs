@@ -4,6 +4,7 @@
 
 pub mod complexity;
 pub mod error;
+pub mod fit;
 pub mod network;
 pub mod numpy;
 pub mod presets;
@@ -12,6 +13,7 @@ pub mod stage;
 
 pub use complexity::Complexity;
 pub use error::ParamError;
+pub use fit::{fit, Fit, FitError};
 pub use network::{BlockLayers, BlockSpec, ConvSpec, Dataset, NetSpec, SeSpec, StemSpec};
 pub use presets::{Preset, MINI_REGNETX, PRESETS, REFERENCE_MODELS, REGNETY_125MF_CIFAR};
 pub use regnet::{Quantized, RegNetParams, RegNetShape, Stage};

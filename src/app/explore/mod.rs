@@ -520,6 +520,8 @@ pub fn Explore() -> impl IntoView {
                 <a href=home>"Shape explorer"</a>
                 " · "
                 <strong>"Design-space explorer"</strong>
+                " · "
+                <a href=site::path_of(&super::base(), site::FIT)>"Fit a RegNet"</a>
             </nav>
             <h1>"Comparing design spaces"</h1>
             <p class="lede">
@@ -586,17 +588,20 @@ pub fn Explore() -> impl IntoView {
                             on_pick=on_pick
                         />
                         <DownloadLink name="edf.svg" svg=edf_svg />
-                        <SummaryTable comparison=c.clone() />
-                        <KsTable comparison=c noise=noise />
                     }
                     .into_any(),
                 }}
+                // The model a mark opens, just under the marks.
                 <detail::ModelDetail
                     sweeps=later
                     pick=pick
                     colours=Signal::derive(move || library.with(|lib| later.with(|s| s.iter().map(|s| colour_of(lib, &s.name)).collect())))
                     on_close=Callback::new(move |()| on_pick.run(None))
                 />
+                {move || comparison.get().ok().filter(|_| !shown.with(Vec::is_empty)).map(|c| view! {
+                    <SummaryTable comparison=c.clone() />
+                    <KsTable comparison=c noise=noise />
+                })}
                 <params::ParamPlot
                     sweeps=later
                     colours=Signal::derive(move || library.with(|lib| later.with(|s| s.iter().map(|s| colour_of(lib, &s.name)).collect())))

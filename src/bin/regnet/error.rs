@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 
 use regnet_playground::data::cifar::DataError;
-use regnet_playground::design::ParamError;
+use regnet_playground::design::{FitError, ParamError};
 use regnet_playground::space::{SampleError, SpaceError};
 use regnet_playground::sweep::SweepError;
 use regnet_playground::train::TrainerError;
@@ -13,6 +13,8 @@ use thiserror::Error;
 pub enum CliError {
     #[error(transparent)]
     Param(#[from] ParamError),
+    #[error(transparent)]
+    Fit(#[from] FitError),
     #[error(transparent)]
     Space(#[from] SpaceError),
     #[error(transparent)]

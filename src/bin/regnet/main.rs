@@ -1,5 +1,5 @@
 //! `regnet`: the design-space core on the command line, one file per subcommand
-//! (`shape.rs`, `sample.rs`, `sweep.rs`, `analyze.rs`, `train.rs`, `bench.rs`); the model flags they share in `args.rs`.
+//! (`shape.rs`, `fit.rs`, `sample.rs`, `sweep.rs`, `analyze.rs`, `train.rs`, `bench.rs`); the model flags they share in `args.rs`.
 
 #[cfg(not(target_arch = "wasm32"))]
 mod analyze;
@@ -9,6 +9,8 @@ mod args;
 mod bench;
 #[cfg(not(target_arch = "wasm32"))]
 mod error;
+#[cfg(not(target_arch = "wasm32"))]
+mod fit;
 #[cfg(not(target_arch = "wasm32"))]
 mod sample;
 #[cfg(not(target_arch = "wasm32"))]
@@ -60,6 +62,9 @@ struct Cli {
 enum Command {
     /// Stages, widths and complexity of one RegNet (pycls's rule, bit for bit).
     Shape(shape::ShapeArgs),
+    /// Fit the quantized linear rule (d, w0, wa, wm) to any network's per-block widths
+    /// (paper section 3.3).
+    Fit(fit::FitArgs),
     /// Draw distinct models from a design space (AnyNetX A..E, RegNetX/Y) within a
     /// complexity band.
     Sample(sample::SampleArgs),
@@ -96,6 +101,7 @@ fn run() -> i32 {
     };
     let result = match cli.command {
         Command::Shape(args) => shape::run(&args),
+        Command::Fit(args) => fit::run(&args),
         Command::Sample(args) => sample::run(&args),
         Command::Sweep(args) => sweep::run(&args),
         Command::Analyze(args) => analyze::run(&args),
