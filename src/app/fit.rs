@@ -7,22 +7,13 @@ use leptos_router::hooks::{use_navigate, use_query_map};
 use leptos_router::params::ParamsMap;
 
 use super::notices::UrlNotice;
-use super::plot::Axes;
+use super::plot::{Axes, FRAME};
 use super::url_state::{go_to_query, Navigate};
-use crate::chart::{Frame, WidthChart};
+use crate::chart::WidthChart;
 use crate::design::fit::{format_widths, parse_widths};
 use crate::design::{fit, Fit};
 use crate::fit_view::{examples, FitState};
 use crate::site;
-
-const FRAME: Frame = Frame {
-    width: 640.0,
-    height: 300.0,
-    left: 52.0,
-    right: 16.0,
-    top: 16.0,
-    bottom: 40.0,
-};
 
 #[component]
 pub fn FitPage() -> impl IntoView {

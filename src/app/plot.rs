@@ -6,7 +6,8 @@ use leptos::prelude::*;
 use crate::chart::{Frame, Tick, WidthChart};
 use crate::report::Report;
 
-const FRAME: Frame = Frame {
+/// The width figure's frame (the fit page draws the same figure).
+pub const FRAME: Frame = Frame {
     width: 640.0,
     height: 300.0,
     left: 52.0,

@@ -71,8 +71,13 @@ test('2 spaces x 3 models on 2 CPU workers: a reload keeps the finished runs, St
   const stored = await curves(page);
   assert.ok(stored.reduce((sum, c) => sum + c.n, 0) >= 2, `stored runs drawn after the reload: ${JSON.stringify(stored)}`);
 
-  await watchLongTasks(page);
   await page.getByTestId('sweep-start').click();
+  // Long tasks are watched once a run has started: before it, Chromium compiles the
+  // two workers' wasm on both of this machine's cores and the page's thread waits for
+  // a core (the training test starts watching after its first steps for the same
+  // reason). From here on the page's own work is measured: steps, landings, redraws.
+  await page.waitForFunction(() => [...document.querySelectorAll('[data-testid=sweep-worker]')].some((e) => / step \d+ of /.test(e.textContent)), null, { timeout: 120_000 });
+  await watchLongTasks(page);
   await page.getByTestId('sweep-status').getByText(/6 of 6 models.*\(done\)/).waitFor({ timeout: 300_000 });
   assert.equal(await done(page), 6);
   const long = await page.evaluate(() => window.__long);

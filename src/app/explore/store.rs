@@ -10,7 +10,8 @@
 //! same code that reads `regnet sweep`'s files.
 
 use idb::{
-    Database, DatabaseEvent, Error, Factory, ObjectStoreParams, Query, Transaction, TransactionMode,
+    Database, DatabaseEvent, Error, Factory, ObjectStore, ObjectStoreParams, Query, Transaction,
+    TransactionMode,
 };
 use serde::{Deserialize, Serialize};
 use wasm_bindgen::JsValue;
@@ -77,6 +78,29 @@ fn explain(e: Error) -> String {
     } else {
         format!("the browser's storage refused the write ({text}); export the runs to keep them")
     }
+}
+
+/// The stored runs of `sweep` in `runs` (the runs store of a transaction), with their
+/// keys.
+async fn runs_of(runs: &ObjectStore, sweep: &str) -> Result<Vec<(JsValue, StoredRun)>, String> {
+    let keys = runs
+        .get_all_keys(None, None)
+        .map_err(explain)?
+        .await
+        .map_err(explain)?;
+    let values = runs
+        .get_all(None, None)
+        .map_err(explain)?
+        .await
+        .map_err(explain)?;
+    Ok(keys
+        .into_iter()
+        .zip(values)
+        .filter_map(|(key, value)| {
+            let run = serde_json::from_str::<StoredRun>(&value.as_string()?).ok()?;
+            (run.sweep == sweep).then_some((key, run))
+        })
+        .collect())
 }
 
 /// Commits `tx` and waits for the end: an aborted transaction (a write over the quota
@@ -222,29 +246,14 @@ impl Store {
             .transaction(&[RUNS, IMPORTS], TransactionMode::ReadWrite)
             .map_err(explain)?;
         let runs = tx.object_store(RUNS).map_err(explain)?;
-        let keys = runs
-            .get_all_keys(None, None)
-            .map_err(explain)?
-            .await
-            .map_err(explain)?;
-        let values = runs
-            .get_all(None, None)
-            .map_err(explain)?
-            .await
-            .map_err(explain)?;
-        for (key, value) in keys.into_iter().zip(values) {
-            let run = value
-                .as_string()
-                .and_then(|t| serde_json::from_str::<StoredRun>(&t).ok());
-            if let Some(mut run) = run.filter(|r| r.sweep == old) {
-                run.origin.get_or_insert_with(|| old.to_string());
-                run.sweep = new.to_string();
-                let text = serde_json::to_string(&run).expect("a run serialises");
-                runs.put(&JsValue::from_str(&text), Some(&key))
-                    .map_err(explain)?
-                    .await
-                    .map_err(explain)?;
-            }
+        for (key, mut run) in runs_of(&runs, old).await? {
+            run.origin.get_or_insert_with(|| old.to_string());
+            run.sweep = new.to_string();
+            let text = serde_json::to_string(&run).expect("a run serialises");
+            runs.put(&JsValue::from_str(&text), Some(&key))
+                .map_err(explain)?
+                .await
+                .map_err(explain)?;
         }
         let imports = tx.object_store(IMPORTS).map_err(explain)?;
         let old_key = JsValue::from_str(old);
@@ -279,27 +288,11 @@ impl Store {
             .transaction(&[RUNS], TransactionMode::ReadWrite)
             .map_err(explain)?;
         let runs = tx.object_store(RUNS).map_err(explain)?;
-        let keys = runs
-            .get_all_keys(None, None)
-            .map_err(explain)?
-            .await
-            .map_err(explain)?;
-        let values = runs
-            .get_all(None, None)
-            .map_err(explain)?
-            .await
-            .map_err(explain)?;
-        for (key, value) in keys.into_iter().zip(values) {
-            let ours = value
-                .as_string()
-                .and_then(|t| serde_json::from_str::<StoredRun>(&t).ok())
-                .is_some_and(|r| r.sweep == sweep);
-            if ours {
-                runs.delete(Query::Key(key))
-                    .map_err(explain)?
-                    .await
-                    .map_err(explain)?;
-            }
+        for (key, _) in runs_of(&runs, sweep).await? {
+            runs.delete(Query::Key(key))
+                .map_err(explain)?
+                .await
+                .map_err(explain)?;
         }
         finish(tx).await
     }
