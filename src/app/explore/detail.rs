@@ -5,7 +5,7 @@
 use leptos::prelude::*;
 
 use super::super::plot::Axes;
-use crate::chart::{CurveChart, Frame};
+use crate::chart::{integer_ticks, CurveChart, Frame, Tick};
 use crate::explore::Pick;
 use crate::run::{EpochPoint, RunCurves};
 use crate::site;
@@ -141,7 +141,16 @@ fn Curve(
         .iter()
         .map(|p| (f64::from(p.epoch), p.value * scale))
         .collect();
-    let chart = CurveChart::new(&xy, f64::from(epochs), None, &FRAME);
+    let mut chart = CurveChart::new(&xy, f64::from(epochs), None, &FRAME);
+    // Epochs are whole: no tick between them.
+    let (x0, x1) = FRAME.x_range();
+    chart.x_ticks = integer_ticks(f64::from(epochs), 6)
+        .into_iter()
+        .map(|e| Tick {
+            at: x0 + (x1 - x0) * e / f64::from(epochs.max(1)),
+            label: format!("{e}"),
+        })
+        .collect();
     let dots = chart
         .points
         .iter()
