@@ -102,6 +102,8 @@ pub fn Explore() -> impl IntoView {
         library.set(loaded);
         match Store::open().await {
             Ok(opened) => {
+                // Usable at once: an import made while the stored runs load is kept.
+                store.set_value(Some(opened.clone()));
                 match opened.load().await {
                     Ok(stored) => {
                         // Imports read again with today's parser; one that no longer
@@ -139,7 +141,6 @@ pub fn Explore() -> impl IntoView {
                     }
                     Err(e) => train_error.set(Some(format!("could not read the stored runs: {e}"))),
                 }
-                store.set_value(Some(opened));
             }
             Err(e) => train_error.set(Some(e)),
         }
@@ -206,16 +207,10 @@ pub fn Explore() -> impl IntoView {
         if !window().confirm_with_message(&asked).unwrap_or(false) {
             return;
         }
-        trained.update(|t| t.retain(|r| r.sweep != name));
-        library.update(|lib| lib.sweeps.retain(|s| s.name != name));
-        let mut next = state.get_untracked();
-        next.show.retain(|n| *n != name);
-        if next.pick.as_ref().is_some_and(|p| p.sweep == name) {
-            next.pick = None;
-        }
-        set_state.run(next);
-        if let Some(store) = store.get_value() {
-            leptos::task::spawn_local(async move {
+        // The store first, then the page: once the sweep is gone from the page it is
+        // gone from the store too, so a reload right after cannot bring it back.
+        leptos::task::spawn_local(async move {
+            if let Some(store) = store.get_value() {
                 let deleted = match store.delete_sweep(&name).await {
                     Ok(()) => store.delete_import(&name).await,
                     Err(e) => Err(e),
@@ -223,8 +218,16 @@ pub fn Explore() -> impl IntoView {
                 if let Err(e) = deleted {
                     list_error.set(Some(e));
                 }
-            });
-        }
+            }
+            trained.update(|t| t.retain(|r| r.sweep != name));
+            library.update(|lib| lib.sweeps.retain(|s| s.name != name));
+            let mut next = state.get_untracked();
+            next.show.retain(|n| *n != name);
+            if next.pick.as_ref().is_some_and(|p| p.sweep == name) {
+                next.pick = None;
+            }
+            set_state.run(next);
+        });
     });
     // Renames a trained or imported sweep here, in the store and in the URL.
     let on_rename = Callback::new(move |old: String| {
@@ -251,27 +254,28 @@ pub fn Explore() -> impl IntoView {
             }
         };
         list_error.set(None);
-        trained.update(|t| {
-            for r in t.iter_mut().filter(|r| r.sweep == old) {
-                r.origin.get_or_insert_with(|| old.clone());
-                r.sweep = new.clone();
-            }
-        });
-        library.update(|lib| {
-            for s in lib.sweeps.iter_mut().filter(|s| s.name == old) {
-                s.name = new.clone();
-            }
-        });
-        let mut next = state.get_untracked();
-        next.rename(&old, &new);
-        set_state.run(next);
-        if let Some(store) = store.get_value() {
-            leptos::task::spawn_local(async move {
+        // The store first, then the page (as for a deletion).
+        leptos::task::spawn_local(async move {
+            if let Some(store) = store.get_value() {
                 if let Err(e) = store.rename_sweep(&old, &new).await {
                     list_error.set(Some(format!("{new} is renamed on this page only: {e}")));
                 }
+            }
+            trained.update(|t| {
+                for r in t.iter_mut().filter(|r| r.sweep == old) {
+                    r.origin.get_or_insert_with(|| old.clone());
+                    r.sweep = new.clone();
+                }
             });
-        }
+            library.update(|lib| {
+                for s in lib.sweeps.iter_mut().filter(|s| s.name == old) {
+                    s.name = new.clone();
+                }
+            });
+            let mut next = state.get_untracked();
+            next.rename(&old, &new);
+            set_state.run(next);
+        });
     });
     // The key of the plan the runner's queue holds.
     let running_plan = StoredValue::new(None::<String>);
@@ -462,14 +466,21 @@ pub fn Explore() -> impl IntoView {
                         next.show.push(sweep.name.clone());
                         // Kept for the next visit (a failure to keep it is said, and the
                         // sweep stays shown).
-                        if let Some(store) = store.get_value() {
-                            let import = Imported {
-                                name: sweep.name.clone(),
-                                text: text.clone(),
-                            };
-                            if let Err(e) = store.put_import(&import).await {
-                                errors.push(format!("{name} is shown but not kept: {e}"));
-                            }
+                        // (Before the page's own store is open, a connection of its own.)
+                        let kept = match store.get_value() {
+                            Some(store) => Ok(store),
+                            None => Store::open().await,
+                        };
+                        let import = Imported {
+                            name: sweep.name.clone(),
+                            text: text.clone(),
+                        };
+                        let kept = match kept {
+                            Ok(store) => store.put_import(&import).await,
+                            Err(e) => Err(e),
+                        };
+                        if let Err(e) = kept {
+                            errors.push(format!("{name} is shown but not kept: {e}"));
                         }
                         library.update(|lib| lib.sweeps.push(sweep));
                     }
