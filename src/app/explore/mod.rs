@@ -419,6 +419,9 @@ pub fn Explore() -> impl IntoView {
     // a few short tasks instead of one long one.
     let later = deferred(shown);
     let latest = deferred(later);
+    let later_colours = Signal::derive(move || {
+        library.with(|lib| later.with(|s| s.iter().map(|s| colour_of(lib, &s.name)).collect()))
+    });
     let comparison: Memo<Result<Comparison, String>> = Memo::new(move |_| {
         let normalize = state.with(|s| {
             s.normalize.map(|measure| Normalize {
@@ -606,7 +609,7 @@ pub fn Explore() -> impl IntoView {
                 <detail::ModelDetail
                     sweeps=later
                     pick=pick
-                    colours=Signal::derive(move || library.with(|lib| later.with(|s| s.iter().map(|s| colour_of(lib, &s.name)).collect())))
+                    colours=later_colours
                     on_close=Callback::new(move |()| on_pick.run(None))
                 />
                 {move || comparison.get().ok().filter(|_| !shown.with(Vec::is_empty)).map(|c| view! {
@@ -615,7 +618,7 @@ pub fn Explore() -> impl IntoView {
                 })}
                 <params::ParamPlot
                     sweeps=later
-                    colours=Signal::derive(move || library.with(|lib| later.with(|s| s.iter().map(|s| colour_of(lib, &s.name)).collect())))
+                    colours=later_colours
                     param=Memo::new(move |_| state.with(|s| s.param.clone()))
                     on_param=Callback::new(move |p: String| {
                         let mut next = state.get_untracked();
