@@ -72,7 +72,7 @@ pub fn Axes(
     frame: Frame,
     /// (x ticks, y ticks).
     ticks: Signal<(Vec<Tick>, Vec<Tick>)>,
-    #[prop(into)] x_label: String,
+    #[prop(into)] x_label: Signal<String>,
     #[prop(into)] y_label: String,
 ) -> impl IntoView {
     let (x0, x1) = frame.x_range();
@@ -103,5 +103,24 @@ pub fn Axes(
         <text class="axis-label" transform=format!("translate(12 {}) rotate(-90)", (y0 + y1) / 2.0) text-anchor="middle">
             {y_label}
         </text>
+    }
+}
+
+/// Groups of SVG marks given as markup, one `<g>` each, keyed by that markup: a redraw
+/// that leaves a group's markup as it was keeps its elements. So a run landing in the
+/// explorer rebuilds its own sweep's marks, not the reference's hundreds (the axes'
+/// domains hold still within a tick step, see `chart::nice_domain`). Text in the markup
+/// must be escaped (`chart::svg::escape`); two non-empty groups are never equal, since
+/// each names its sweep.
+#[component]
+pub fn MarkGroups(groups: Memo<Vec<String>>) -> impl IntoView {
+    view! {
+        <For
+            each=move || groups.get().into_iter().filter(|g| !g.is_empty())
+            key=|g| g.clone()
+            let(markup)
+        >
+            <g inner_html=markup />
+        </For>
     }
 }

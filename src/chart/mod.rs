@@ -96,6 +96,23 @@ fn nice_step(raw: f64) -> f64 {
         .unwrap_or(10.0 * mag)
 }
 
+/// `[lo, hi]` widened outward to whole steps of about `count` ticks (1/2/5 x 10^k).
+/// Data that moves a little inside a step leaves the domain, and so every mark drawn
+/// on it, where it was: a run landing in the explorer redraws only its own marks.
+pub fn nice_domain(lo: f64, hi: f64, count: usize) -> (f64, f64) {
+    let span = hi - lo;
+    if !span.is_finite() || span <= 0.0 {
+        return (lo, hi);
+    }
+    let step = nice_step(span / count.max(1) as f64);
+    // (The nudge keeps a bound that is already a whole step, such as 0.3 / 0.1, there.)
+    let whole = |v: f64| v / step;
+    (
+        (whole(lo) + 1e-9).floor() * step,
+        (whole(hi) - 1e-9).ceil() * step,
+    )
+}
+
 /// Whole-number ticks for `0..=max`, about `count` of them, at 1/2/5 x 10^k steps.
 pub fn integer_ticks(max: f64, count: usize) -> Vec<f64> {
     let step = nice_step((max / count.max(1) as f64).max(1.0));
@@ -364,8 +381,8 @@ impl EdfChart {
         (self.xs.map(e), self.ys.map(f))
     }
 
-    /// `x` fixes the error axis, or `None` to fit every EDF's errors (padded by 2%; 0 to
-    /// 100 without any EDF).
+    /// `x` fixes the error axis, or `None` to fit every EDF's errors (padded by 2% and
+    /// widened to whole tick steps by `nice_domain`; 0 to 100 without any EDF).
     pub fn new(edfs: &[&Edf], x: Option<(f64, f64)>, frame: &Frame) -> Self {
         let x_dom = x.unwrap_or_else(|| {
             if edfs.is_empty() {
@@ -378,7 +395,7 @@ impl EdfChart {
                 .map(|(e, _)| e)
                 .fold(f64::NEG_INFINITY, f64::max);
             let pad = ((hi - lo) * 0.02).max(0.5);
-            (lo - pad, hi + pad)
+            nice_domain(lo - pad, hi + pad, 6)
         });
         let xs = Scale::linear(x_dom, frame.x_range());
         let ys = Scale::linear((0.0, 1.0), frame.y_range());
@@ -491,6 +508,24 @@ mod tests {
         {
             assert!(t.at.is_finite(), "{t:?}");
         }
+    }
+
+    #[test]
+    fn nice_domains_cover_the_data_in_whole_steps_and_hold_still() {
+        assert_eq!(nice_domain(13.2, 88.7, 6), (0.0, 100.0));
+        let (lo, hi) = nice_domain(0.3, 0.71, 5);
+        assert!(
+            (lo - 0.3).abs() < 1e-12 && (hi - 0.8).abs() < 1e-12,
+            "{lo} {hi}"
+        );
+        // A new extreme inside the same step leaves the domain as it was.
+        assert_eq!(nice_domain(13.2, 91.4, 6), nice_domain(13.2, 88.7, 6));
+        assert_eq!(nice_domain(5.0, 5.0, 6), (5.0, 5.0));
+        let edf = Edf::new(&[21.3, 34.8]).unwrap();
+        let chart = EdfChart::new(&[&edf], None, &FRAME);
+        let labels: Vec<&str> = chart.x_ticks.iter().map(|t| t.label.as_str()).collect();
+        assert_eq!(labels.first(), Some(&"20"), "{labels:?}");
+        assert_eq!(labels.last(), Some(&"40"), "{labels:?}");
     }
 
     #[test]

@@ -3,7 +3,7 @@
 //! parameter's axis. Widths, flops and the like spread over orders of magnitude, so
 //! their axis is log2 when every value is positive and they span a factor of 8 or more.
 
-use super::{labelled_ticks, Frame, Scale, Tick};
+use super::{labelled_ticks, nice_domain, Frame, Scale, Tick};
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct ScatterChart {
@@ -67,14 +67,17 @@ impl ScatterChart {
             (lo, hi, e_lo, e_hi) = (0.0, 1.0, 0.0, 100.0);
         }
         let log = lo > 0.0 && hi / lo >= 8.0;
+        // Linear domains are padded by 5% and widened to whole tick steps (see
+        // `nice_domain`).
+        let pad = ((hi - lo) * 0.05).max(0.5);
+        let x_dom = nice_domain(lo - pad, hi + pad, 5);
         let xs = if log {
             Scale::log2((lo / 1.1, hi * 1.1), frame.x_range())
         } else {
-            let pad = ((hi - lo) * 0.05).max(0.5);
-            Scale::linear((lo - pad, hi + pad), frame.x_range())
+            Scale::linear(x_dom, frame.x_range())
         };
         let e_pad = ((e_hi - e_lo) * 0.05).max(0.5);
-        let y_dom = (e_lo - e_pad, e_hi + e_pad);
+        let y_dom = nice_domain(e_lo - e_pad, e_hi + e_pad, 5);
         let ys = Scale::linear(y_dom, frame.y_range());
         let x_ticks = if log {
             decade_ticks(lo / 1.1, hi * 1.1)
@@ -85,8 +88,7 @@ impl ScatterChart {
                 })
                 .collect()
         } else {
-            let pad = ((hi - lo) * 0.05).max(0.5);
-            labelled_ticks((lo - pad, hi + pad), 5, &xs, 2)
+            labelled_ticks(x_dom, 5, &xs, 2)
         };
         let points = series
             .iter()

@@ -14,6 +14,8 @@ mod runner;
 mod store;
 mod train;
 
+use std::fmt::Write;
+
 use leptos::prelude::*;
 use leptos_router::hooks::{use_navigate, use_query_map};
 use leptos_router::params::ParamsMap;
@@ -22,9 +24,9 @@ use wasm_bindgen_futures::JsFuture;
 use web_sys::HtmlInputElement;
 
 use super::notices::UrlNotice;
-use super::plot::Axes;
+use super::plot::{Axes, MarkGroups};
 use super::url_state::{go_to_query, Navigate};
-use crate::chart::svg::{edf_plot, search_plot, PALETTE};
+use crate::chart::svg::{edf_plot, escape, search_plot, PALETTE};
 use crate::chart::{EdfChart, Frame, SearchChart};
 use crate::explore::{
     check_sweep_name, reference_url, ExploreState, Pick, MAX_BINS, REFERENCE, REFERENCE_NOISE,
@@ -432,6 +434,14 @@ pub fn Explore() -> impl IntoView {
         });
         shown.with(|sweeps| compare(sweeps, normalize).map_err(|e| e.to_string()))
     });
+    // What the results show: nothing, the comparison's error, or the EDF plot. The
+    // plot redraws its own parts, so a landing run does not rebuild it.
+    let showing = Memo::new(move |_| {
+        if shown.with(Vec::is_empty) {
+            return None;
+        }
+        Some(comparison.with(|c| c.as_ref().map(|_| ()).map_err(Clone::clone)))
+    });
     let noise: Memo<Option<SeedNoise>> = Memo::new(move |_| {
         library.with(|lib| {
             let first = lib.noise.first()?;
@@ -585,19 +595,21 @@ pub fn Explore() -> impl IntoView {
                     </div>
                 </Show>
                 <p class="recipe">"Reference sweep: " {REFERENCE_RECIPE} "."</p>
-                {move || match comparison.get() {
-                    _ if shown.with(Vec::is_empty) => {
-                        view! { <p>"No sweep shown: tick one on the left."</p> }.into_any()
-                    }
-                    Err(e) => {
+                {move || match showing.get() {
+                    None => view! { <p>"No sweep shown: tick one on the left."</p> }.into_any(),
+                    Some(Err(e)) => {
                         view! { <div class="error" role="alert" data-testid="compare-error">{e}</div> }.into_any()
                     }
-                    Ok(c) => view! {
+                    Some(Ok(())) => view! {
                         <EdfPlot
-                            comparison=c.clone()
-                            sweeps=shown.get()
-                            normalize=normalize.get()
-                            colours=library.with(|lib| c.sweeps.iter().map(|s| colour_of(lib, &s.name)).collect())
+                            comparison=comparison
+                            sweeps=shown
+                            normalize=normalize
+                            colours=Signal::derive(move || {
+                                library.with(|lib| comparison.with(|c| {
+                                    c.iter().flat_map(|c| &c.sweeps).map(|s| colour_of(lib, &s.name)).collect()
+                                }))
+                            })
                             pick=pick
                             on_pick=on_pick
                         />
@@ -884,84 +896,108 @@ fn NormalizeControls(
 }
 
 /// The EDFs overlaid; each curve carries its sweep's name, n, min and mean as data.
+/// Each part redraws on its own: a run landing rebuilds its sweep's curve and marks,
+/// and the other sweeps' marks stay as they are (see `MarkGroups`).
 #[component]
 fn EdfPlot(
-    comparison: Comparison,
+    /// Drawn while it is `Ok`.
+    comparison: Memo<Result<Comparison, String>>,
     /// The shown sweeps (the comparison's order): their models are the marks.
-    sweeps: Vec<Sweep>,
-    normalize: Option<Measure>,
-    colours: Vec<&'static str>,
+    sweeps: Memo<Vec<Sweep>>,
+    normalize: Memo<Option<Measure>>,
+    /// One per compared sweep.
+    colours: Signal<Vec<&'static str>>,
     /// The open model, ringed; a click (or Enter) on a mark opens its model.
     pick: Memo<Option<Pick>>,
     on_pick: Callback<Option<Pick>>,
 ) -> impl IntoView {
-    let edfs: Vec<&crate::stats::Edf> = comparison.edfs.iter().collect();
-    let chart = EdfChart::new(&edfs, None, &FRAME);
-    let x_label = match normalize {
+    let chart = Memo::new(move |_| {
+        comparison.with(|c| {
+            let edfs: Vec<&crate::stats::Edf> = c.iter().flat_map(|c| &c.edfs).collect();
+            EdfChart::new(&edfs, None, &FRAME)
+        })
+    });
+    let x_label = Signal::derive(move || match normalize.get() {
         Some(m) => format!("error (%), normalised by {}", m.name()),
         None => "error (%)".to_string(),
-    };
-    let curves = comparison
-        .sweeps
-        .iter()
-        .zip(&chart.paths)
-        .enumerate()
-        .map(|(i, (s, path))| {
-            let colour = colours.get(i).copied().unwrap_or(PALETTE[0]);
-            view! {
-                <path
-                    class="edf"
-                    data-testid="edf-curve"
-                    data-name=s.name.clone()
-                    data-n=s.n.to_string()
-                    data-min=format!("{:.2}", s.min)
-                    data-mean=format!("{:.2}", s.mean)
-                    d=path.clone()
-                    stroke=colour
-                >
-                    <title>{format!("{}: n = {}, min {:.1}%, mean {:.1}%, median {:.1}%", s.name, s.n, s.min, s.mean, s.median)}</title>
-                </path>
-            }
+    });
+    let colour = move |i: usize| colours.with(|c| c.get(i).copied().unwrap_or(PALETTE[0]));
+    let curves = move || {
+        comparison.with(|c| {
+            chart.with(|chart| {
+                c.iter()
+                    .flat_map(|c| &c.sweeps)
+                    .zip(&chart.paths)
+                    .enumerate()
+                    .map(|(i, (s, path))| {
+                        view! {
+                            <path
+                                class="edf"
+                                data-testid="edf-curve"
+                                data-name=s.name.clone()
+                                data-n=s.n.to_string()
+                                data-min=format!("{:.2}", s.min)
+                                data-mean=format!("{:.2}", s.mean)
+                                d=path.clone()
+                                stroke=colour(i)
+                            >
+                                <title>{format!("{}: n = {}, min {:.1}%, mean {:.1}%, median {:.1}%", s.name, s.n, s.min, s.mean, s.median)}</title>
+                            </path>
+                        }
+                    })
+                    .collect_view()
+            })
         })
-        .collect_view();
+    };
     // One mark per model on its sweep's EDF: hovering names the model and its error;
     // a click (or Enter) opens its details and curves below the plot. One listener on
-    // the plot serves every mark, and the open model's ring is one element, so a
-    // redraw builds plain circles only.
-    let place = |e: f64, f: f64| chart.point(e, f);
-    let mut spots: Vec<(Pick, (f64, f64))> = vec![];
-    let marks = sweeps
-        .iter()
-        .zip(&comparison.edfs)
-        .enumerate()
-        .flat_map(|(i, (sweep, edf))| {
-            let colour = colours.get(i).copied().unwrap_or(PALETTE[0]);
-            sweep.models.iter().map(move |m| (sweep, edf, colour, m))
+    // the plot serves every mark, and the open model's ring is one element.
+    let marks = Memo::new(move |_| {
+        comparison.with(|c| {
+            let Ok(c) = c else { return vec![] };
+            chart.with(|chart| {
+                sweeps.with(|sweeps| {
+                    sweeps
+                        .iter()
+                        .zip(&c.edfs)
+                        .enumerate()
+                        .map(|(i, (sweep, edf))| {
+                            let name = escape(&sweep.name);
+                            let fill = colour(i);
+                            let mut group = String::new();
+                            for m in &sweep.models {
+                                let (x, y) = chart.point(m.error, edf.at(m.error));
+                                let _ = write!(
+                                    group,
+                                    r#"<circle class="mark" data-testid="edf-mark" data-name="{name}" data-id="{}" data-error="{:.2}" cx="{x:.1}" cy="{y:.1}" r="3" fill="{fill}" tabindex="0" role="button"><title>{name}: {} ({:.2}% error, {:.2} MF)</title></circle>"#,
+                                    m.id,
+                                    m.error,
+                                    escape(&m.label()),
+                                    m.error,
+                                    m.flops as f64 / 1e6
+                                );
+                            }
+                            group
+                        })
+                        .collect()
+                })
+            })
         })
-        .map(|(sweep, edf, colour, m)| {
-            let (x, y) = place(m.error, edf.at(m.error));
-            spots.push((
-                Pick {
-                    sweep: sweep.name.clone(),
-                    id: m.id,
-                },
-                (x, y),
-            ));
-            view! {
-                <circle class="mark" data-testid="edf-mark" data-name=sweep.name.clone()
-                    data-id=m.id.to_string() data-error=format!("{:.2}", m.error)
-                    cx=format!("{x:.1}") cy=format!("{y:.1}") r="3" fill=colour tabindex="0" role="button">
-                    <title>{format!("{}: {} ({:.2}% error, {:.2} MF)", sweep.name, m.label(), m.error, m.flops as f64 / 1e6)}</title>
-                </circle>
-            }
-        })
-        .collect_view();
+    });
     let ring = move || {
-        pick.with(|p| {
-            let p = p.as_ref()?;
-            let (_, (x, y)) = spots.iter().find(|(s, _)| s == p)?;
-            Some(view! { <circle class="ring" data-testid="edf-picked" cx=format!("{x:.1}") cy=format!("{y:.1}") r="6" /> })
-        })
+        let p = pick.get()?;
+        let (x, y) = comparison.with(|c| {
+            let c = c.as_ref().ok()?;
+            sweeps.with(|sweeps| {
+                let i = sweeps.iter().position(|s| s.name == p.sweep)?;
+                let m = sweeps[i].model(p.id)?;
+                let edf = c.edfs.get(i)?;
+                Some(chart.with(|chart| chart.point(m.error, edf.at(m.error))))
+            })
+        })?;
+        Some(
+            view! { <circle class="ring" data-testid="edf-picked" cx=format!("{x:.1}") cy=format!("{y:.1}") r="6" /> },
+        )
     };
     // The mark an event landed on, as a pick.
     let picked_by = |target: Option<web_sys::EventTarget>| -> Option<Pick> {
@@ -988,19 +1024,20 @@ fn EdfPlot(
             }
         }
     };
-    let legend = comparison
-        .sweeps
-        .iter()
-        .zip(&comparison.edfs)
-        .enumerate()
-        .map(|(i, (s, edf))| {
-            let colour = colours.get(i).copied().unwrap_or(PALETTE[0]);
-            view! {
-                <span class="key"><span class="swatch" style=format!("background:{colour}")></span>
-                    {format!("{}  {}", s.name, edf.legend())}</span>
-            }
+    let legend = move || {
+        comparison.with(|c| {
+            c.iter()
+                .flat_map(|c| c.sweeps.iter().zip(&c.edfs))
+                .enumerate()
+                .map(|(i, (s, edf))| {
+                    view! {
+                        <span class="key"><span class="swatch" style=format!("background:{}", colour(i))></span>
+                            {format!("{}  {}", s.name, edf.legend())}</span>
+                    }
+                })
+                .collect_view()
         })
-        .collect_view();
+    };
     view! {
         <figure class="plot">
             <svg
@@ -1011,9 +1048,9 @@ fn EdfPlot(
                 role="img"
                 aria-label="Error EDFs of the shown sweeps"
             >
-                <Axes frame=FRAME ticks=Signal::stored((chart.x_ticks, chart.y_ticks)) x_label=x_label y_label="cumulative prob." />
+                <Axes frame=FRAME ticks=Signal::derive(move || chart.with(|c| (c.x_ticks.clone(), c.y_ticks.clone()))) x_label=x_label y_label="cumulative prob." />
                 {curves}
-                {marks}
+                <MarkGroups groups=marks />
                 {ring}
             </svg>
             <figcaption class="legend">"name  n|min|mean (pycls's legend) " {legend}</figcaption>

@@ -3,13 +3,15 @@
 //! sweep's good range from pycls's bootstrap shaded and its median marked: where in a
 //! space the good models are.
 
+use std::fmt::Write;
+
 use leptos::prelude::*;
 
 use super::cache::PerSweep;
 use super::FRAME;
-use crate::app::plot::Axes;
+use crate::app::plot::{Axes, MarkGroups};
 use crate::chart::scatter::ScatterChart;
-use crate::chart::svg::PALETTE;
+use crate::chart::svg::{escape, PALETTE};
 use crate::stats::GoodRange;
 use crate::sweep::Sweep;
 
@@ -85,6 +87,55 @@ pub fn ParamPlot(
             (ScatterChart::new(&series, &FRAME), ranges, labels)
         })
     });
+    let colour = move |i: usize| colours.with(|c| c.get(i).copied().unwrap_or(PALETTE[0]));
+    let x_label = Signal::derive(move || {
+        let p = param.get();
+        if drawn.with(|(c, _, _)| c.log) {
+            format!("{p} (log scale)")
+        } else {
+            p
+        }
+    });
+    let bands = move || {
+        drawn.with(|(chart, ranges, labels)| {
+            let (bottom, top) = FRAME.y_range();
+            ranges.iter().enumerate().filter_map(|(i, r)| {
+                let r = (*r)?;
+                let (x0, x1, xm) = (chart.x(r.low), chart.x(r.high), chart.x(r.median));
+                Some(view! {
+                    <rect class="good-range" data-testid="good-range" data-name=labels[i].clone()
+                        data-low=format!("{}", r.low) data-high=format!("{}", r.high)
+                        x=format!("{:.1}", x0.min(x1)) y=format!("{top:.1}") width=format!("{:.1}", (x1 - x0).abs().max(1.0))
+                        height=format!("{:.1}", bottom - top) fill=colour(i)>
+                        <title>{format!("{}: good range {:.3} to {:.3}, median {:.3}", labels[i], r.low, r.high, r.median)}</title>
+                    </rect>
+                    <line class="good-median" x1=format!("{xm:.1}") x2=format!("{xm:.1}") y1=format!("{top:.1}") y2=format!("{bottom:.1}") stroke=colour(i) />
+                })
+            }).collect_view()
+        })
+    };
+    // Each sweep's dots as one group of markup, so a landing run redraws its own only.
+    let points = Memo::new(move |_| {
+        drawn.with(|(chart, _, labels)| {
+            chart
+                .points
+                .iter()
+                .zip(labels)
+                .enumerate()
+                .map(|(i, (pts, name))| {
+                    let mut group = format!("<title>{}</title>", escape(name));
+                    for (x, y) in pts {
+                        let _ = write!(
+                            group,
+                            r#"<circle class="point" cx="{x:.1}" cy="{y:.1}" r="2.5" fill="{}"/>"#,
+                            colour(i)
+                        );
+                    }
+                    group
+                })
+                .collect()
+        })
+    });
     view! {
         <figure class="plot" data-testid="param-plot">
             <label class="param">
@@ -94,37 +145,12 @@ pub fn ParamPlot(
                     {move || names.get().into_iter().map(|n| view! { <option value=n.clone()>{n.clone()}</option> }).collect_view()}
                 </select>
             </label>
-            {move || {
-                let (chart, ranges, labels) = drawn.get();
-                let (bottom, top) = FRAME.y_range();
-                let colour = |i: usize| colours.with(|c| c.get(i).copied().unwrap_or(PALETTE[0]));
-                let bands = ranges.iter().enumerate().filter_map(|(i, r)| {
-                    let r = (*r)?;
-                    let (x0, x1, xm) = (chart.x(r.low), chart.x(r.high), chart.x(r.median));
-                    Some(view! {
-                        <rect class="good-range" data-testid="good-range" data-name=labels[i].clone()
-                            data-low=format!("{}", r.low) data-high=format!("{}", r.high)
-                            x=format!("{:.1}", x0.min(x1)) y=format!("{top:.1}") width=format!("{:.1}", (x1 - x0).abs().max(1.0))
-                            height=format!("{:.1}", bottom - top) fill=colour(i)>
-                            <title>{format!("{}: good range {:.3} to {:.3}, median {:.3}", labels[i], r.low, r.high, r.median)}</title>
-                        </rect>
-                        <line class="good-median" x1=format!("{xm:.1}") x2=format!("{xm:.1}") y1=format!("{top:.1}") y2=format!("{bottom:.1}") stroke=colour(i) />
-                    })
-                }).collect_view();
-                let points = chart.points.iter().enumerate().map(|(i, pts)| {
-                    pts.iter().map(|&(x, y)| view! {
-                        <circle class="point" cx=format!("{x:.1}") cy=format!("{y:.1}") r="2.5" fill=colour(i) />
-                    }).collect_view()
-                }).collect_view();
-                let x_label = if chart.log { format!("{} (log scale)", param.get()) } else { param.get() };
-                view! {
-                    <svg viewBox=format!("0 0 {} {}", FRAME.width, FRAME.height) role="img" aria-label="Error against a parameter">
-                        <Axes frame=FRAME ticks=Signal::stored((chart.x_ticks.clone(), chart.y_ticks.clone())) x_label=x_label y_label="error (%)" />
-                        {bands}
-                        {points}
-                    </svg>
-                }
-            }}
+            <svg viewBox=format!("0 0 {} {}", FRAME.width, FRAME.height) role="img" aria-label="Error against a parameter">
+                <Axes frame=FRAME ticks=Signal::derive(move || drawn.with(|(c, _, _)| (c.x_ticks.clone(), c.y_ticks.clone())))
+                    x_label=x_label y_label="error (%)" />
+                {bands}
+                <MarkGroups groups=points />
+            </svg>
             <figcaption>
                 "Each dot is a trained model. The shaded band is the sweep's good range (pycls's bootstrap: the best model of each of 2,500 random quarters of the sweep; the band holds the middle 95% of their values) and the line its median."
             </figcaption>
