@@ -12,6 +12,18 @@ pub const EXPLORE: &str = "/explore";
 /// Fitting the RegNet rule to any network's per-block widths.
 pub const FIT: &str = "/fit";
 
+/// The published models side by side (the pycls model zoo beside our complexity).
+pub const MODELS: &str = "/models";
+
+/// Every page, as (route, name, test id of its link), in the order the navigation
+/// lists them.
+pub const PAGES: [(&str, &str, &str); 4] = [
+    (HOME, "Shape explorer", "nav-home"),
+    (EXPLORE, "Design-space explorer", "nav-explore"),
+    (FIT, "Fit a RegNet", "nav-fit"),
+    (MODELS, "Published models", "nav-models"),
+];
+
 /// The site's base path ("" at the root, "/repo" under a sub-path), from the path of
 /// one of the site's top-level files (the app's script, `/repo/playground-1a2b.js`).
 pub fn base_of(asset_path: &str) -> String {
@@ -44,6 +56,7 @@ mod tests {
         assert_eq!(path_of("/repo", HOME), "/repo/");
         assert_eq!(path_of("/repo", EXPLORE), "/repo/explore");
         assert_eq!(path_of("/repo", FIT), "/repo/fit");
+        assert_eq!(path_of("/repo", MODELS), "/repo/models");
         assert_eq!(path_of("", "/lessons/2"), "/lessons/2");
     }
 }

@@ -70,6 +70,19 @@ fn fit_finds_a_published_regnets_rule_from_its_block_widths() {
 }
 
 #[test]
+fn shape_gives_every_published_regnet_its_published_complexity() {
+    // The published-models page shows these same numbers (`design::published`).
+    let models = regnet_playground::design::published::published().unwrap();
+    let regnets: Vec<_> = models.iter().filter(|m| m.preset().is_some()).collect();
+    assert_eq!(regnets.len(), 24);
+    for m in regnets {
+        let v = json(&["shape", "--preset", &m.model, "--json"]);
+        let got = ["flops", "params", "acts"].map(|k| v[k].as_u64().unwrap());
+        assert_eq!(got, [m.flops, m.params, m.acts], "{}", m.model);
+    }
+}
+
+#[test]
 fn presets_and_datasets() {
     let y = json(&["shape", "--preset", "regnety-200mf", "--json"]);
     assert_eq!(y["params"], 3_162_996);

@@ -6,6 +6,7 @@ use leptos::prelude::*;
 use leptos_router::hooks::{use_navigate, use_query_map};
 use leptos_router::params::ParamsMap;
 
+use super::nav::SiteNav;
 use super::notices::UrlNotice;
 use super::plot::{Axes, FRAME};
 use super::url_state::{go_to_query, Navigate};
@@ -56,20 +57,10 @@ pub fn FitPage() -> impl IntoView {
             set_state(next);
         }
     };
-    let base = super::base();
-    let (home, explore) = (
-        site::path_of(&base, site::HOME),
-        site::path_of(&base, site::EXPLORE),
-    );
+    let home = site::path_of(&super::base(), site::HOME);
     view! {
         <header>
-            <nav class="site-nav">
-                <a href=home.clone()>"Shape explorer"</a>
-                " · "
-                <a href=explore>"Design-space explorer"</a>
-                " · "
-                <strong>"Fit a RegNet"</strong>
-            </nav>
+            <SiteNav current=site::FIT />
             <h1>"Fit a RegNet to any network"</h1>
             <p class="lede">
                 "Give a network's width block by block. The fit finds the RegNet rule (d, w0, wa, wm) whose quantized "

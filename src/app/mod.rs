@@ -6,9 +6,11 @@ mod complexity;
 mod controls;
 mod explore;
 mod fit;
+mod nav;
 mod notices;
 mod playground;
 mod plot;
+mod published;
 mod stages;
 mod train;
 mod url_state;
@@ -69,6 +71,7 @@ fn App() -> impl IntoView {
                 <Route path=path!("/index.html") view=playground::Playground />
                 <Route path=path!("/explore") view=explore::Explore />
                 <Route path=path!("/fit") view=fit::FitPage />
+                <Route path=path!("/models") view=published::PublishedPage />
             </Routes>
         </Router>
     }

@@ -5,6 +5,7 @@ use leptos::prelude::*;
 
 use super::complexity::ComplexityPanel;
 use super::controls::{Controls, CopyLink};
+use super::nav::SiteNav;
 use super::notices::{ErrorBanner, SpaceNotes, UrlNotice};
 use super::plot::WidthPlot;
 use super::stages::StageTable;
@@ -35,13 +36,7 @@ pub fn Playground() -> impl IntoView {
 
     view! {
         <header>
-            <nav class="site-nav">
-                <strong>"Shape explorer"</strong>
-                " · "
-                <a href=site::path_of(&super::base(), site::EXPLORE) data-testid="nav-explore">"Design-space explorer"</a>
-                " · "
-                <a href=site::path_of(&super::base(), site::FIT) data-testid="nav-fit">"Fit a RegNet"</a>
-            </nav>
+            <SiteNav current=site::HOME />
             <h1>"RegNet design-space playground"</h1>
             <p class="lede">
                 "A RegNet's widths follow one line, u"<sub>"j"</sub>" = w"<sub>"0"</sub>" + w"<sub>"a"</sub>

@@ -16,9 +16,11 @@ pub struct ScatterChart {
     xs: Scale,
 }
 
-/// A tick label without trailing zeros, in M for millions ("3.5M").
+/// A tick label without trailing zeros, in M for millions and G for billions ("3.5M").
 fn label(v: f64) -> String {
-    let (v, unit) = if v.abs() >= 1e6 {
+    let (v, unit) = if v.abs() >= 1e9 {
+        (v / 1e9, "G")
+    } else if v.abs() >= 1e6 {
         (v / 1e6, "M")
     } else {
         (v, "")

@@ -8,6 +8,7 @@ pub mod fit;
 pub mod network;
 pub mod numpy;
 pub mod presets;
+pub mod published;
 pub mod regnet;
 pub mod stage;
 

@@ -23,6 +23,7 @@ use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::JsFuture;
 use web_sys::HtmlInputElement;
 
+use super::nav::SiteNav;
 use super::notices::UrlNotice;
 use super::plot::{Axes, MarkGroups};
 use super::url_state::{go_to_query, Navigate};
@@ -537,16 +538,9 @@ pub fn Explore() -> impl IntoView {
         })
     });
 
-    let home = site::path_of(&super::base(), site::HOME);
     view! {
         <header>
-            <nav class="site-nav">
-                <a href=home>"Shape explorer"</a>
-                " · "
-                <strong>"Design-space explorer"</strong>
-                " · "
-                <a href=site::path_of(&super::base(), site::FIT)>"Fit a RegNet"</a>
-            </nav>
+            <SiteNav current=site::EXPLORE />
             <h1>"Comparing design spaces"</h1>
             <p class="lede">
                 "A design space is a population of models. The paper compares two spaces by sampling models from each, "
