@@ -18,10 +18,16 @@
 // Asset links are absolute under $PUBLIC_URL (default "/"): set it to the sub-path a
 // site is deployed under ("/repo/"). The site is written to DIST.staging and swapped
 // in whole, so a failed build leaves the last good DIST in place.
+//
+//   PUBLIC_URL=/sub/ node scripts/package-site.mjs --from DIST --out OTHER
+//
+// writes the same site for another sub-path without rebuilding it: DIST's packaged
+// programs, styles and records copied, index.html written again (the end-to-end tests
+// run the same build under a sub-path this way).
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { copyFile, cp, mkdir, readFile, realpath, rename, rm, symlink, writeFile } from 'node:fs/promises';
+import { copyFile, cp, mkdir, readdir, readFile, realpath, rename, rm, symlink, writeFile } from 'node:fs/promises';
 import { basename, extname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs, promisify } from 'node:util';
@@ -30,14 +36,16 @@ const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const run = promisify(execFile);
 
 const { values: args } = parseArgs({
-  options: { page: { type: 'string' }, worker: { type: 'string' }, out: { type: 'string' } },
+  options: { page: { type: 'string' }, worker: { type: 'string' }, out: { type: 'string' }, from: { type: 'string' } },
 });
-for (const name of ['page', 'worker', 'out']) {
+const programs = args.from ? [] : ['page', 'worker'];
+for (const name of [...programs, 'out']) {
   if (!args[name]) fail(`--${name} is required`);
 }
-for (const name of ['page', 'worker']) {
+for (const name of programs) {
   if (!existsSync(args[name])) fail(`no ${name} build at ${args[name]}: run its cargo build first`);
 }
+if (args.from && !existsSync(join(args.from, 'index.html'))) fail(`no site at ${args.from}: package it first`);
 const publicUrl = (process.env.PUBLIC_URL || '/').replace(/\/?$/, '/');
 if (!publicUrl.startsWith('/')) fail(`PUBLIC_URL must be an absolute path, not ${publicUrl}`);
 
@@ -49,9 +57,7 @@ await rm(scratch, { recursive: true, force: true });
 await mkdir(stage, { recursive: true });
 await mkdir(scratch, { recursive: true });
 
-const [page] = await Promise.all([packagePage(args.page), packageWorker(args.worker)]);
-const style = await hashedCopy(join(ROOT, 'public/style.css'));
-const icon = await hashedCopy(join(ROOT, 'public/favicon.svg'));
+const { page, style, icon } = args.from ? await copiedSite(resolve(args.from)) : await packagedSite();
 const head = [
   `<link rel="stylesheet" href="${publicUrl}${style.name}" integrity="${style.integrity}"/>`,
   `<link rel="icon" href="${publicUrl}${icon.name}" integrity="${icon.integrity}"/>`,
@@ -66,16 +72,45 @@ const template = await readFile(join(ROOT, 'index.html'), 'utf8');
 const MARK = '<!-- the app: scripts/package-site.mjs -->';
 if (!template.includes(MARK)) fail(`index.html lacks the line ${MARK}`);
 await writeFile(join(stage, 'index.html'), template.replace(MARK, head));
+// GitHub Pages answers an unknown path with 404.html: the same page, so every route's
+// link loads the app (which shows its not-found view where it has no page).
+await writeFile(join(stage, '404.html'), template.replace(MARK, head));
 await linkData();
-// The reference sweep's run records, under their own names: the page fetches them.
-if (existsSync(join(ROOT, 'public/sweeps'))) {
-  await cp(join(ROOT, 'public/sweeps'), join(stage, 'sweeps'), { recursive: true });
-}
 
 await rm(out, { recursive: true, force: true });
 await rename(stage, out);
 await rm(scratch, { recursive: true, force: true });
 console.log(`site written to ${out} (assets under ${publicUrl})`);
+
+/** Both programs built into the site, and the styles and icon copied under hashed names. */
+async function packagedSite() {
+  const [page] = await Promise.all([packagePage(args.page), packageWorker(args.worker)]);
+  const style = await hashedCopy(join(ROOT, 'public/style.css'));
+  const icon = await hashedCopy(join(ROOT, 'public/favicon.svg'));
+  // The reference sweep's run records, under their own names: the page fetches them.
+  if (existsSync(join(ROOT, 'public/sweeps'))) {
+    await cp(join(ROOT, 'public/sweeps'), join(stage, 'sweeps'), { recursive: true });
+  }
+  return { page, style, icon };
+}
+
+/** The packaged site in `from`, copied as it is (but for index.html and the data link). */
+async function copiedSite(from) {
+  const names = await readdir(from);
+  for (const name of names.filter((n) => !['index.html', '404.html', 'data'].includes(n))) {
+    await cp(join(from, name), join(stage, name), { recursive: true });
+  }
+  const one = async (pattern) => {
+    const name = names.find((n) => pattern.test(n));
+    if (!name) fail(`${from} has no file like ${pattern}`);
+    return described(join(stage, name));
+  };
+  return {
+    page: { js: await one(/^playground-[0-9a-f]{16}\.js$/), wasm: await one(/^playground-[0-9a-f]{16}_bg\.wasm$/) },
+    style: await one(/^style-[0-9a-f]{16}\.css$/),
+    icon: await one(/^favicon-[0-9a-f]{16}\.svg$/),
+  };
+}
 
 function fail(message) {
   console.error(`package-site: ${message}`);

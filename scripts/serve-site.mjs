@@ -2,9 +2,10 @@
 // benchmarks through tests/e2e/harness.mjs): unknown paths get index.html, so the
 // app's client-side routes (and its not-found page) load from any link.
 //
-//   node scripts/serve-site.mjs [DIR] [PORT]   (defaults: dist 8080; 127.0.0.1 only)
+//   node scripts/serve-site.mjs [DIR] [PORT] [BASE]   (defaults: dist 8080, the root;
+//   127.0.0.1 only; BASE "/repo" for a site packaged with PUBLIC_URL=/repo/)
 import { createServer } from 'node:http';
-import { readFile, stat } from 'node:fs/promises';
+import { stat } from 'node:fs/promises';
 import { createReadStream, existsSync } from 'node:fs';
 import { extname, join, normalize, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -27,8 +28,9 @@ export const ARCHIVE_PATH = '/data/cifar-10-binary.tar.gz';
  * `archive`: undefined serves whatever `dir` holds at ARCHIVE_PATH (the link the build
  * made); a Buffer is served there instead, and null makes that path a 404, so a test
  * decides what data the page finds.
- * `base` ("/sub") serves the site under that sub-path instead of the root, with
- * index.html's asset links moved there as `PUBLIC_URL=/sub/` builds write them.
+ * `base` ("/sub") serves the site under that sub-path instead of the root (a site
+ * packaged with `PUBLIC_URL=/sub/`, whose asset links point there).
+ * Returns `url`, the site's address (the base included), `origin` and `close`.
  */
 export async function serveSite(dir, { port = 0, archive, base = '' } = {}) {
   if (!existsSync(join(dir, 'index.html'))) {
@@ -62,19 +64,17 @@ export async function serveSite(dir, { port = 0, archive, base = '' } = {}) {
     res.writeHead(200, { 'content-type': TYPES[extname(file)] || 'application/octet-stream' });
     if (req.method === 'HEAD') {
       res.end();
-    } else if (file.endsWith('index.html')) {
-      const html = await readFile(file, 'utf8');
-      res.end(base ? html.replace(/(["'])\/(?=[\w.-]+\.(?:js|wasm|css|svg)\b)/g, `$1${base}/`) : html);
     } else {
       createReadStream(file).pipe(res);
     }
   });
   await new Promise((ok, err) => server.once('error', err).listen(port, '127.0.0.1', ok));
-  return { url: `http://127.0.0.1:${server.address().port}`, close: () => server.close() };
+  const origin = `http://127.0.0.1:${server.address().port}`;
+  return { url: `${origin}${base}`, origin, close: () => server.close() };
 }
 
 if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
-  const [dir = 'dist', port = '8080'] = process.argv.slice(2);
-  const { url } = await serveSite(resolve(dir), { port: Number(port) });
+  const [dir = 'dist', port = '8080', base = ''] = process.argv.slice(2);
+  const { url } = await serveSite(resolve(dir), { port: Number(port), base: base.replace(/\/$/, '') });
   console.log(`serving ${dir} at ${url} (Ctrl-C stops it)`);
 }

@@ -6,6 +6,7 @@ pub mod data;
 pub mod design;
 pub mod explore;
 pub mod fit_view;
+pub mod lessons;
 pub mod published_view;
 pub mod report;
 pub mod run;

@@ -12,13 +12,18 @@ pub const EXPLORE: &str = "/explore";
 /// Fitting the RegNet rule to any network's per-block widths.
 pub const FIT: &str = "/fit";
 
+/// The lessons: a guided path through the paper, one step per `/lessons/STEP`
+/// (`crate::lessons`); the route alone opens the first step.
+pub const LESSONS: &str = "/lessons";
+
 /// The published models side by side (the pycls model zoo beside our complexity).
 pub const MODELS: &str = "/models";
 
 /// Every page, as (route, name, test id of its link), in the order the navigation
 /// lists them.
-pub const PAGES: [(&str, &str, &str); 4] = [
+pub const PAGES: [(&str, &str, &str); 5] = [
     (HOME, "Shape explorer", "nav-home"),
+    (LESSONS, "Lessons", "nav-lessons"),
     (EXPLORE, "Design-space explorer", "nav-explore"),
     (FIT, "Fit a RegNet", "nav-fit"),
     (MODELS, "Published models", "nav-models"),

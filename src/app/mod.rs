@@ -6,6 +6,7 @@ mod complexity;
 mod controls;
 mod explore;
 mod fit;
+mod lessons;
 mod nav;
 mod notices;
 mod playground;
@@ -44,7 +45,7 @@ pub fn sample_models(request: &str) -> Result<String, wasm_bindgen::JsValue> {
 
 /// The site's base path, from where the browser loaded the app's script (index.html
 /// preloads it with a `modulepreload` link); "" when it cannot tell.
-fn base() -> String {
+pub(crate) fn base() -> String {
     let script = document()
         .query_selector("link[rel=modulepreload]")
         .ok()
@@ -72,6 +73,8 @@ fn App() -> impl IntoView {
                 <Route path=path!("/explore") view=explore::Explore />
                 <Route path=path!("/fit") view=fit::FitPage />
                 <Route path=path!("/models") view=published::PublishedPage />
+                <Route path=path!("/lessons") view=lessons::LessonPage />
+                <Route path=path!("/lessons/:step") view=lessons::LessonPage />
             </Routes>
         </Router>
     }

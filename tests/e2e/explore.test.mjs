@@ -4,7 +4,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { servedSite, serve, newPage } from './harness.mjs';
+import { servedSite, newPage, BASE } from './harness.mjs';
 
 const REFERENCE = ['anynetx-a', 'anynetx-e', 'regnetx', 'regnety'];
 const PYCLS_SWEEP = readFileSync(new URL('../golden/pycls_sweep.json', import.meta.url));
@@ -114,7 +114,8 @@ test('a click on a mark opens the model: its facts, training curves and shape, a
   assert.deepEqual(points, ['3', '1']);
   assert.equal(await page.getByTestId('edf-picked').count(), 1, 'the open model is ringed');
   const shape = await page.getByTestId('model-shape-link').getAttribute('href');
-  assert.match(shape, /^\/\?d=\d+&w0=\d+&wa=[\d.]+&wm=[\d.]+&g=\d+&b=1&se=0&data=cifar10$/);
+  assert.ok(shape.startsWith(`${BASE}/?`), shape);
+  assert.match(shape, /\/\?d=\d+&w0=\d+&wa=[\d.]+&wm=[\d.]+&g=\d+&b=1&se=0&data=cifar10$/);
 
   // The link reopens the same model; the keyboard opens another; a stale link says so.
   const again = await newPage(site.browser);
@@ -139,7 +140,7 @@ test('with the storage full an import is shown, not kept, and says so', async ()
   await openExplore(page, site.server.url);
   // Chromium's own quota, lowered for this origin: IndexedDB's writes really fail.
   const cdp = await page.context().newCDPSession(page);
-  await cdp.send('Storage.overrideQuotaForOrigin', { origin: site.server.url, quotaSize: 1 });
+  await cdp.send('Storage.overrideQuotaForOrigin', { origin: site.server.origin, quotaSize: 1 });
   await page.getByTestId('sweep-import').setInputFiles({
     name: 'cifar_regnet.json',
     mimeType: 'application/json',
@@ -151,7 +152,7 @@ test('with the storage full an import is shown, not kept, and says so', async ()
     /^cifar_regnet\.json is shown but not kept: the browser's storage is full/,
   );
   assert.deepEqual((await curves(page))[4], { name: 'cifar_regnet', n: 5, min: 21.86, mean: 24.41 });
-  await cdp.send('Storage.overrideQuotaForOrigin', { origin: site.server.url });
+  await cdp.send('Storage.overrideQuotaForOrigin', { origin: site.server.origin });
   await page.reload();
   await page.getByTestId('sweep-list').waitFor();
   await page.getByTestId('explore-loading').waitFor({ state: 'detached', timeout: 30_000 });
@@ -188,19 +189,19 @@ test('a link naming a sweep this browser lacks says so and shows the rest', asyn
   assert.deepEqual(page.errors, []);
 });
 
-test('under a sub-path the reference loads from there, and the nav links both ways', async () => {
-  const sub = await serve(undefined, { base: '/sub' });
-  try {
-    const page = await newPage(site.browser);
-    await page.goto(`${sub.url}/sub/`);
-    await page.getByTestId('nav-explore').click();
-    await page.waitForURL(/\/sub\/explore$/);
-    // The list renders with the loading line, so the line's removal means loaded.
-    await page.getByTestId('sweep-list').waitFor({ timeout: 30_000 });
-    await page.getByTestId('explore-loading').waitFor({ state: 'detached', timeout: 30_000 });
-    assert.deepEqual((await curves(page)).map((c) => c.name), REFERENCE);
-    assert.deepEqual(page.errors, []);
-  } finally {
-    sub.close();
+test("the reference loads from the site's path, and the nav links both ways", async () => {
+  const page = await newPage(site.browser);
+  await page.goto(`${site.server.url}/`);
+  await page.getByTestId('nav-explore').click();
+  await page.waitForURL((url) => url.pathname === `${BASE}/explore`);
+  // The list renders with the loading line, so the line's removal means loaded.
+  await page.getByTestId('sweep-list').waitFor({ timeout: 30_000 });
+  await page.getByTestId('explore-loading').waitFor({ state: 'detached', timeout: 30_000 });
+  assert.deepEqual((await curves(page)).map((c) => c.name), REFERENCE);
+  for (const [nav, path] of [['nav-fit', '/fit'], ['nav-models', '/models'], ['nav-home', '/']]) {
+    await page.getByTestId(nav).click();
+    await page.waitForURL((url) => url.pathname === `${BASE}${path}`);
   }
+  await page.getByTestId('stage-table').waitFor({ timeout: 30_000 });
+  assert.deepEqual(page.errors, []);
 });

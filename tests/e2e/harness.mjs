@@ -9,17 +9,23 @@ import { chromium } from 'playwright-core';
 import { ARCHIVE_PATH, serveSite } from '../../scripts/serve-site.mjs';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
-export const DIST = join(ROOT, 'dist');
+/**
+ * The site the tests serve, and the sub-path it is served under: dist/ at the root, or
+ * as scripts/test's second pass runs them, `E2E_DIST` (that build packaged with
+ * `PUBLIC_URL=$E2E_BASE/`) under `E2E_BASE` ("/sub").
+ */
+export const DIST = process.env.E2E_DIST ? join(ROOT, process.env.E2E_DIST) : join(ROOT, 'dist');
+export const BASE = (process.env.E2E_BASE || '').replace(/\/$/, '');
 const CHROMIUM = process.env.CHROMIUM_PATH || '/usr/bin/chromium';
 export { ARCHIVE_PATH };
 
 /**
  * Serves the build in `dir` (scripts/serve-site.mjs). `archive` (a Buffer) is served at
  * ARCHIVE_PATH; without it that path is a 404, so a test decides what data the page
- * finds, whatever the build linked there. `base` ("/sub") serves the site under that
- * sub-path.
+ * finds, whatever the build linked there. `base` (default BASE) serves the site under
+ * that sub-path. The server's `url` is the site's address, the base included.
  */
-export function serve(dir = DIST, { archive = null, base = '' } = {}) {
+export function serve(dir = DIST, { archive = null, base = BASE } = {}) {
   return serveSite(dir, { archive, base });
 }
 

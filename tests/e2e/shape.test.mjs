@@ -1,7 +1,7 @@
 // End-to-end: the shape explorer in headless Chromium, on the real release build.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { servedSite, serve, newPage, openApp, readStages } from './harness.mjs';
+import { servedSite, newPage, openApp, readStages, BASE } from './harness.mjs';
 
 const site = servedSite();
 
@@ -105,7 +105,7 @@ test('a link with garbage values shows a notice naming them and a working page',
 
 test('copy link puts the current URL on the clipboard', async () => {
   const context = await site.browser.newContext();
-  await context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: site.server.url });
+  await context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: site.server.origin });
   const page = await context.newPage();
   await openApp(page, site.server.url, query({ ...X200, d: 20 }));
   await page.getByTestId('copy-link').click();
@@ -114,33 +114,29 @@ test('copy link puts the current URL on the clipboard', async () => {
   await context.close();
 });
 
-test('an unknown path says so and links home, at the root and under a sub-path', async () => {
+test("an unknown path says so and links home; links keep the site's path", async () => {
+  // BASE is "" at the root, "/sub" in scripts/test's second pass.
   const page = await newPage(site.browser);
   await page.goto(`${site.server.url}/no/such/page`);
   await page.getByTestId('not-found').waitFor({ timeout: 30_000 });
-  assert.equal(await page.getByTestId('not-found').locator('a').getAttribute('href'), '/');
-  const sub = await serve(undefined, { base: '/sub' });
-  try {
-    await page.goto(`${sub.url}/sub/nowhere`);
-    await page.getByTestId('not-found').waitFor({ timeout: 30_000 });
-    assert.match(await page.getByTestId('not-found').textContent(), /no page at \/sub\/nowhere/);
-    await page.getByTestId('not-found').locator('a').click();
-    await page.getByTestId('stage-table').waitFor({ timeout: 30_000 });
-    assert.equal(new URL(page.url()).pathname, '/sub/');
-    // A link to index.html (as a static host serves the page) opens the same view.
-    await page.goto(`${sub.url}/sub/index.html?d=4&w0=32&wa=8&wm=2&g=8&b=1&q=8&data=cifar10`);
-    await page.getByTestId('stage-table').waitFor({ timeout: 30_000 });
-    assert.equal((await readStages(page)).length, 2);
-    // A link under the sub-path opens its view, and changing it keeps the path.
-    await openApp(page, `${sub.url}/sub`, query({ d: 4, w0: 32, wa: 8, wm: 2, g: 8, b: 1, q: 8, data: 'cifar10' }));
-    assert.equal((await readStages(page)).length, 2);
-    await page.getByTestId('param-d-number').fill('6');
-    await page.getByTestId('param-d-number').dispatchEvent('change');
-    await page.waitForFunction(() => new URL(location.href).searchParams.get('d') === '6');
-    assert.equal(new URL(page.url()).pathname, '/sub/');
-    assert.equal(new URL(page.url()).searchParams.get('w0'), '32');
-    assert.deepEqual(page.errors, []);
-  } finally {
-    sub.close();
-  }
+  assert.equal(await page.getByTestId('not-found').locator('a').getAttribute('href'), `${BASE}/`);
+  await page.goto(`${site.server.url}/nowhere`);
+  await page.getByTestId('not-found').waitFor({ timeout: 30_000 });
+  assert.ok((await page.getByTestId('not-found').textContent()).includes(`no page at ${BASE}/nowhere`));
+  await page.getByTestId('not-found').locator('a').click();
+  await page.getByTestId('stage-table').waitFor({ timeout: 30_000 });
+  assert.equal(new URL(page.url()).pathname, `${BASE}/`);
+  // A link to index.html (as a static host serves the page) opens the same view.
+  await page.goto(`${site.server.url}/index.html?d=4&w0=32&wa=8&wm=2&g=8&b=1&q=8&data=cifar10`);
+  await page.getByTestId('stage-table').waitFor({ timeout: 30_000 });
+  assert.equal((await readStages(page)).length, 2);
+  // A link opens its view, and changing it keeps the path.
+  await openApp(page, site.server.url, query({ d: 4, w0: 32, wa: 8, wm: 2, g: 8, b: 1, q: 8, data: 'cifar10' }));
+  assert.equal((await readStages(page)).length, 2);
+  await page.getByTestId('param-d-number').fill('6');
+  await page.getByTestId('param-d-number').dispatchEvent('change');
+  await page.waitForFunction(() => new URL(location.href).searchParams.get('d') === '6');
+  assert.equal(new URL(page.url()).pathname, `${BASE}/`);
+  assert.equal(new URL(page.url()).searchParams.get('w0'), '32');
+  assert.deepEqual(page.errors, []);
 });

@@ -56,12 +56,12 @@ const FRAME: Frame = Frame {
 
 /// The sweeps the page holds: the reference (fetched) and those the user imported.
 #[derive(Clone, Default)]
-struct Library {
-    sweeps: Vec<Sweep>,
+pub(crate) struct Library {
+    pub(crate) sweeps: Vec<Sweep>,
     /// The reference's seed-noise runs (not shown as sweeps of their own).
     noise: Vec<Sweep>,
     /// What could not be loaded, one line each.
-    errors: Vec<String>,
+    pub(crate) errors: Vec<String>,
     loading: bool,
 }
 
@@ -693,7 +693,8 @@ fn unique_name(lib: &Library, name: &str) -> String {
 }
 
 /// Fetches the reference sweep's files; a file that fails is named, the rest load.
-async fn load_reference(base: &str) -> Library {
+/// (The lessons show the same files.)
+pub(crate) async fn load_reference(base: &str) -> Library {
     let mut lib = Library::default();
     for (name, is_noise) in REFERENCE
         .iter()

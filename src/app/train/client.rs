@@ -21,8 +21,9 @@ pub(crate) fn spawn_worker(
     on_event: impl Fn(Event) + 'static,
     on_error: impl Fn(String) + 'static,
 ) -> Result<Worker, String> {
-    let worker = Worker::new(WORKER_URL)
-        .map_err(|e| format!("the training worker could not start ({e:?})"))?;
+    let url = crate::site::path_of(&crate::app::base(), WORKER_SCRIPT);
+    let worker =
+        Worker::new(&url).map_err(|e| format!("the training worker could not start ({e:?})"))?;
     let on_message = Closure::<dyn Fn(MessageEvent)>::new(move |e: MessageEvent| {
         if !current() {
             return;
@@ -73,8 +74,9 @@ pub struct Training {
     pub result: Memo<Option<RunRecord>>,
 }
 
-/// The worker's loader, beside index.html (scripts/package-site.mjs writes it).
-const WORKER_URL: &str = "./train_worker_loader.js";
+/// The worker's loader, beside index.html at the site's base (scripts/package-site.mjs
+/// writes it).
+const WORKER_SCRIPT: &str = "/train_worker_loader.js";
 
 impl Training {
     pub fn new() -> Self {
