@@ -218,7 +218,7 @@ pub const STEPS: [Step; 9] = [
         show: &[],
         try_it: TryIt {
             route: crate::site::HOME,
-            query: "d=4&w0=32&wa=8&wm=2&g=8&b=1&q=8&se=0&data=cifar10",
+            query: "d=4&w0=32&wa=8&wm=2&g=8&b=1&q=8&se=0&data=cifar10&hide=g,b,q,se,preset,train&ask=Move%20wa%20and%20wm%3A%20when%20does%20a%20new%20stage%20appear%3F",
             label: "Open the worked example in the shape explorer",
         },
     },

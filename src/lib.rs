@@ -4,6 +4,7 @@
 pub mod chart;
 pub mod data;
 pub mod design;
+pub mod exercise;
 pub mod explore;
 pub mod fit_view;
 pub mod lessons;

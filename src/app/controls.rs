@@ -10,36 +10,47 @@ use crate::url_params::{slider, PageState, ParamDef, DATA, MODEL, SE};
 /// Every control of the parameter table, presets first, advanced ones folded away.
 #[component]
 pub fn Controls() -> impl IntoView {
+    let url = use_url_state();
+    let (exercise, _) = url.exercise.get_untracked();
     let sliders = |advanced: bool| {
         MODEL
             .iter()
-            .filter(move |d| d.advanced == advanced && d.is_slider())
-            .map(|def| view! { <ParamSlider def=*def /> })
+            .filter(|d| d.advanced == advanced && d.is_slider() && !exercise.hides(d.key))
+            .map(|def| view! { <ParamSlider def=*def locked=exercise.locks(def.key) /> })
             .collect_view()
     };
+    // A preset sets every parameter, so an exercise that locks any hides the menu.
+    let presets = !exercise.hides("preset") && exercise.lock.is_empty();
+    let any_advanced = MODEL
+        .iter()
+        .any(|d| d.advanced && d.is_slider() && !exercise.hides(d.key));
+    let (basic, advanced) = (sliders(false), sliders(true));
     view! {
-        <PresetMenu />
+        {presets.then(|| view! { <PresetMenu /> })}
         <Toggles />
-        {sliders(false)}
-        <details class="advanced">
-            <summary>"advanced"</summary>
-            {sliders(true)}
-        </details>
+        {basic}
+        {any_advanced.then(|| view! {
+            <details class="advanced">
+                <summary>"advanced"</summary>
+                {advanced}
+            </details>
+        })}
     }
 }
 
-/// A slider with a number box beside it and the parameter's one-sentence meaning.
+/// A slider with a number box beside it and the parameter's one-sentence meaning;
+/// `locked` (by an exercise link) shows both but fixed.
 #[component]
-fn ParamSlider(def: ParamDef) -> impl IntoView {
+fn ParamSlider(def: ParamDef, locked: bool) -> impl IntoView {
     let url = use_url_state();
     let state = url.state;
     let key = def.key;
     let value = move || state.with(|s| s.get(key));
     let bounds = Memo::new(move |_| state.with(|s| slider(&def, s)));
     view! {
-        <div class="param">
+        <div class="param" class:locked=locked>
             <label for=format!("slider-{key}")>
-                <span>{def.label}</span>
+                <span>{def.label} {locked.then_some(" (locked by this exercise)")}</span>
                 <input
                     type="number"
                     data-testid=format!("param-{key}-number")
@@ -47,6 +58,7 @@ fn ParamSlider(def: ParamDef) -> impl IntoView {
                     min=move || bounds.get().0
                     max=move || bounds.get().1
                     step="any"
+                    disabled=locked
                     prop:value=value
                     on:change=move |ev| url.set(vec![(key, event_target_value(&ev))], false)
                 />
@@ -58,6 +70,7 @@ fn ParamSlider(def: ParamDef) -> impl IntoView {
                 min=move || bounds.get().0
                 max=move || bounds.get().1
                 step=move || bounds.get().2
+                disabled=locked
                 prop:value=value
                 on:input=move |ev| url.set(vec![(key, event_target_value(&ev))], false)
             />
@@ -115,17 +128,20 @@ fn Toggles() -> impl IntoView {
     let state = url.state;
     let se = move || state.with(|s| s.params.se);
     let dataset = move || state.with(|s| s.dataset);
-    view! {
-        <div class="toggles">
-            <div class="segmented" role="group" aria-label="block type">
-                <button data-testid="block-x" class:on=move || !se() on:click=move |_| url.set(vec![(SE.key, "0".into())], false)>
-                    "RegNetX"
-                </button>
-                <button data-testid="block-y" class:on=se on:click=move |_| url.set(vec![(SE.key, "1".into())], false)>
-                    "RegNetY (+SE)"
-                </button>
-            </div>
-            <p class="help">{SE.help}</p>
+    let (exercise, _) = url.exercise.get_untracked();
+    let (se_locked, data_locked) = (exercise.locks(SE.key), exercise.locks(DATA.key));
+    let block = (!exercise.hides(SE.key)).then(|| view! {
+        <div class="segmented" role="group" aria-label="block type">
+            <button data-testid="block-x" class:on=move || !se() disabled=se_locked on:click=move |_| url.set(vec![(SE.key, "0".into())], false)>
+                "RegNetX"
+            </button>
+            <button data-testid="block-y" class:on=se disabled=se_locked on:click=move |_| url.set(vec![(SE.key, "1".into())], false)>
+                "RegNetY (+SE)"
+            </button>
+        </div>
+        <p class="help">{SE.help}</p>
+    });
+    let datasets = (!exercise.hides(DATA.key)).then(|| view! {
             <div class="segmented" role="group" aria-label="dataset">
                 {Dataset::ALL
                     .map(|d| {
@@ -133,6 +149,7 @@ fn Toggles() -> impl IntoView {
                             <button
                                 data-testid=format!("dataset-{}", d.key())
                                 class:on=move || dataset() == d
+                                disabled=data_locked
                                 on:click=move |_| url.set(vec![(DATA.key, d.key().into())], false)
                             >
                                 {d.label()}
@@ -142,8 +159,8 @@ fn Toggles() -> impl IntoView {
                     .collect_view()}
             </div>
             <p class="help">{DATA.help}</p>
-        </div>
-    }
+    });
+    view! { <div class="toggles">{block} {datasets}</div> }
 }
 
 /// Copies the page's URL, which holds every parameter.

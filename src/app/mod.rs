@@ -4,6 +4,7 @@
 
 mod complexity;
 mod controls;
+mod exercise;
 mod explore;
 mod fit;
 mod lessons;

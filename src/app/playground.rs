@@ -5,6 +5,7 @@ use leptos::prelude::*;
 
 use super::complexity::ComplexityPanel;
 use super::controls::{Controls, CopyLink};
+use super::exercise::{ExerciseAsk, ExerciseBuilder};
 use super::nav::SiteNav;
 use super::notices::{ErrorBanner, SpaceNotes, UrlNotice};
 use super::plot::WidthPlot;
@@ -32,7 +33,13 @@ pub fn Playground() -> impl IntoView {
         }
     });
     let error = Memo::new(move |_| result.with(|r| r.as_ref().err().map(ToString::to_string)));
-    let notices = Memo::new(move |_| parsed.with(|p| p.notices.clone()));
+    let notices = Memo::new(move |_| {
+        let mut notices = parsed.with(|p| p.notices.clone());
+        url.exercise
+            .with(|(_, n)| notices.extend(n.iter().cloned()));
+        notices
+    });
+    let train = !url.exercise.with_untracked(|(e, _)| e.hides("train"));
 
     view! {
         <header>
@@ -49,8 +56,10 @@ pub fn Playground() -> impl IntoView {
         <UrlNotice notices=notices />
         <main>
             <aside class="controls">
+                <ExerciseAsk />
                 <Controls />
                 <CopyLink />
+                <ExerciseBuilder />
             </aside>
             <section class="results">
                 <ErrorBanner error=error />
@@ -58,7 +67,7 @@ pub fn Playground() -> impl IntoView {
                 <StageTable report=report />
                 <ComplexityPanel state=state />
                 <SpaceNotes report=report />
-                <TrainPanel report=report />
+                {train.then(|| view! { <TrainPanel report=report /> })}
             </section>
         </main>
     }

@@ -7,6 +7,7 @@ use leptos_router::hooks::{use_navigate, use_query_map};
 use leptos_router::params::ParamsMap;
 use leptos_router::NavigateOptions;
 
+use crate::exercise::Exercise;
 use crate::url_params::{PageState, Parsed};
 
 /// The router's navigate function, boxed to be stored.
@@ -17,6 +18,9 @@ pub type Navigate = Box<dyn Fn(&str, NavigateOptions)>;
 pub struct UrlState {
     pub parsed: Memo<Parsed>,
     pub state: Memo<PageState>,
+    /// The link's exercise keys (hidden and locked controls, the question) and the
+    /// notices for names it could not use.
+    pub exercise: Memo<(Exercise, Vec<String>)>,
     navigate: StoredValue<Navigate, LocalStorage>,
 }
 
@@ -29,6 +33,7 @@ pub fn provide_url_state() -> UrlState {
     let url = UrlState {
         parsed,
         state: Memo::new(move |_| parsed.with(|p| p.state)),
+        exercise: Memo::new(move |_| query.with(|q| Exercise::from_query(|k| q.get(k)))),
         navigate: StoredValue::new_local(Box::new(navigate)),
     };
     provide_context(url);
@@ -43,10 +48,15 @@ pub fn use_url_state() -> UrlState {
 impl UrlState {
     /// Writes parameter changes into the URL. `push` adds a history entry (presets);
     /// slider ticks replace the current one, so a drag never floods the history. The
-    /// path stays the browser's own, so this works under any sub-path.
+    /// path stays the browser's own, so this works under any sub-path. An exercise's
+    /// keys stay, and its locked parameters do not change.
     pub fn set(self, changes: Vec<(&'static str, String)>, push: bool) {
+        let (exercise, _) = self.exercise.get_untracked();
         let mut map: ParamsMap = self.state.get_untracked().to_query().into_iter().collect();
-        for (key, value) in changes {
+        for (key, value) in exercise.to_query() {
+            map.replace(key, value);
+        }
+        for (key, value) in exercise.allowed(changes) {
             map.replace(key, value);
         }
         self.navigate

@@ -62,6 +62,10 @@ test('next, previous and the arrow keys move through the steps; try it sets the 
   await page.getByTestId('stage-table').waitFor({ timeout: 30_000 });
   const stages = await readStages(page);
   assert.deepEqual(stages.map((s) => [s.depth, s.width]), [[2, 32], [2, 64]]);
+  // It opens as an exercise: the rule's own sliders only, and a question.
+  await page.getByTestId('exercise-ask').waitFor();
+  assert.equal(await page.getByTestId('param-g').count(), 0);
+  assert.equal(await page.getByTestId('param-wm').count(), 1);
 
   await page.goto(`${site.server.url}/lessons/no-such-step`);
   await page.getByTestId('lesson-missing').waitFor({ timeout: 30_000 });
