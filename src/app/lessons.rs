@@ -160,7 +160,7 @@ fn StepView(
                     shown.iter().map(|s| s.name.as_str()).zip(&edfs).collect();
                 let svg = edf_plot("Error EDFs, reference sweep", "error (%)", &series);
                 let names: Vec<&str> = series.iter().map(|(n, _)| *n).collect();
-                view! { <figure class="plot lesson-edf" data-testid="lesson-edf" data-names=names.join(",") inner_html=svg></figure> }.into_any()
+                view! { <figure class="lesson-edf" data-testid="lesson-edf" data-names=names.join(",") inner_html=svg></figure> }.into_any()
             }
         })
     };

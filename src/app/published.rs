@@ -226,7 +226,7 @@ fn ErrorPlot(models: Vec<Published>, x: Memo<Axis>, home: String) -> impl IntoVi
         .collect_view();
     view! {
         <figure class="plot">
-            <svg data-testid="models-plot" viewBox=format!("0 0 {} {}", FRAME.width, FRAME.height) role="img"
+            <svg data-testid="models-plot" viewBox=format!("0 0 {} {}", FRAME.width, FRAME.height) role="group"
                 aria-label="Top-1 error of the published models against a measure of their size"
                 on:click=on_click on:keydown=on_key>
                 <Axes frame=FRAME ticks=Signal::derive(move || drawn.with(|(c, _)| (c.x_ticks.clone(), c.y_ticks.clone())))

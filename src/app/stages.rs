@@ -48,7 +48,7 @@ pub fn StageTable(report: Memo<Report>) -> impl IntoView {
                         <th>"stage"</th>
                         <th>"blocks"</th>
                         <th>"width"</th>
-                        <th></th>
+                        <th><span class="sr-only">"changed by the compatibility fix"</span></th>
                         <th>"group width"</th>
                         <th>"groups"</th>
                         <th>"bottleneck"</th>

@@ -1040,7 +1040,7 @@ fn EdfPlot(
                 on:click=on_click
                 on:keydown=on_key
                 viewBox=format!("0 0 {} {}", FRAME.width, FRAME.height)
-                role="img"
+                role="group"
                 aria-label="Error EDFs of the shown sweeps"
             >
                 <Axes frame=FRAME ticks=Signal::derive(move || chart.with(|c| (c.x_ticks.clone(), c.y_ticks.clone()))) x_label=x_label y_label="cumulative prob." />
