@@ -114,11 +114,11 @@ fn ErrorPlot(models: Vec<Published>, x: Memo<Axis>, home: String) -> impl IntoVi
         let x = x.get();
         models.with_value(|models| {
             // Each family's models, smallest first on this axis.
-            let families: Vec<Vec<&Published>> = FAMILIES
+            let families: Vec<Vec<Published>> = FAMILIES
                 .iter()
                 .map(|f| {
-                    let mut of: Vec<&Published> =
-                        models.iter().filter(|m| m.family == *f).collect();
+                    let mut of: Vec<Published> =
+                        models.iter().filter(|m| m.family == *f).cloned().collect();
                     of.sort_by(|a, b| x.of(a).total_cmp(&x.of(b)));
                     of
                 })
@@ -127,12 +127,7 @@ fn ErrorPlot(models: Vec<Published>, x: Memo<Axis>, home: String) -> impl IntoVi
                 .iter()
                 .map(|of| of.iter().map(|m| (x.of(m), m.top1_err)).collect())
                 .collect();
-            let chart = ScatterChart::new(&series, &FRAME);
-            let names: Vec<Vec<String>> = families
-                .iter()
-                .map(|of| of.iter().map(|m| m.model.clone()).collect())
-                .collect();
-            (chart, names)
+            (ScatterChart::new(&series, &FRAME), families)
         })
     });
     let lines = move || {
@@ -154,17 +149,15 @@ fn ErrorPlot(models: Vec<Published>, x: Memo<Axis>, home: String) -> impl IntoVi
     let home_for_marks = home.clone();
     let points = Memo::new(move |_| {
         let x = x.get();
-        drawn.with(|(chart, names)| {
-            models.with_value(|models| {
+        drawn.with(|(chart, families)| {
                 chart
                     .points
                     .iter()
-                    .zip(names)
+                    .zip(families)
                     .zip(FAMILIES)
-                    .map(|((pts, names), family)| {
+                    .map(|((pts, of), family)| {
                         let mut group = String::new();
-                        for ((px, py), name) in pts.iter().zip(names) {
-                            let Some(m) = models.iter().find(|m| m.model == *name) else { continue };
+                        for ((px, py), m) in pts.iter().zip(of) {
                             let value = match x {
                                 Axis::TestTime | Axis::TrainTime => format!("{:.4} s", x.of(m)),
                                 _ => human_count(x.of(m) as u64),
@@ -178,13 +171,12 @@ fn ErrorPlot(models: Vec<Published>, x: Memo<Axis>, home: String) -> impl IntoVi
                                 colour(family),
                                 m.top1_err,
                                 x.key(),
-                                name = escape(name),
+                                name = escape(&m.model),
                             );
                         }
                         group
                     })
                     .collect()
-            })
         })
     });
     // A RegNet's point opens its shape: one listener for every point.
