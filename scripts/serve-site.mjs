@@ -1,6 +1,8 @@
 // A static server for the built site (scripts/serve, and the browser tests and
 // benchmarks through tests/e2e/harness.mjs): unknown paths get index.html, so the
-// app's client-side routes (and its not-found page) load from any link.
+// app's client-side routes (and its not-found page) load from any link. Every answer
+// carries the cross-origin isolation headers (COOP same-origin, COEP require-corp),
+// which the threaded CPU worker's shared memory needs; NOT_ISOLATED=1 leaves them out.
 //
 //   node scripts/serve-site.mjs [DIR] [PORT] [BASE]   (defaults: dist 8080, the root;
 //   127.0.0.1 only; BASE "/repo" for a site packaged with PUBLIC_URL=/repo/)
@@ -30,13 +32,19 @@ export const ARCHIVE_PATH = '/data/cifar-10-binary.tar.gz';
  * decides what data the page finds.
  * `base` ("/sub") serves the site under that sub-path instead of the root (a site
  * packaged with `PUBLIC_URL=/sub/`, whose asset links point there).
+ * `isolated` false leaves out the cross-origin isolation headers (the page then
+ * trains on one CPU thread, and says so).
  * Returns `url`, the site's address (the base included), `origin` and `close`.
  */
-export async function serveSite(dir, { port = 0, archive, base = '' } = {}) {
+export async function serveSite(dir, { port = 0, archive, base = '', isolated = true } = {}) {
   if (!existsSync(join(dir, 'index.html'))) {
     throw new Error(`${dir}/index.html is missing: build the app first (scripts/build)`);
   }
   const server = createServer(async (req, res) => {
+    if (isolated) {
+      res.setHeader('Cross-Origin-Opener-Policy', 'same-origin');
+      res.setHeader('Cross-Origin-Embedder-Policy', 'require-corp');
+    }
     const full = normalize(decodeURIComponent(new URL(req.url, 'http://x').pathname)).replace(/^(\.\.[/\\])+/, '');
     if (!full.startsWith(`${base}/`)) {
       res.writeHead(404).end();
@@ -75,6 +83,7 @@ export async function serveSite(dir, { port = 0, archive, base = '' } = {}) {
 
 if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
   const [dir = 'dist', port = '8080', base = ''] = process.argv.slice(2);
-  const { url } = await serveSite(resolve(dir), { port: Number(port), base: base.replace(/\/$/, '') });
-  console.log(`serving ${dir} at ${url} (Ctrl-C stops it)`);
+  const isolated = process.env.NOT_ISOLATED !== '1';
+  const { url } = await serveSite(resolve(dir), { port: Number(port), base: base.replace(/\/$/, ''), isolated });
+  console.log(`serving ${dir} at ${url}${isolated ? '' : ' without cross-origin isolation'} (Ctrl-C stops it)`);
 }

@@ -90,6 +90,8 @@ pub struct Session {
     current: Option<RunSpec>,
     /// A crash on WebGPU: rerun `current` on the CPU once the fresh worker is ready.
     rerun_on_cpu: bool,
+    /// A run waiting for the fresh worker it asked for (`start_in_fresh_worker`).
+    queued: Option<RunSpec>,
 }
 
 impl Default for Session {
@@ -106,6 +108,7 @@ impl Default for Session {
             gpu_failed: None,
             current: None,
             rerun_on_cpu: false,
+            queued: None,
         }
     }
 }
@@ -156,6 +159,20 @@ impl Session {
         vec![Effect::Post(Command::Start { spec })]
     }
 
+    /// Starts `spec` in a fresh worker (the page wants the other worker program for
+    /// it): the worker is replaced, and the run starts once the new one is ready.
+    /// Refused while a run holds the worker.
+    pub fn start_in_fresh_worker(&mut self, spec: RunSpec) -> Vec<Effect> {
+        if !self.can_start() {
+            return Vec::new();
+        }
+        self.queued = Some(spec);
+        self.phase = Phase::Preparing;
+        self.backend = None;
+        self.data = DataStatus::Checking;
+        vec![Effect::Restart]
+    }
+
     /// Pause or resume the current run, whichever applies.
     pub fn toggle_pause(&self) -> Vec<Effect> {
         let Some(run) = self.current.as_ref().map(|s| s.id) else {
@@ -168,7 +185,11 @@ impl Session {
         }
     }
 
-    pub fn cancel(&self) -> Vec<Effect> {
+    pub fn cancel(&mut self) -> Vec<Effect> {
+        if self.queued.take().is_some() {
+            self.phase = Phase::Cancelled;
+            return Vec::new();
+        }
         match &self.current {
             Some(spec) if self.phase.active() => {
                 vec![Effect::Post(Command::Cancel { run: spec.id })]
@@ -207,6 +228,10 @@ impl Session {
         match event {
             Event::Ready => {
                 let mut effects = vec![Effect::Post(Command::Probe)];
+                if let Some(spec) = self.queued.take() {
+                    effects.extend(self.launch(spec));
+                    return effects;
+                }
                 if std::mem::take(&mut self.rerun_on_cpu) {
                     if let Some(mut spec) = self.current.clone() {
                         self.curves.label = format!("{} (WebGPU, failed)", self.curves.label);
@@ -529,5 +554,34 @@ mod tests {
         assert_eq!(s.apply(Event::Ready), [Effect::Post(Command::Probe)]);
         assert!(matches!(s.phase, Phase::Failed(_)));
         assert!(s.can_start());
+    }
+
+    #[test]
+    fn a_run_for_the_other_worker_starts_once_the_fresh_one_is_ready() {
+        let mut s = ready();
+        assert_eq!(
+            s.start_in_fresh_worker(spec(3, BackendChoice::Cpu)),
+            [Effect::Restart]
+        );
+        assert_eq!(s.phase, Phase::Preparing);
+        assert!(!s.can_start(), "no second start while one waits");
+        assert_eq!(s.start(spec(4, BackendChoice::Cpu)), []);
+        assert_eq!(
+            s.apply(Event::Ready),
+            [
+                Effect::Post(Command::Probe),
+                Effect::Post(Command::Start {
+                    spec: spec(3, BackendChoice::Cpu)
+                })
+            ]
+        );
+        assert_eq!(s.current().map(|r| r.id), Some(RunId(3)));
+        // Cancelled while it waits: the fresh worker comes up idle.
+        let mut s = ready();
+        s.start_in_fresh_worker(spec(5, BackendChoice::Cpu));
+        assert_eq!(s.cancel(), []);
+        assert_eq!(s.phase, Phase::Cancelled);
+        assert_eq!(s.apply(Event::Ready), [Effect::Post(Command::Probe)]);
+        assert_eq!(s.phase, Phase::Idle);
     }
 }

@@ -8,6 +8,8 @@ mod data;
 mod js;
 #[cfg(all(target_arch = "wasm32", feature = "training"))]
 mod runtime;
+#[cfg(all(target_arch = "wasm32", feature = "threads"))]
+mod threads;
 
 #[cfg(all(target_arch = "wasm32", feature = "training"))]
 pub use runtime::run;

@@ -7,7 +7,9 @@ use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 
 use burn::prelude::*;
+#[cfg(feature = "gpu")]
 use cubecl_runtime::config::autotune::AutotuneLevel;
+#[cfg(feature = "gpu")]
 use cubecl_runtime::config::{CubeClRuntimeConfig, RuntimeConfig};
 use gloo_timers::future::TimeoutFuture;
 use wasm_bindgen::prelude::*;
@@ -15,7 +17,9 @@ use wasm_bindgen_futures::spawn_local;
 use web_sys::{File, MessageEvent};
 
 use super::data;
-use super::js::{js_error, scope};
+#[cfg(feature = "gpu")]
+use super::js::js_error;
+use super::js::scope;
 use crate::data::Cifar10;
 use crate::run::memory::{self, Target};
 use crate::run::protocol::{Command, DataStatus, Event, RunEvent};
@@ -53,20 +57,23 @@ fn memory_bytes() -> u64 {
         })
 }
 
-/// The backend, chosen once: Burn registers a wgpu runtime only once per worker.
+/// The backend of one run (the wgpu device is created once per worker: Burn registers
+/// a wgpu runtime only once).
 #[derive(Clone)]
 struct Backend {
     device: Device,
     /// In words, for the page and the run's record.
-    name: &'static str,
+    name: String,
     gpu: bool,
 }
 
+#[cfg(feature = "gpu")]
 const WEBGPU: &str = "WebGPU (Burn wgpu)";
 
 #[derive(Default)]
 struct State {
     data: RefCell<Option<Rc<Cifar10>>>,
+    #[cfg(feature = "gpu")]
     gpu: RefCell<Option<Result<Device, String>>>,
     paused: Cell<bool>,
     cancel: Cell<bool>,
@@ -86,7 +93,8 @@ fn set_running(run: Option<RunId>) {
     RUNNING.with(|r| r.set(run));
 }
 
-/// Starts the worker: installs the message handler and says it is ready.
+/// Starts the worker: installs the message handler and says it is ready (in the
+/// threaded build, once rayon's pool has started).
 pub fn run() {
     std::panic::set_hook(Box::new(|info| {
         console_error_panic_hook::hook(info);
@@ -99,6 +107,21 @@ pub fn run() {
             message: format!("training stopped: {detail}"),
         });
     }));
+    #[cfg(feature = "gpu")]
+    tune_minimally();
+    #[cfg(feature = "threads")]
+    spawn_local(async {
+        match super::threads::start_pool().await {
+            Ok(()) => listen(),
+            Err(message) => post(&Event::Crashed { run: None, message }),
+        }
+    });
+    #[cfg(not(feature = "threads"))]
+    listen();
+}
+
+#[cfg(feature = "gpu")]
+fn tune_minimally() {
     // Autotuning times every kernel variant on first use. In wasm it cannot await the
     // timings, so each candidate's samples are all queued ahead of the first step's own
     // work, and the step waits for the whole queue: on a slow or software adapter that
@@ -109,6 +132,10 @@ pub fn run() {
     config.autotune.bench.min_samples = 1;
     config.autotune.bench.max_samples = 1;
     let _ = CubeClRuntimeConfig::try_set(config);
+}
+
+/// Installs the message handler and says the worker is ready.
+fn listen() {
     let state = Rc::new(State::default());
     let handler = Closure::<dyn Fn(MessageEvent)>::new(move |event: MessageEvent| {
         let value = event.data();
@@ -266,7 +293,7 @@ async fn backend(state: &State, run: RunId, choice: BackendChoice) -> Backend {
         post_run(
             run,
             RunEvent::Backend {
-                name: name.into(),
+                name: name.clone(),
                 gpu: false,
                 notice,
             },
@@ -287,6 +314,25 @@ async fn backend(state: &State, run: RunId, choice: BackendChoice) -> Backend {
                 .into(),
         ));
     }
+    #[cfg(not(feature = "gpu"))]
+    {
+        let _ = state;
+        cpu(Some(
+            "WebGPU gave this page no adapter, so training runs on the CPU, many times slower."
+                .into(),
+        ))
+    }
+    #[cfg(feature = "gpu")]
+    gpu_backend(state, run, cpu).await
+}
+
+/// WebGPU where the adapter answers, else the CPU with the reason.
+#[cfg(feature = "gpu")]
+async fn gpu_backend(
+    state: &State,
+    run: RunId,
+    cpu: impl Fn(Option<String>) -> Backend,
+) -> Backend {
     if state.gpu.borrow().is_none() {
         enable_subgroups();
         let result = Device::wgpu_options()
@@ -308,7 +354,7 @@ async fn backend(state: &State, run: RunId, choice: BackendChoice) -> Backend {
             );
             Backend {
                 device,
-                name: WEBGPU,
+                name: WEBGPU.into(),
                 gpu: true,
             }
         }
@@ -321,14 +367,20 @@ async fn backend(state: &State, run: RunId, choice: BackendChoice) -> Backend {
 /// The CPU fallback: flex, measured faster than ndarray in the browser (BENCHMARKS.md),
 /// and the backend our CPU kernels run on. The `cpu-ndarray` feature swaps in ndarray
 /// for that measurement.
-fn cpu_backend() -> (&'static str, Device) {
+fn cpu_backend() -> (String, Device) {
     #[cfg(feature = "cpu-ndarray")]
     #[allow(deprecated)] // Burn 0.22 deprecates ndarray; we keep it only to measure it.
-    return ("CPU (Burn ndarray)", Device::ndarray());
-    #[cfg(not(feature = "cpu-ndarray"))]
-    return ("CPU (Burn flex)", Device::flex());
+    return ("CPU (Burn ndarray)".into(), Device::ndarray());
+    #[cfg(all(not(feature = "cpu-ndarray"), feature = "threads"))]
+    return (
+        format!("CPU (Burn flex, {} threads)", rayon::current_num_threads()),
+        Device::flex(),
+    );
+    #[cfg(not(any(feature = "cpu-ndarray", feature = "threads")))]
+    return ("CPU (Burn flex)".into(), Device::flex());
 }
 
+#[cfg(feature = "gpu")]
 /// Lets CubeCL's subgroup kernels (Burn's matmul and reductions) validate in Chromium.
 /// In a browser they start with `enable subgroups;`, which Chromium accepts only on a
 /// device created with the "subgroups" feature, and wgpu 30's WebGPU backend has no name
@@ -381,7 +433,7 @@ async fn start(state: &State, spec: RunSpec) -> Result<(), Stop> {
         recipe: trainer.recipe,
         ..spec
     };
-    train(state, &mut trainer, spec, backend.name).await
+    train(state, &mut trainer, spec, &backend.name).await
 }
 
 /// Why a run stopped early.

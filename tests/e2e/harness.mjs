@@ -16,6 +16,12 @@ const ROOT = fileURLToPath(new URL('../..', import.meta.url));
  */
 export const DIST = process.env.E2E_DIST ? join(ROOT, process.env.E2E_DIST) : join(ROOT, 'dist');
 export const BASE = (process.env.E2E_BASE || '').replace(/\/$/, '');
+/**
+ * Whether the server sends the cross-origin isolation headers (the threaded CPU worker
+ * needs them): yes unless `E2E_ISOLATED=0`, as scripts/test's second pass runs, so the
+ * suite passes on both the threaded and the one-thread CPU path.
+ */
+export const ISOLATED = process.env.E2E_ISOLATED !== '0';
 const CHROMIUM = process.env.CHROMIUM_PATH || '/usr/bin/chromium';
 export { ARCHIVE_PATH };
 
@@ -23,10 +29,11 @@ export { ARCHIVE_PATH };
  * Serves the build in `dir` (scripts/serve-site.mjs). `archive` (a Buffer) is served at
  * ARCHIVE_PATH; without it that path is a 404, so a test decides what data the page
  * finds, whatever the build linked there. `base` (default BASE) serves the site under
- * that sub-path. The server's `url` is the site's address, the base included.
+ * that sub-path, `isolated` (default ISOLATED) with or without the isolation headers.
+ * The server's `url` is the site's address, the base included.
  */
-export function serve(dir = DIST, { archive = null, base = BASE } = {}) {
-  return serveSite(dir, { archive, base });
+export function serve(dir = DIST, { archive = null, base = BASE, isolated = ISOLATED } = {}) {
+  return serveSite(dir, { archive, base, isolated });
 }
 
 /**

@@ -8,6 +8,7 @@ use leptos::prelude::*;
 use web_sys::Worker;
 
 use crate::app::train::client::{post, spawn_worker};
+use crate::run::placement::WorkerKind;
 use crate::run::protocol::Event;
 use crate::run::RunRecord;
 use crate::sweep::queue::{Effect, Queue};
@@ -79,7 +80,7 @@ impl Runner {
             let message = format!("the training worker failed: {message}");
             self.drive(|q| q.crashed(w, message, now_s()));
         };
-        match spawn_worker(current, on_event, on_error) {
+        match spawn_worker(WorkerKind::WebGpu, current, on_event, on_error) {
             Ok(worker) => self.workers.update_value(|ws| ws[w] = Some(worker)),
             Err(e) => self.drive(|q| q.crashed(w, e, now_s())),
         }

@@ -1,29 +1,40 @@
-//! The page's handle on the training worker: creates it, posts commands, and feeds
-//! its events to the run session (`run::session`, where the decisions are made and
-//! tested), whose parts the panel reads as memos. The curves live here, on the page,
-//! so a crashed worker or a lost GPU never takes them along.
+//! The page's handle on the training worker: picks the worker program for each run
+//! (`run::placement`), creates it, posts commands, and feeds its events to the run
+//! session (`run::session`, where the decisions are made and tested), whose parts the
+//! panel reads as memos. The curves live here, on the page, so a crashed worker or a
+//! lost GPU never takes them along.
 
 use leptos::prelude::*;
 use wasm_bindgen::prelude::*;
-use web_sys::{ErrorEvent, File, MessageEvent, Worker};
+use wasm_bindgen_futures::JsFuture;
+use web_sys::{File, MessageEvent, Worker, WorkerOptions, WorkerType};
 
 use crate::design::NetSpec;
+use crate::run::placement::{Browser, WorkerKind};
 use crate::run::protocol::{Command, DataStatus, Event};
 use crate::run::record::{RunFacts, RunRecord};
 use crate::run::session::{BackendInfo, Curves, Effect, Phase, Session, StepInfo};
 use crate::run::{BackendChoice, Recipe, RunSpec};
 
-/// Starts a training worker. Its events go to `on_event`, its uncaught errors (as a
-/// message) to `on_error`, both only while `current()` says the worker is still the
-/// one wanted (a terminated worker's queued events are dropped).
+/// Starts a training worker of `kind`. Its events go to `on_event`, its uncaught
+/// errors (as a message) to `on_error`, both only while `current()` says the worker is
+/// still the one wanted (a terminated worker's queued events are dropped).
 pub(crate) fn spawn_worker(
+    kind: WorkerKind,
     current: impl Fn() -> bool + Copy + 'static,
     on_event: impl Fn(Event) + 'static,
     on_error: impl Fn(String) + 'static,
 ) -> Result<Worker, String> {
-    let url = crate::site::path_of(&crate::app::base(), WORKER_SCRIPT);
-    let worker =
-        Worker::new(&url).map_err(|e| format!("the training worker could not start ({e:?})"))?;
+    let base = crate::app::base();
+    let started = match kind {
+        WorkerKind::WebGpu => Worker::new(&crate::site::path_of(&base, WEBGPU_WORKER)),
+        WorkerKind::Threaded => {
+            let options = WorkerOptions::new();
+            options.set_type(WorkerType::Module);
+            Worker::new_with_options(&crate::site::path_of(&base, THREADED_WORKER), &options)
+        }
+    };
+    let worker = started.map_err(|e| format!("the training worker could not start ({e:?})"))?;
     let on_message = Closure::<dyn Fn(MessageEvent)>::new(move |e: MessageEvent| {
         if !current() {
             return;
@@ -37,9 +48,16 @@ pub(crate) fn spawn_worker(
     });
     worker.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
     on_message.forget();
-    let on_error = Closure::<dyn Fn(ErrorEvent)>::new(move |e: ErrorEvent| {
+    // A script that fails to load fires a plain `Event`, an uncaught error an
+    // `ErrorEvent` with a message.
+    let on_error = Closure::<dyn Fn(web_sys::Event)>::new(move |e: web_sys::Event| {
         if current() {
-            on_error(e.message());
+            let message = js_sys::Reflect::get(&e, &"message".into())
+                .ok()
+                .and_then(|m| m.as_string())
+                .filter(|m| !m.is_empty())
+                .unwrap_or_else(|| "its script did not load".into());
+            on_error(message);
         }
     });
     worker.set_onerror(Some(on_error.as_ref().unchecked_ref()));
@@ -54,6 +72,33 @@ pub(crate) fn post(worker: &Worker, command: &Command) {
     }
 }
 
+/// Whether this page may share wasm memory between workers (the threaded worker's
+/// need): the server sent the cross-origin isolation headers.
+fn cross_origin_isolated() -> bool {
+    js_sys::Reflect::get(&js_sys::global(), &"crossOriginIsolated".into())
+        .is_ok_and(|v| v.is_truthy())
+}
+
+/// Whether WebGPU gives an adapter here (`navigator.gpu` alone says little: headless
+/// and blocklisted browsers have it and answer no adapter).
+async fn webgpu_adapter() -> bool {
+    let navigator = window().navigator();
+    if !crate::worker::has_webgpu(&navigator) {
+        return false;
+    }
+    let request = js_sys::Reflect::get(&navigator, &"gpu".into()).and_then(|gpu| {
+        let f: js_sys::Function =
+            js_sys::Reflect::get(&gpu, &"requestAdapter".into())?.dyn_into()?;
+        f.call0(&gpu)?.dyn_into::<js_sys::Promise>()
+    });
+    match request {
+        Ok(promise) => JsFuture::from(promise)
+            .await
+            .is_ok_and(|adapter| !adapter.is_null() && !adapter.is_undefined()),
+        Err(_) => false,
+    }
+}
+
 /// Everything the panel shows about training; `Copy`, so components share it. Each
 /// part is a memo over the session, so a step redraws only what changed.
 #[derive(Clone, Copy)]
@@ -62,6 +107,18 @@ pub struct Training {
     worker: StoredValue<Option<Worker>, LocalStorage>,
     /// Counts workers started, so events still queued from a terminated one are dropped.
     generation: StoredValue<u32>,
+    /// What the page knows of this browser (None until WebGPU has been probed).
+    browser: RwSignal<Option<Browser>>,
+    /// The program the current worker runs.
+    kind: RwSignal<WorkerKind>,
+    /// The backend the last Start asked for (the next worker is picked for it).
+    choice: StoredValue<BackendChoice>,
+    /// Whether the current worker has said it is ready.
+    ready: StoredValue<bool>,
+    /// Why the threaded worker did not start, once it failed.
+    threads_error: StoredValue<Option<String>>,
+    /// Why a CPU run has only one thread, when it has.
+    pub one_thread: Memo<Option<String>>,
     pub gpu_failed: Memo<Option<String>>,
     pub phase: Memo<Phase>,
     pub data: Memo<DataStatus>,
@@ -74,17 +131,38 @@ pub struct Training {
     pub result: Memo<Option<RunRecord>>,
 }
 
-/// The worker's loader, beside index.html at the site's base (scripts/package-site.mjs
-/// writes it).
-const WORKER_SCRIPT: &str = "/train_worker_loader.js";
+/// The workers' loaders, beside index.html at the site's base
+/// (scripts/package-site.mjs writes them).
+const WEBGPU_WORKER: &str = "/train_worker_loader.js";
+const THREADED_WORKER: &str = "/train_cpu_loader.js";
 
 impl Training {
-    pub fn new() -> Self {
+    /// The panel's training, its first worker picked for `choice` once WebGPU has
+    /// been probed.
+    pub fn new(choice: BackendChoice) -> Self {
         let session = RwSignal::new(Session::default());
+        let browser = RwSignal::new(None::<Browser>);
+        let kind = RwSignal::new(WorkerKind::WebGpu);
+        let threads_error = StoredValue::new(None::<String>);
         let training = Training {
             session,
             worker: StoredValue::new_local(None),
             generation: StoredValue::new(0),
+            browser,
+            kind,
+            choice: StoredValue::new(choice),
+            ready: StoredValue::new(false),
+            threads_error,
+            one_thread: Memo::new(move |_| {
+                let on_cpu = session.with(|s| s.backend.as_ref().is_some_and(|b| !b.gpu));
+                let error = threads_error.get_value();
+                let b = Browser {
+                    threads_failed: error.is_some(),
+                    ..browser.get()?
+                };
+                (on_cpu && kind.get() == WorkerKind::WebGpu)
+                    .then(|| b.one_thread_reason(error.as_deref()))
+            }),
             gpu_failed: Memo::new(move |_| session.with(|s| s.gpu_failed.clone())),
             phase: Memo::new(move |_| session.with(|s| s.phase.clone())),
             data: Memo::new(move |_| session.with(|s| s.data.clone())),
@@ -95,7 +173,18 @@ impl Training {
             previous: Memo::new(move |_| session.with(|s| s.previous.clone())),
             result: Memo::new(move |_| session.with(|s| s.result.clone())),
         };
-        training.spawn();
+        wasm_bindgen_futures::spawn_local(async move {
+            let webgpu = webgpu_adapter().await;
+            let found = Browser {
+                webgpu,
+                isolated: cross_origin_isolated(),
+                ..Browser::default()
+            };
+            // The page may be gone by now.
+            if browser.try_set(Some(found)).is_none() {
+                training.spawn();
+            }
+        });
         // Leaving the page (another route) disposes the signals: the worker goes too, so
         // nothing it still sends can reach them.
         on_cleanup(move || {
@@ -106,18 +195,46 @@ impl Training {
         training
     }
 
-    /// Starts a fresh worker (at start-up and after a crash).
+    /// What the page knows of this browser now.
+    fn browser_now(self) -> Browser {
+        Browser {
+            gpu_failed: self.session.with_untracked(|s| s.gpu_failed.is_some()),
+            threads_failed: self.threads_error.with_value(Option::is_some),
+            ..self.browser.get_untracked().unwrap_or_default()
+        }
+    }
+
+    /// Starts a fresh worker (at start-up, for a run that wants the other program,
+    /// and after a crash), of the kind the last choice wants.
     fn spawn(self) {
         self.generation.update_value(|g| *g += 1);
         let generation = self.generation.get_value();
+        let kind = self.browser_now().worker_for(self.choice.get_value());
+        self.kind.set(kind);
+        self.ready.set_value(false);
         // False too once the page is gone (the value disposed): late events are dropped.
         let current = move || self.generation.try_get_value() == Some(generation);
-        let on_event = move |event: Event| self.drive(|s| s.apply(event));
+        // A threaded worker that fails before it is ready (no shared memory, a pool
+        // that would not start) is replaced by the one-thread worker, which picks up
+        // whatever was waiting for it.
+        let starting_threads = move || kind == WorkerKind::Threaded && !self.ready.get_value();
+        let on_event = move |event: Event| match event {
+            Event::Crashed { message, .. } if starting_threads() => self.threads_failed(message),
+            event => {
+                if event == Event::Ready {
+                    self.ready.set_value(true);
+                }
+                self.drive(|s| s.apply(event));
+            }
+        };
         let on_error = move |message: String| {
+            if starting_threads() {
+                return self.threads_failed(message);
+            }
             let message = format!("the training worker failed: {message}");
             self.drive(|s| s.crashed(message));
         };
-        let worker = match spawn_worker(current, on_event, on_error) {
+        let worker = match spawn_worker(kind, current, on_event, on_error) {
             Ok(w) => w,
             Err(e) => {
                 self.session
@@ -126,6 +243,15 @@ impl Training {
             }
         };
         self.worker.set_value(Some(worker));
+    }
+
+    /// The threaded worker did not start: this tab uses the one-thread worker.
+    fn threads_failed(self, message: String) {
+        self.threads_error.set_value(Some(message));
+        if let Some(w) = self.worker.get_value() {
+            w.terminate();
+        }
+        self.spawn();
     }
 
     /// Runs one session transition and carries out its effects.
@@ -148,6 +274,8 @@ impl Training {
     /// Starts a run of `net` with `recipe`, named `label`.
     pub fn start(self, label: String, net: NetSpec, recipe: Recipe, backend: BackendChoice) {
         let now_ms = js_sys::Date::now() as u64;
+        self.choice.set_value(backend);
+        let fresh = self.browser_now().worker_for(backend) != self.kind.get_untracked();
         self.drive(|s| {
             let spec = RunSpec {
                 id: s.next_id(now_ms),
@@ -157,7 +285,11 @@ impl Training {
                 backend,
                 sweep: None,
             };
-            s.start(spec)
+            if fresh {
+                s.start_in_fresh_worker(spec)
+            } else {
+                s.start(spec)
+            }
         });
     }
 

@@ -29,9 +29,9 @@ fn minutes(seconds: f64) -> String {
 
 #[component]
 pub fn TrainPanel(report: Memo<Report>) -> impl IntoView {
-    let training = Training::new();
     let url = use_url_state();
     let state = url.state;
+    let training = Training::new(state.with_untracked(|s| s.backend));
     // The recipe lives in the URL with the model, so a link reproduces a run's settings.
     let recipe: Memo<Recipe> = Memo::new(move |_| state.with(|s| s.recipe));
     let backend = Memo::new(move |_| state.with(|s| s.backend));
@@ -136,6 +136,9 @@ pub fn TrainPanel(report: Memo<Report>) -> impl IntoView {
             {move || training.backend.get().map(|b| view! {
                 <p class="muted" data-testid="train-backend-used">{format!("Training on {}.", b.name)}</p>
                 {b.notice.map(|n| view! { <p class="notice inline" data-testid="cpu-fallback">{n}</p> })}
+            })}
+            {move || training.one_thread.get().map(|reason| view! {
+                <p class="muted" data-testid="cpu-one-thread">{reason}</p>
             })}
             {move || training.gpu_failed.get().map(|reason| view! {
                 <p class="notice inline" data-testid="gpu-failed">

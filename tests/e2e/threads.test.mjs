@@ -1,0 +1,131 @@
+// End-to-end: the threaded CPU worker (rayon's pool on Web Workers sharing one wasm
+// memory, on a cross-origin isolated page) against the one-thread CPU path (the same
+// page served without isolation), the fallback when the threads cannot start, and
+// coi-serviceworker isolating a page whose host sends no headers.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { serve, launch, newPage, openApp, cifarArchive, DIST, BASE } from './harness.mjs';
+
+const TINY = '?d=2&w0=8&wa=8&wm=2&g=8&b=1&q=8&se=0&data=cifar10&backend=cpu';
+const archive = cifarArchive(100);
+
+let isolated;
+let plain;
+before(async () => {
+  isolated = await serve(undefined, { archive, isolated: true });
+  plain = await serve(undefined, { archive, isolated: false });
+});
+after(() => {
+  isolated?.close();
+  plain?.close();
+});
+
+/**
+ * Trains the tiny model on the CPU (seed fixed by the recipe's default) in a fresh
+ * browser on `server`, and returns what the page said and every step's loss as the
+ * worker posted it. `breakThreads` replaces the threaded worker's script with one
+ * that throws, as a browser would fail to start it; `awaitIsolation` waits for the
+ * page to become cross-origin isolated before anything else.
+ */
+async function trainOnCpu(server, { breakThreads = false, awaitIsolation = false } = {}) {
+  const browser = await launch();
+  try {
+    const page = await newPage(browser);
+    await page.addInitScript((broken) => {
+      const Native = window.Worker;
+      window.__losses = [];
+      window.Worker = function (url, options) {
+        let href = String(url);
+        if (broken && href.includes('train_cpu_loader')) {
+          href = URL.createObjectURL(new Blob(['throw new Error("no threads in this test");'], { type: 'text/javascript' }));
+        }
+        const worker = new Native(href, options);
+        worker.addEventListener('message', (e) => {
+          const m = typeof e.data === 'string' ? JSON.parse(e.data) : null;
+          if (m?.type === 'Run' && m.event.type === 'Step') window.__losses.push(m.event.loss);
+        });
+        return worker;
+      };
+    }, breakThreads);
+    await openApp(page, server.url, TINY);
+    if (awaitIsolation) {
+      // coi-serviceworker reloads the page once its service worker is in charge.
+      await page.waitForFunction(() => self.crossOriginIsolated, null, { timeout: 60_000 });
+      await page.getByTestId('stage-table').waitFor({ timeout: 30_000 });
+    }
+    for (const [key, value] of Object.entries({ 'train-images': 200, 'test-images': 100, epochs: 2, batch: 20, lr: 0.1 })) {
+      await page.getByTestId(`train-${key}`).fill(String(value));
+      await page.getByTestId(`train-${key}`).dispatchEvent('change');
+    }
+    await page.waitForFunction(() => !document.querySelector('[data-testid=train-start]').disabled, null, { timeout: 60_000 });
+    await page.getByTestId('train-start').click();
+    await page.getByTestId('train-result').waitFor({ timeout: 300_000 });
+    const oneThread = page.getByTestId('cpu-one-thread');
+    return {
+      isolated: await page.evaluate(() => self.crossOriginIsolated),
+      backend: await page.getByTestId('train-backend-used').textContent(),
+      oneThread: (await oneThread.count()) ? await oneThread.textContent() : null,
+      result: await page.getByTestId('train-result').textContent(),
+      losses: await page.evaluate(() => window.__losses),
+      errors: page.errors,
+    };
+  } finally {
+    await browser.close();
+  }
+}
+
+test('the threaded worker trains on every core and agrees with the one-thread worker', async () => {
+  const threaded = await trainOnCpu(isolated);
+  assert.equal(threaded.isolated, true);
+  assert.match(threaded.backend, /^Training on CPU \(Burn flex, \d+ threads\)\.$/);
+  assert.equal(threaded.oneThread, null, 'no one-thread notice on an isolated page');
+  assert.deepEqual(threaded.errors, []);
+
+  const single = await trainOnCpu(plain);
+  assert.equal(single.isolated, false);
+  assert.equal(single.backend, 'Training on CPU (Burn flex).');
+  assert.match(single.oneThread, /one thread: this page is not cross-origin isolated/);
+  assert.deepEqual(single.errors, []);
+
+  // The same run, step by step: only the order of parallel sums may differ.
+  assert.equal(threaded.losses.length, 20);
+  assert.equal(single.losses.length, 20);
+  threaded.losses.forEach((loss, i) => {
+    const other = single.losses[i];
+    assert.ok(Math.abs(loss - other) <= 1e-3 * Math.max(1, Math.abs(other)), `step ${i + 1}: ${loss} against ${other}`);
+  });
+});
+
+test('a threaded worker that cannot start gives way to the one-thread worker, which says why', async () => {
+  const fallback = await trainOnCpu(isolated, { breakThreads: true });
+  assert.equal(fallback.isolated, true);
+  assert.equal(fallback.backend, 'Training on CPU (Burn flex).');
+  assert.match(fallback.oneThread, /one thread: the threaded worker did not start \(.*no threads in this test.*\)/);
+  assert.equal(fallback.losses.length, 20, 'the run the page started still ran');
+  assert.match(fallback.result, /Final test error/);
+});
+
+test('on a host that sends no isolation headers, coi-serviceworker isolates the page and the threads run', async () => {
+  // The same build packaged as the Pages workflow does it.
+  const out = join(tmpdir(), `regnet-coi-${process.pid}`);
+  const script = fileURLToPath(new URL('../../scripts/package-site.mjs', import.meta.url));
+  execFileSync('node', [script, '--from', DIST, '--out', out], {
+    env: { ...process.env, PUBLIC_URL: `${BASE}/`, COI_SERVICEWORKER: '1' },
+  });
+  const server = await serve(out, { archive, isolated: false });
+  try {
+    const run = await trainOnCpu(server, { awaitIsolation: true });
+    assert.equal(run.isolated, true);
+    assert.match(run.backend, /^Training on CPU \(Burn flex, \d+ threads\)\.$/);
+    assert.equal(run.losses.length, 20);
+    assert.deepEqual(run.errors, []);
+  } finally {
+    server.close();
+    rmSync(out, { recursive: true, force: true });
+  }
+});
