@@ -373,7 +373,10 @@ fn cpu_backend() -> (String, Device) {
     return ("CPU (Burn ndarray)".into(), Device::ndarray());
     #[cfg(all(not(feature = "cpu-ndarray"), feature = "threads"))]
     return (
-        format!("CPU (Burn flex, {} threads)", rayon::current_num_threads()),
+        match rayon::current_num_threads() {
+            1 => "CPU (Burn flex, 1 thread)".into(),
+            n => format!("CPU (Burn flex, {n} threads)"),
+        },
         Device::flex(),
     );
     #[cfg(not(any(feature = "cpu-ndarray", feature = "threads")))]
