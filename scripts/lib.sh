@@ -108,7 +108,7 @@ ensure_rust_src() {
 }
 
 # The threaded CPU worker: the same program without wgpu, with rayon's pool on Web
-# Workers. Threads in wasm need std rebuilt with atomics (`-Z build-std`, which the
+# Workers, at full optimisation (profile `cpu-worker`). Threads in wasm need std rebuilt with atomics (`-Z build-std`, which the
 # pinned stable toolchain allows through RUSTC_BOOTSTRAP for this one build) and a
 # shared, imported memory with its thread-local storage exported for wasm-bindgen
 # (flags the linker is not given by itself). Its maximum is 4 GiB, wasm32's limit: the
@@ -121,7 +121,7 @@ cargo_cpu_worker() {
     -C link-arg=--export=__tls_align -C link-arg=--export=__tls_base)
   RUSTC_BOOTSTRAP=1 CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUSTFLAGS="${flags[*]}" \
     CARGO_TARGET_DIR="$CPU_WORKER_TARGET_DIR" cargo build --target wasm32-unknown-unknown \
-    -Z build-std=panic_abort,std --profile worker --bin train_worker \
+    -Z build-std=panic_abort,std --profile cpu-worker --bin train_worker \
     --no-default-features --features threads "$@"
 }
 
@@ -144,6 +144,6 @@ package_site() {
   node "$ROOT/scripts/package-site.mjs" \
     --page "$PAGE_TARGET_DIR/wasm32-unknown-unknown/page/playground.wasm" \
     --worker "$WORKER_TARGET_DIR/wasm32-unknown-unknown/worker/train_worker.wasm" \
-    --cpu-worker "$CPU_WORKER_TARGET_DIR/wasm32-unknown-unknown/worker/train_worker.wasm" \
+    --cpu-worker "$CPU_WORKER_TARGET_DIR/wasm32-unknown-unknown/cpu-worker/train_worker.wasm" \
     --out "$1"
 }

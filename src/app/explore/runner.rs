@@ -1,5 +1,7 @@
 //! The page's side of a sweep in the browser: the training workers (several on the
-//! CPU, each with one thread, plus one on WebGPU if asked) and the queue
+//! CPU, each training on one thread: the threaded worker with a pool of one where the
+//! page is isolated, else the WebGPU worker's CPU fallback; plus one on WebGPU if
+//! asked) and the queue
 //! (`sweep::queue`, where every decision is made and tested) they report to. This file
 //! only creates and terminates workers, posts what the queue says, and hands each
 //! landed record to the page.
@@ -7,11 +9,11 @@
 use leptos::prelude::*;
 use web_sys::Worker;
 
-use crate::app::train::client::{post, spawn_worker};
+use crate::app::train::client::{cross_origin_isolated, post, spawn_worker};
 use crate::run::placement::WorkerKind;
 use crate::run::protocol::Event;
 use crate::run::RunRecord;
-use crate::sweep::queue::{Effect, Queue};
+use crate::sweep::queue::{Effect, Lane, Queue};
 
 /// Seconds on the page's clock (the queue's rates and time left).
 fn now_s() -> f64 {
@@ -28,6 +30,12 @@ pub struct Runner {
     generations: StoredValue<Vec<u32>>,
     /// Where each landed record goes (stored, and drawn).
     on_record: StoredValue<Callback<(String, RunRecord)>>,
+    /// Per worker, whether it has said it is ready.
+    ready: StoredValue<Vec<bool>>,
+    /// CPU lanes run the threaded worker with a pool of one (fully optimised, one
+    /// thread of it is faster than the WebGPU worker's CPU fallback) where the page is
+    /// cross-origin isolated, until one fails to start.
+    threads: StoredValue<bool>,
 }
 
 impl Runner {
@@ -37,6 +45,8 @@ impl Runner {
             workers: StoredValue::new_local(vec![]),
             generations: StoredValue::new(vec![]),
             on_record: StoredValue::new(on_record),
+            ready: StoredValue::new(vec![]),
+            threads: StoredValue::new(cross_origin_isolated()),
         };
         on_cleanup(move || runner.terminate_all());
         runner
@@ -60,6 +70,7 @@ impl Runner {
         self.queue.set(Some(queue));
         self.workers.set_value((0..n).map(|_| None).collect());
         self.generations.set_value(vec![0; n]);
+        self.ready.set_value(vec![false; n]);
         for w in 0..n {
             self.spawn(w);
         }
@@ -75,12 +86,41 @@ impl Runner {
                 .try_with_value(|g| g.get(w) == Some(&generation))
                 .unwrap_or(false)
         };
-        let on_event = move |event: Event| self.drive(|q| q.apply(w, event, now_s()));
+        let lane = self
+            .queue
+            .with_untracked(|q| q.as_ref().map(|q| q.workers[w].lane));
+        let kind = if lane == Some(Lane::Cpu) && self.threads.get_value() {
+            WorkerKind::Threaded
+        } else {
+            WorkerKind::WebGpu
+        };
+        self.ready.update_value(|r| r[w] = false);
+        // A threaded worker that fails before it is ready gives way to the WebGPU
+        // worker's one CPU thread, for this lane and every later one.
+        let starting_threads =
+            move || kind == WorkerKind::Threaded && !self.ready.with_value(|r| r[w]);
+        let fall_back = move || {
+            self.threads.set_value(false);
+            self.terminate(w);
+            self.spawn(w);
+        };
+        let on_event = move |event: Event| match event {
+            Event::Crashed { .. } if starting_threads() => fall_back(),
+            event => {
+                if event == Event::Ready {
+                    self.ready.update_value(|r| r[w] = true);
+                }
+                self.drive(|q| q.apply(w, event, now_s()));
+            }
+        };
         let on_error = move |message: String| {
+            if starting_threads() {
+                return fall_back();
+            }
             let message = format!("the training worker failed: {message}");
             self.drive(|q| q.crashed(w, message, now_s()));
         };
-        match spawn_worker(WorkerKind::WebGpu, current, on_event, on_error) {
+        match spawn_worker(kind, Some(1), current, on_event, on_error) {
             Ok(worker) => self.workers.update_value(|ws| ws[w] = Some(worker)),
             Err(e) => self.drive(|q| q.crashed(w, e, now_s())),
         }

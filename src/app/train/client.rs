@@ -16,11 +16,13 @@ use crate::run::record::{RunFacts, RunRecord};
 use crate::run::session::{BackendInfo, Curves, Effect, Phase, Session, StepInfo};
 use crate::run::{BackendChoice, Recipe, RunSpec};
 
-/// Starts a training worker of `kind`. Its events go to `on_event`, its uncaught
-/// errors (as a message) to `on_error`, both only while `current()` says the worker is
-/// still the one wanted (a terminated worker's queued events are dropped).
+/// Starts a training worker of `kind` (a threaded one with a pool of `threads`, or of
+/// every core the browser reports). Its events go to `on_event`, its uncaught errors
+/// (as a message) to `on_error`, both only while `current()` says the worker is still
+/// the one wanted (a terminated worker's queued events are dropped).
 pub(crate) fn spawn_worker(
     kind: WorkerKind,
+    threads: Option<usize>,
     current: impl Fn() -> bool + Copy + 'static,
     on_event: impl Fn(Event) + 'static,
     on_error: impl Fn(String) + 'static,
@@ -31,7 +33,11 @@ pub(crate) fn spawn_worker(
         WorkerKind::Threaded => {
             let options = WorkerOptions::new();
             options.set_type(WorkerType::Module);
-            Worker::new_with_options(&crate::site::path_of(&base, THREADED_WORKER), &options)
+            let mut url = crate::site::path_of(&base, THREADED_WORKER);
+            if let Some(n) = threads {
+                url.push_str(&format!("?threads={n}"));
+            }
+            Worker::new_with_options(&url, &options)
         }
     };
     let worker = started.map_err(|e| format!("the training worker could not start ({e:?})"))?;
@@ -74,7 +80,7 @@ pub(crate) fn post(worker: &Worker, command: &Command) {
 
 /// Whether this page may share wasm memory between workers (the threaded worker's
 /// need): the server sent the cross-origin isolation headers.
-fn cross_origin_isolated() -> bool {
+pub(crate) fn cross_origin_isolated() -> bool {
     js_sys::Reflect::get(&js_sys::global(), &"crossOriginIsolated".into())
         .is_ok_and(|v| v.is_truthy())
 }
@@ -234,7 +240,7 @@ impl Training {
             let message = format!("the training worker failed: {message}");
             self.drive(|s| s.crashed(message));
         };
-        let worker = match spawn_worker(kind, current, on_event, on_error) {
+        let worker = match spawn_worker(kind, None, current, on_event, on_error) {
             Ok(w) => w,
             Err(e) => {
                 self.session
