@@ -4,7 +4,7 @@
 // Usage: node bench/browser_memory.mjs '<url query>' batch [steps]   (after
 // `scripts/build`). Prints one JSON object; the training footprint is the
 // growth from the Started event (data and model loaded) to the last step.
-import { serve, launch, newPage, openApp, cifarArchive } from '../tests/e2e/harness.mjs';
+import { serve, launch, newPage, openApp, cifarArchive, fillRecipe } from '../tests/e2e/harness.mjs';
 
 const [query, batchArg, stepsArg] = process.argv.slice(2);
 const batch = Number(batchArg);
@@ -35,10 +35,7 @@ try {
   await openApp(page, server.url, query);
   await page.getByText(/server has the CIFAR-10 archive/).waitFor({ timeout: 60_000 });
   const recipe = { 'train-images': images, 'test-images': 100, epochs: 1, batch, lr: 0.1 };
-  for (const [key, value] of Object.entries(recipe)) {
-    await page.getByTestId(`train-${key}`).fill(String(value));
-    await page.getByTestId(`train-${key}`).dispatchEvent('change');
-  }
+  await fillRecipe(page, recipe);
   await page.getByTestId('train-start').click();
   await page.waitForFunction(
     (n) => window.__events.some((e) => e.type === 'Failed' || e.type === 'Crashed') || window.__events.filter((e) => e.type === 'Step').length >= n,

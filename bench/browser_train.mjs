@@ -9,7 +9,7 @@
 // WebGPU worker on one thread, as every release before the threaded worker did.
 // Prints one JSON object: images/s over the steps after the first two (which build
 // and, on WebGPU, compile the kernels), timed by the page's own progress bar.
-import { serve, launch, newPage, openApp, cifarArchive } from '../tests/e2e/harness.mjs';
+import { serve, launch, newPage, openApp, cifarArchive, poolThreads, fillRecipe } from '../tests/e2e/harness.mjs';
 
 const backend = process.argv[2] === 'webgpu' ? 'webgpu' : 'cpu';
 const steps = Number(process.argv[3] || 8);
@@ -25,23 +25,11 @@ const server = await serve(process.env.DIST || undefined, {
 const browser = await launch(backend === 'webgpu' ? ['--enable-unsafe-webgpu'] : []);
 try {
   const page = await newPage(browser);
-  if (threads !== null) {
-    // The pool's size, as the worker reads it from its own URL.
-    await page.addInitScript((n) => {
-      const Native = window.Worker;
-      window.Worker = function (url, options) {
-        const href = String(url);
-        return new Native(href.includes('train_cpu_loader') ? `${href}?threads=${n}` : href, options);
-      };
-    }, threads);
-  }
+  if (threads !== null) await poolThreads(page, threads);
   await openApp(page, server.url, `${MINI}${backend === 'cpu' ? '&backend=cpu' : ''}`);
   await page.getByText(/server has the CIFAR-10 archive/).waitFor({ timeout: 60_000 });
   const recipe = { 'train-images': steps * batch, 'test-images': 100, epochs: 1, batch, lr: 0.1 };
-  for (const [key, value] of Object.entries(recipe)) {
-    await page.getByTestId(`train-${key}`).fill(String(value));
-    await page.getByTestId(`train-${key}`).dispatchEvent('change');
-  }
+  await fillRecipe(page, recipe);
   await page.getByTestId('train-start').click();
   // Times each step's arrival in the page (polled every animation frame).
   const times = await page.evaluate(

@@ -9,7 +9,7 @@
 // without isolation (the WebGPU worker's one CPU thread), a number runs the threaded
 // worker with that many pool threads. Prints the top functions by self time, and the
 // share of time in our kernels, gemm, Burn's flex and the rest.
-import { serve, launch, newPage, openApp, cifarArchive } from '../tests/e2e/harness.mjs';
+import { serve, launch, newPage, openApp, cifarArchive, poolThreads, fillRecipe } from '../tests/e2e/harness.mjs';
 
 const [dist, mode = '1', stepsArg = '8'] = process.argv.slice(2);
 if (!dist) throw new Error('usage: node bench/profile_worker.mjs DIST [threads|one] [steps]');
@@ -50,22 +50,11 @@ try {
   await cdp.send('Target.setDiscoverTargets', { discover: true });
 
   const page = await newPage(browser);
-  if (threads !== null) {
-    await page.addInitScript((n) => {
-      const Native = window.Worker;
-      window.Worker = function (url, options) {
-        const href = String(url);
-        return new Native(href.includes('train_cpu_loader') ? `${href}?threads=${n}` : href, options);
-      };
-    }, threads);
-  }
+  if (threads !== null) await poolThreads(page, threads);
   await openApp(page, server.url, MINI);
   await page.getByText(/server has the CIFAR-10 archive/).waitFor({ timeout: 60_000 });
   const recipe = { 'train-images': steps * batch, 'test-images': 100, epochs: 1, batch, lr: 0.1 };
-  for (const [key, value] of Object.entries(recipe)) {
-    await page.getByTestId(`train-${key}`).fill(String(value));
-    await page.getByTestId(`train-${key}`).dispatchEvent('change');
-  }
+  await fillRecipe(page, recipe);
   await page.waitForFunction(() => !document.querySelector('[data-testid=train-start]').disabled, null, { timeout: 60_000 });
   await page.getByTestId('train-start').click();
   const progress = (n) =>

@@ -100,6 +100,28 @@ export async function exported(page, name) {
   return { name: download.suggestedFilename(), text: readFileSync(await download.path(), 'utf8') };
 }
 
+/**
+ * Gives the page's threaded CPU worker a pool of `threads` (from the next navigation
+ * on): the worker reads the size from its own URL, `?threads=N`.
+ */
+export async function poolThreads(page, threads) {
+  await page.addInitScript((n) => {
+    const Native = window.Worker;
+    window.Worker = function (url, options) {
+      const href = String(url);
+      return new Native(href.includes('train_cpu_loader') ? `${href}?threads=${n}` : href, options);
+    };
+  }, threads);
+}
+
+/** Types `recipe` ({key: value}) into the Train panel's inputs (`train-KEY`). */
+export async function fillRecipe(page, recipe) {
+  for (const [key, value] of Object.entries(recipe)) {
+    await page.getByTestId(`train-${key}`).fill(String(value));
+    await page.getByTestId(`train-${key}`).dispatchEvent('change');
+  }
+}
+
 /** Waits until the app has rendered its stage table. */
 export async function openApp(page, base, query = '') {
   await page.goto(`${base}/${query}`);

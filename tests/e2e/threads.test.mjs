@@ -9,7 +9,7 @@ import { rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { serve, launch, newPage, openApp, cifarArchive, DIST, BASE } from './harness.mjs';
+import { serve, launch, newPage, openApp, cifarArchive, fillRecipe, DIST, BASE } from './harness.mjs';
 
 const TINY = '?d=2&w0=8&wa=8&wm=2&g=8&b=1&q=8&se=0&data=cifar10&backend=cpu';
 const archive = cifarArchive(100);
@@ -58,10 +58,7 @@ async function trainOnCpu(server, { breakThreads = false, awaitIsolation = false
       await page.waitForFunction(() => self.crossOriginIsolated, null, { timeout: 60_000 });
       await page.getByTestId('stage-table').waitFor({ timeout: 30_000 });
     }
-    for (const [key, value] of Object.entries({ 'train-images': 200, 'test-images': 100, epochs: 2, batch: 20, lr: 0.1 })) {
-      await page.getByTestId(`train-${key}`).fill(String(value));
-      await page.getByTestId(`train-${key}`).dispatchEvent('change');
-    }
+    await fillRecipe(page, { 'train-images': 200, 'test-images': 100, epochs: 2, batch: 20, lr: 0.1 });
     await page.waitForFunction(() => !document.querySelector('[data-testid=train-start]').disabled, null, { timeout: 60_000 });
     await page.getByTestId('train-start').click();
     await page.getByTestId('train-result').waitFor({ timeout: 300_000 });

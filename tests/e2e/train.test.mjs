@@ -3,7 +3,7 @@
 // served by the test.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { serve, launch, newPage, openApp, cifarArchive, watchLongTasks } from './harness.mjs';
+import { serve, launch, newPage, openApp, cifarArchive, watchLongTasks, fillRecipe } from './harness.mjs';
 
 const TINY = '?d=2&w0=8&wa=8&wm=2&g=8&b=1&q=8&se=0&data=cifar10';
 const archive = cifarArchive(100);
@@ -19,11 +19,8 @@ after(() => {
   withoutData?.close();
 });
 
-async function setRecipe(page, { train = 200, test = 100, epochs = 2, batch = 20, lr = 0.1 } = {}) {
-  for (const [key, value] of Object.entries({ 'train-images': train, 'test-images': test, epochs, batch, lr })) {
-    await page.getByTestId(`train-${key}`).fill(String(value));
-    await page.getByTestId(`train-${key}`).dispatchEvent('change');
-  }
+function setRecipe(page, { train = 200, test = 100, epochs = 2, batch = 20, lr = 0.1 } = {}) {
+  return fillRecipe(page, { 'train-images': train, 'test-images': test, epochs, batch, lr });
 }
 
 const progressValue = (page) => page.getByTestId('train-progress').evaluate((p) => p.value);
