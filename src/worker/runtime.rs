@@ -226,7 +226,7 @@ async fn ensure_data(state: &State) -> Result<Rc<Cifar10>, String> {
     }
     post(&Event::Data(DataStatus::Checking));
     if let Some(d) = data::from_cache().await {
-        return Ok(keep(state, d, "this browser's cache", None));
+        return Ok(keep(state, d, "this browser's cache"));
     }
     let bytes = match data::download(|s| post(&Event::Data(s))).await {
         Ok(bytes) => bytes,
@@ -248,11 +248,20 @@ async fn parse_and_keep(
     TimeoutFuture::new(0).await;
     match data::parse_archive(bytes) {
         Ok(d) => {
-            let note = data::store(&d)
-                .await
-                .err()
-                .map(|e| format!("not kept for the next visit: {e}"));
-            Ok(keep(state, d, source, note))
+            let d = keep(state, d, source);
+            // Kept for the next visit while the first run trains: the browser writes
+            // the cache off this thread, and a run need not wait for it. The outcome
+            // comes as the same status with a note, so the page can say when it is
+            // safe to close.
+            let (kept, source) = (d.clone(), source.to_string());
+            spawn_local(async move {
+                let note = match data::store(&kept).await {
+                    Ok(()) => "Kept in this browser for the next visit.".to_string(),
+                    Err(e) => format!("Not kept for the next visit: {e}."),
+                };
+                post(&Event::Data(ready(&kept, &source, Some(note))));
+            });
+            Ok(d)
         }
         Err(message) => {
             post(&Event::Data(DataStatus::Invalid {
@@ -263,10 +272,10 @@ async fn parse_and_keep(
     }
 }
 
-fn keep(state: &State, d: Cifar10, source: &str, cache_note: Option<String>) -> Rc<Cifar10> {
+fn keep(state: &State, d: Cifar10, source: &str) -> Rc<Cifar10> {
     let d = Rc::new(d);
     *state.data.borrow_mut() = Some(d.clone());
-    post(&Event::Data(ready(&d, source, cache_note)));
+    post(&Event::Data(ready(&d, source, None)));
     d
 }
 

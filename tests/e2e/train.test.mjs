@@ -170,7 +170,9 @@ test('no archive on the server: the page says where to get it and takes a picked
     await input.setInputFiles({ name: 'cifar-10-binary.tar.gz', mimeType: 'application/gzip', buffer: archive });
     await page.getByTestId('data-ready').waitFor({ timeout: 60_000 });
     assert.match(await page.getByTestId('data-ready').textContent(), /500 training and 100 test images \(from cifar-10-binary.tar.gz\)/);
-    // Kept in the browser: a reload finds it without the server.
+    // Kept in the browser (the page says so once the cache has it): a reload finds it
+    // without the server.
+    await page.getByTestId('data-cache-note').getByText('Kept in this browser for the next visit.').waitFor({ timeout: 60_000 });
     await page.reload();
     await page.getByText(/stored in this browser/).waitFor({ timeout: 60_000 });
     assert.deepEqual(page.errors, []);

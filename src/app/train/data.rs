@@ -79,7 +79,7 @@ pub fn DataSource(training: Training) -> impl IntoView {
                 <p data-testid="data-ready">
                     {format!("CIFAR-10 ready: {train} training and {test} test images (from {source}).")}
                 </p>
-                {cache_note.clone().map(|n| view! { <p class="muted">{n}</p> })}
+                {cache_note.clone().map(|n| view! { <p class="muted" data-testid="data-cache-note">{n}</p> })}
             }
             .into_any(),
             DataStatus::Invalid { message } => view! {
