@@ -167,7 +167,13 @@ pub struct Cifar10 {
 impl Cifar10 {
     /// Reads `cifar-10-binary.tar.gz` (gzip'd tar) from any reader.
     pub fn from_archive(reader: impl Read) -> Result<Cifar10, DataError> {
-        let mut archive = tar::Archive::new(flate2::read::GzDecoder::new(reader));
+        Cifar10::from_tar(flate2::read::GzDecoder::new(reader))
+    }
+
+    /// Reads the archive already inflated (the tar inside the gzip), as a browser's
+    /// own gzip decoder gives it.
+    pub fn from_tar(reader: impl Read) -> Result<Cifar10, DataError> {
+        let mut archive = tar::Archive::new(reader);
         let mut train: Vec<Option<Split>> = vec![None; TRAIN_BATCHES.len()];
         let mut test = None;
         for entry in archive.entries()? {
@@ -268,6 +274,22 @@ pub(crate) mod tests {
         assert_eq!(data.train.pixels.len(), 100 * IMAGE_BYTES);
         assert_eq!(data.train.labels[..3], [0, 1, 2]);
         assert_eq!(data.test.image(1)[0], 7);
+    }
+
+    #[test]
+    fn the_inflated_tar_reads_the_same() {
+        use std::io::Read as _;
+        let gz = full_archive(20);
+        let mut tar = Vec::new();
+        flate2::read::GzDecoder::new(gz.as_slice())
+            .read_to_end(&mut tar)
+            .unwrap();
+        assert_eq!(
+            Cifar10::from_tar(tar.as_slice()).unwrap(),
+            Cifar10::from_archive(gz.as_slice()).unwrap()
+        );
+        // Gzip'd bytes where the tar is expected: an error, not a panic.
+        assert!(Cifar10::from_tar(gz.as_slice()).is_err());
     }
 
     #[test]

@@ -1,18 +1,26 @@
 //! Getting CIFAR-10 into the worker: from the browser's cache, from the server (with
-//! download progress) or from a file the user picked. Downloaded bytes stay in JS
-//! memory and are decompressed through a small reader, so wasm memory only ever holds
+//! download progress) or from a file the user picked. The archive is inflated by the
+//! browser's own gzip decoder while it arrives, where the browser has one, and its
+//! bytes stay in JS memory, read through a small reader, so wasm memory only ever holds
 //! the parsed records (184 MB), never the archive as well.
 
+use std::cell::RefCell;
 use std::io::Read;
+use std::rc::Rc;
 
-use js_sys::{Array, Reflect, Uint8Array};
+use js_sys::{Array, Function, Object, Promise, Reflect, Uint8Array};
+use wasm_bindgen::closure::Closure;
+use wasm_bindgen::prelude::wasm_bindgen;
 use wasm_bindgen::{JsCast, JsValue};
-use wasm_bindgen_futures::JsFuture;
-use web_sys::{Blob, Cache, File, ReadableStreamDefaultReader, Response, ResponseInit};
+use wasm_bindgen_futures::{future_to_promise, JsFuture};
+use web_sys::{
+    Blob, Cache, File, ReadableStream, ReadableStreamDefaultReader, Response, ResponseInit,
+    WritableStream, WritableStreamDefaultWriter,
+};
 
 use super::js::{js_error, scope};
 use crate::data::cifar::RECORD_BYTES;
-use crate::data::{Cifar10, Split};
+use crate::data::{Cifar10, DataError, Split};
 use crate::run::protocol::{DataStatus, ARCHIVE_URL};
 
 /// The parsed records are kept here (Cache API) so a reload skips the download.
@@ -111,31 +119,89 @@ fn parse_records(bytes: &Uint8Array, from: usize, to: usize) -> Result<Split, St
     Ok(split)
 }
 
-/// Keeps `data` for the next visit; the error says why it could not.
-pub async fn store(data: &Cifar10) -> Result<(), String> {
-    let splits = [&data.train, &data.test];
-    let total: usize = splits.iter().map(|s| s.len()).sum();
-    let out = Uint8Array::new_with_length((total * RECORD_BYTES) as u32);
-    let mut offset = 0u32;
-    let mut record = Vec::with_capacity(RECORD_BYTES);
-    for split in splits {
-        for i in 0..split.len() {
-            record.clear();
-            record.push(split.labels[i]);
-            record.extend_from_slice(split.image(i));
-            out.subarray(offset, offset + RECORD_BYTES as u32)
-                .copy_from(&record);
-            offset += RECORD_BYTES as u32;
+/// Keeps `data` for the next visit, unless another worker or tab of this site is
+/// keeping a copy right now (`None` then): the workers of a sweep each parse the same
+/// archive, and one copy written is enough. The error says why it could not.
+pub async fn keep_once(data: Rc<Cifar10>) -> Option<Result<(), String>> {
+    exclusively("regnet-playground-cifar10-store", async move {
+        store(&data).await
+    })
+    .await
+}
+
+/// Runs `job` holding the site-wide Web Lock `name` if no one holds it, else skips it
+/// (`None`). Without Web Locks (old browsers) it just runs `job`.
+async fn exclusively(
+    name: &str,
+    job: impl std::future::Future<Output = Result<(), String>> + 'static,
+) -> Option<Result<(), String>> {
+    let navigator = scope().navigator();
+    let locks = Reflect::get(&navigator, &"locks".into())
+        .ok()
+        .filter(|l| l.is_object());
+    let request = locks.as_ref().and_then(|l| {
+        Reflect::get(l, &"request".into())
+            .ok()?
+            .dyn_into::<Function>()
+            .ok()
+    });
+    let (Some(locks), Some(request)) = (locks, request) else {
+        return Some(job.await);
+    };
+    let outcome = Rc::new(RefCell::new(None));
+    let slot = outcome.clone();
+    // The lock is held until the promise the callback returns settles.
+    let callback = Closure::once_into_js(move |lock: JsValue| -> JsValue {
+        if lock.is_null() {
+            return JsValue::NULL;
+        }
+        future_to_promise(async move {
+            *slot.borrow_mut() = Some(job.await);
+            Ok(JsValue::UNDEFINED)
+        })
+        .into()
+    });
+    let options = Object::new();
+    Reflect::set(&options, &"ifAvailable".into(), &JsValue::TRUE).ok()?;
+    let held = request
+        .call3(&locks, &name.into(), &options, &callback)
+        .ok()?
+        .dyn_into::<Promise>()
+        .ok()?;
+    if let Err(e) = JsFuture::from(held).await {
+        return Some(Err(format!("the lock failed ({})", js_error(&e))));
+    }
+    outcome.take()
+}
+
+/// Writes `data` to the cache; the error says why it could not.
+async fn store(data: &Cifar10) -> Result<(), String> {
+    // Records are laid out in wasm memory a few thousand at a time and each chunk is
+    // copied out once, into the parts of a Blob: a Blob body is handed to the cache by
+    // reference, where a byte-array body is streamed through this worker's thread
+    // (seconds of it, taken from the run that trains meanwhile).
+    const CHUNK: usize = 4096;
+    let parts = Array::new();
+    let mut records = Vec::with_capacity(CHUNK * RECORD_BYTES);
+    for split in [&data.train, &data.test] {
+        for start in (0..split.len()).step_by(CHUNK) {
+            records.clear();
+            for i in start..(start + CHUNK).min(split.len()) {
+                records.push(split.labels[i]);
+                records.extend_from_slice(split.image(i));
+            }
+            parts.push(&Uint8Array::from(records.as_slice()));
         }
     }
+    let blob = Blob::new_with_u8_array_sequence(&parts).map_err(|e| js_error(&e))?;
     let init = ResponseInit::new();
     let headers = web_sys::Headers::new().map_err(|e| js_error(&e))?;
     headers
         .set(TRAIN_HEADER, &data.train.len().to_string())
         .map_err(|e| js_error(&e))?;
     init.set_headers(&headers);
-    let response = Response::new_with_opt_buffer_source_and_init(Some(&out), &init)
-        .map_err(|e| js_error(&e))?;
+    let response =
+        Response::new_with_opt_blob_and_init(Some(&blob), &init).map_err(|e| js_error(&e))?;
     let cache = cache().await?;
     JsFuture::from(cache.put_with_str(CACHE_KEY, &response))
         .await
@@ -143,67 +209,196 @@ pub async fn store(data: &Cifar10) -> Result<(), String> {
     Ok(())
 }
 
-/// Downloads the archive, reporting progress; returns its bytes (in JS memory).
-pub async fn download(progress: impl Fn(DataStatus)) -> Result<Uint8Array, String> {
-    let response = fetch(&web_sys::RequestInit::new()).await?;
+/// The archive's bytes in JS memory: gzip'd as sent, or already inflated by the browser.
+pub struct Archive {
+    bytes: Uint8Array,
+    inflated: bool,
+}
+
+/// Why there is no archive: the bytes did not come, or they are not a gzip stream.
+pub enum LoadError {
+    Unreachable(String),
+    Invalid(String),
+}
+
+/// Downloads the archive, reporting progress (of the bytes sent, gzip'd).
+pub async fn download(progress: impl Fn(DataStatus)) -> Result<Archive, LoadError> {
+    let response = fetch(&web_sys::RequestInit::new())
+        .await
+        .map_err(LoadError::Unreachable)?;
     if !response.ok() {
-        return Err(format!(
+        return Err(LoadError::Unreachable(format!(
             "the server answered {} {} for {ARCHIVE_URL}",
             response.status(),
             response.status_text()
-        ));
+        )));
     }
     let total = content_length(&response);
-    let body = response.body().ok_or("the server sent an empty response")?;
-    let reader: ReadableStreamDefaultReader = body.get_reader().unchecked_into();
-    let chunks = Array::new();
+    let body = response.body().ok_or(LoadError::Unreachable(
+        "the server sent an empty response".into(),
+    ))?;
     let mut loaded = 0u64;
     let mut reported = 0u64;
-    loop {
-        let result = JsFuture::from(reader.read())
-            .await
-            .map_err(|e| format!("the download broke off ({})", js_error(&e)))?;
-        let done = Reflect::get(&result, &"done".into()).map_or(true, |d| d.is_truthy());
-        if done {
-            break;
-        }
-        let chunk: Uint8Array = Reflect::get(&result, &"value".into())
-            .map_err(|e| js_error(&e))?
-            .unchecked_into();
-        loaded += u64::from(chunk.length());
-        chunks.push(&chunk);
+    let archive = collect(body, "the download broke off", |n| {
+        loaded += u64::from(n);
         if loaded - reported >= 1 << 20 {
             reported = loaded;
             progress(DataStatus::Downloading { loaded, total });
         }
-    }
+    })
+    .await?;
     progress(DataStatus::Downloading {
         loaded,
         total: Some(loaded),
     });
-    let blob = Blob::new_with_u8_array_sequence(&chunks).map_err(|e| js_error(&e))?;
-    bytes_of(&blob).await
+    Ok(archive)
 }
 
-/// The bytes of a file the user picked (or dropped).
-pub async fn read_file(file: &File) -> Result<Uint8Array, String> {
-    bytes_of(file).await
+/// The archive in a file the user picked (or dropped).
+pub async fn read_file(file: &File) -> Result<Archive, String> {
+    collect(file.stream(), "the file could not be read", |_| {})
+        .await
+        .map_err(|(LoadError::Unreachable(e) | LoadError::Invalid(e))| e)
 }
 
-async fn bytes_of(blob: &Blob) -> Result<Uint8Array, String> {
+/// Reads `stream` to its end, through the browser's gzip decoder where it has one, so
+/// the inflating runs in native code while the bytes still arrive. `piece` sees the
+/// length of each piece as it came; `broke` words a failed read.
+async fn collect(
+    stream: ReadableStream,
+    broke: &str,
+    mut piece: impl FnMut(u32),
+) -> Result<Archive, LoadError> {
+    let reader: ReadableStreamDefaultReader = stream.get_reader().unchecked_into();
+    let inflater = Inflater::new();
+    let pieces = Array::new();
+    let read = async {
+        loop {
+            let result = JsFuture::from(reader.read())
+                .await
+                .map_err(|e| LoadError::Unreachable(format!("{broke} ({})", js_error(&e))))?;
+            if Reflect::get(&result, &"done".into()).map_or(true, |d| d.is_truthy()) {
+                return Ok(());
+            }
+            let chunk: Uint8Array = Reflect::get(&result, &"value".into())
+                .map_err(|e| LoadError::Unreachable(js_error(&e)))?
+                .unchecked_into();
+            piece(chunk.length());
+            match &inflater {
+                Some(inflater) => inflater.write(&chunk).await.map_err(LoadError::Invalid)?,
+                None => {
+                    pieces.push(&chunk);
+                }
+            }
+        }
+    }
+    .await;
+    if let Some(inflater) = inflater {
+        let bytes = inflater.finish(read).await?;
+        return Ok(Archive {
+            bytes,
+            inflated: true,
+        });
+    }
+    read?;
+    let unreachable = |e: JsValue| LoadError::Unreachable(format!("{broke} ({})", js_error(&e)));
+    let blob = Blob::new_with_u8_array_sequence(&pieces).map_err(unreachable)?;
     let buffer = JsFuture::from(blob.array_buffer())
         .await
-        .map_err(|e| format!("the file could not be read ({})", js_error(&e)))?;
-    Ok(Uint8Array::new(&buffer))
+        .map_err(unreachable)?;
+    Ok(Archive {
+        bytes: Uint8Array::new(&buffer),
+        inflated: false,
+    })
 }
 
-/// Decompresses and parses the archive without copying it into wasm memory.
-pub fn parse_archive(bytes: &Uint8Array) -> Result<Cifar10, String> {
+#[wasm_bindgen]
+extern "C" {
+    /// The browser's gzip decoder (Compression Streams API), bound here because
+    /// web-sys has it only behind its unstable-API flag.
+    type DecompressionStream;
+    #[wasm_bindgen(constructor, catch)]
+    fn new(format: &str) -> Result<DecompressionStream, JsValue>;
+    #[wasm_bindgen(method, getter)]
+    fn readable(this: &DecompressionStream) -> ReadableStream;
+    #[wasm_bindgen(method, getter)]
+    fn writable(this: &DecompressionStream) -> WritableStream;
+}
+
+/// A gzip stream being inflated by the browser: pieces written in, the whole tar out.
+struct Inflater {
+    writer: WritableStreamDefaultWriter,
+    /// The inflated bytes (an ArrayBuffer), read as they come out. A future from the
+    /// start, so its rejection (bad data) has a handler before it happens and is not
+    /// reported as uncaught.
+    out: JsFuture,
+}
+
+impl Inflater {
+    /// `None` when the browser has no `DecompressionStream`.
+    fn new() -> Option<Inflater> {
+        let stream = DecompressionStream::new("gzip").ok()?;
+        let writer = stream.writable().get_writer().ok()?;
+        let out = Response::new_with_opt_readable_stream(Some(&stream.readable()))
+            .ok()?
+            .array_buffer()
+            .ok()?
+            .into();
+        Some(Inflater { writer, out })
+    }
+
+    async fn write(&self, chunk: &Uint8Array) -> Result<(), String> {
+        JsFuture::from(self.writer.write_with_chunk(chunk))
+            .await
+            .map(drop)
+            .map_err(|e| not_gzip(&e))
+    }
+
+    /// The inflated bytes, once `read` (the reading of the input) ended well. Every
+    /// promise is awaited either way, so none is left rejected and unhandled.
+    async fn finish(self, read: Result<(), LoadError>) -> Result<Uint8Array, LoadError> {
+        let closed = match &read {
+            Ok(()) => JsFuture::from(self.writer.close())
+                .await
+                .map(drop)
+                .map_err(|e| not_gzip(&e)),
+            Err(_) => JsFuture::from(self.writer.abort())
+                .await
+                .map(drop)
+                .or(Ok(())),
+        };
+        let out = self.out.await;
+        read?;
+        closed.map_err(LoadError::Invalid)?;
+        out.map(|buffer| Uint8Array::new(&buffer))
+            .map_err(|e| LoadError::Invalid(not_gzip(&e)))
+    }
+}
+
+/// The message for bytes the gzip decoder refused, worded as the native reader's
+/// (without the browser's "Failed to execute 'write' on ...:" preamble).
+fn not_gzip(e: &JsValue) -> String {
+    let message = js_error(e);
+    let reason = match message.split_once("': ") {
+        Some((preamble, reason)) if preamble.starts_with("Failed to execute") => reason,
+        _ => &message,
+    };
+    let reason = reason.trim_end_matches('.');
+    DataError::Archive(std::io::Error::other(reason.to_string())).to_string()
+}
+
+/// Parses the archive without copying it into wasm memory.
+pub fn parse_archive(archive: &Archive) -> Result<Cifar10, String> {
     let reader = JsReader {
-        bytes: bytes.clone(),
+        bytes: archive.bytes.clone(),
         pos: 0,
     };
-    Cifar10::from_archive(reader).map_err(|e| e.to_string())
+    if archive.inflated {
+        Cifar10::from_tar(reader)
+    } else {
+        Cifar10::from_archive(reader)
+    }
+    .map_err(|e| e.to_string())
 }
 
 /// `Read` over a JS byte array.

@@ -228,48 +228,53 @@ async fn ensure_data(state: &State) -> Result<Rc<Cifar10>, String> {
     if let Some(d) = data::from_cache().await {
         return Ok(keep(state, d, "this browser's cache"));
     }
-    let bytes = match data::download(|s| post(&Event::Data(s))).await {
-        Ok(bytes) => bytes,
-        Err(message) => {
+    let archive = match data::download(|s| post(&Event::Data(s))).await {
+        Ok(archive) => archive,
+        Err(data::LoadError::Unreachable(message)) => {
             post(&Event::Data(DataStatus::Missing));
             return Err(format!("no CIFAR-10 data: {message}"));
         }
+        Err(data::LoadError::Invalid(message)) => return Err(invalid(message)),
     };
-    parse_and_keep(state, &bytes, "the server").await
+    parse_and_keep(state, &archive, "the server").await
 }
 
 async fn parse_and_keep(
     state: &State,
-    bytes: &js_sys::Uint8Array,
+    archive: &data::Archive,
     source: &str,
 ) -> Result<Rc<Cifar10>, String> {
     post(&Event::Data(DataStatus::Parsing));
     // Let the status message out before the long synchronous parse.
     TimeoutFuture::new(0).await;
-    match data::parse_archive(bytes) {
+    match data::parse_archive(archive) {
         Ok(d) => {
             let d = keep(state, d, source);
             // Kept for the next visit while the first run trains: the browser writes
             // the cache off this thread, and a run need not wait for it. The outcome
             // comes as the same status with a note, so the page can say when it is
-            // safe to close.
+            // safe to close; none when another worker is keeping its own copy.
             let (kept, source) = (d.clone(), source.to_string());
             spawn_local(async move {
-                let note = match data::store(&kept).await {
-                    Ok(()) => "Kept in this browser for the next visit.".to_string(),
-                    Err(e) => format!("Not kept for the next visit: {e}."),
+                let note = match data::keep_once(kept.clone()).await {
+                    None => return,
+                    Some(Ok(())) => "Kept in this browser for the next visit.".to_string(),
+                    Some(Err(e)) => format!("Not kept for the next visit: {e}."),
                 };
                 post(&Event::Data(ready(&kept, &source, Some(note))));
             });
             Ok(d)
         }
-        Err(message) => {
-            post(&Event::Data(DataStatus::Invalid {
-                message: message.clone(),
-            }));
-            Err(message)
-        }
+        Err(message) => Err(invalid(message)),
     }
+}
+
+/// Posts that the data is unusable, and why; the message back for the caller.
+fn invalid(message: String) -> String {
+    post(&Event::Data(DataStatus::Invalid {
+        message: message.clone(),
+    }));
+    message
 }
 
 fn keep(state: &State, d: Cifar10, source: &str) -> Rc<Cifar10> {
