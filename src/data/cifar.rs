@@ -116,6 +116,15 @@ impl Split {
         Ok(split)
     }
 
+    /// Appends images `range` to `out` in the binary format `parse` reads: per image,
+    /// its label byte, then its CHW pixels.
+    pub fn write_records(&self, range: std::ops::Range<usize>, out: &mut Vec<u8>) {
+        for i in range {
+            out.push(self.labels[i]);
+            out.extend_from_slice(self.image(i));
+        }
+    }
+
     /// Adds `other`'s images after this split's.
     pub fn append(&mut self, other: Split) {
         self.labels.extend(other.labels);
@@ -274,6 +283,17 @@ pub(crate) mod tests {
         assert_eq!(data.train.pixels.len(), 100 * IMAGE_BYTES);
         assert_eq!(data.train.labels[..3], [0, 1, 2]);
         assert_eq!(data.test.image(1)[0], 7);
+    }
+
+    #[test]
+    fn written_records_parse_back() {
+        let split = Split::parse("x", &records(12)).unwrap();
+        let mut out = Vec::new();
+        split.write_records(0..split.len(), &mut out);
+        assert_eq!(out, records(12));
+        let mut tail = Vec::new();
+        split.write_records(10..12, &mut tail);
+        assert_eq!(tail, records(12)[10 * RECORD_BYTES..]);
     }
 
     #[test]

@@ -26,6 +26,9 @@ use crate::run::protocol::{DataStatus, ARCHIVE_URL};
 /// The parsed records are kept here (Cache API) so a reload skips the download.
 const CACHE_NAME: &str = "regnet-playground";
 const CACHE_KEY: &str = "/regnet-playground/cifar10-records-v1";
+/// Records copied between wasm and JS memory at a time: one call per chunk, not per
+/// record, and never a second whole copy of the data in wasm memory.
+const CHUNK: usize = 4096;
 /// Header naming how many of the cached records are training images.
 const TRAIN_HEADER: &str = "x-train-images";
 
@@ -105,7 +108,6 @@ pub async fn from_cache() -> Option<Cifar10> {
 
 /// Records `from..to` of `bytes`, copied into wasm memory a few thousand at a time.
 fn parse_records(bytes: &Uint8Array, from: usize, to: usize) -> Result<Split, String> {
-    const CHUNK: usize = 4096;
     let mut split = Split::default();
     let mut buf = Vec::new();
     for start in (from..to).step_by(CHUNK) {
@@ -162,34 +164,30 @@ async fn exclusively(
         .into()
     });
     let options = Object::new();
-    Reflect::set(&options, &"ifAvailable".into(), &JsValue::TRUE).ok()?;
-    let held = request
-        .call3(&locks, &name.into(), &options, &callback)
-        .ok()?
-        .dyn_into::<Promise>()
-        .ok()?;
-    if let Err(e) = JsFuture::from(held).await {
-        return Some(Err(format!("the lock failed ({})", js_error(&e))));
+    let held = Reflect::set(&options, &"ifAvailable".into(), &JsValue::TRUE)
+        .and_then(|_| request.call3(&locks, &name.into(), &options, &callback))
+        .and_then(|p| p.dyn_into::<Promise>());
+    let held = match held {
+        Ok(promise) => JsFuture::from(promise).await,
+        Err(e) => Err(e),
+    };
+    match held {
+        Ok(_) => outcome.take(),
+        Err(e) => Some(Err(format!("the lock failed ({})", js_error(&e)))),
     }
-    outcome.take()
 }
 
 /// Writes `data` to the cache; the error says why it could not.
 async fn store(data: &Cifar10) -> Result<(), String> {
-    // Records are laid out in wasm memory a few thousand at a time and each chunk is
-    // copied out once, into the parts of a Blob: a Blob body is handed to the cache by
-    // reference, where a byte-array body is streamed through this worker's thread
-    // (seconds of it, taken from the run that trains meanwhile).
-    const CHUNK: usize = 4096;
+    // Each chunk of records is copied out once, into the parts of a Blob: a Blob body
+    // is handed to the cache by reference, where a byte-array body is streamed through
+    // this worker's thread (seconds of it, taken from the run that trains meanwhile).
     let parts = Array::new();
     let mut records = Vec::with_capacity(CHUNK * RECORD_BYTES);
     for split in [&data.train, &data.test] {
         for start in (0..split.len()).step_by(CHUNK) {
             records.clear();
-            for i in start..(start + CHUNK).min(split.len()) {
-                records.push(split.labels[i]);
-                records.extend_from_slice(split.image(i));
-            }
+            split.write_records(start..(start + CHUNK).min(split.len()), &mut records);
             parts.push(&Uint8Array::from(records.as_slice()));
         }
     }
@@ -362,10 +360,11 @@ impl Inflater {
                 .await
                 .map(drop)
                 .map_err(|e| not_gzip(&e)),
-            Err(_) => JsFuture::from(self.writer.abort())
-                .await
-                .map(drop)
-                .or(Ok(())),
+            // The read failed already; the abort only settles the stream.
+            Err(_) => {
+                let _ = JsFuture::from(self.writer.abort()).await;
+                Ok(())
+            }
         };
         let out = self.out.await;
         read?;
