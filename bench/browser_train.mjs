@@ -6,7 +6,7 @@
 // cpu-ndarray`). On the CPU, `threads` N runs the threaded worker with a pool of N
 // (the page served cross-origin isolated, the worker started with `?threads=N`);
 // `one` (the default) serves the page without isolation, so the CPU runs in the
-// WebGPU worker on one thread, as every release before the threaded worker did.
+// one-thread CPU worker.
 // Prints one JSON object: images/s over the steps after the first two (which build
 // and, on WebGPU, compile the kernels), timed by the page's own progress bar.
 import { serve, launch, newPage, openApp, cifarArchive, poolThreads, fillRecipe } from '../tests/e2e/harness.mjs';

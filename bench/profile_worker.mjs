@@ -6,7 +6,7 @@
 //
 // DIST is a site whose workers keep their function names (the workers built with
 // `CARGO_PROFILE_WORKER_DEBUG=line-tables-only`, see BENCHMARKS.md); `one` serves it
-// without isolation (the WebGPU worker's one CPU thread), a number runs the threaded
+// without isolation (the one-thread CPU worker), a number runs the threaded
 // worker with that many pool threads. Prints the top functions by self time, and the
 // share of time in our kernels, gemm, Burn's flex and the rest.
 import { serve, launch, newPage, openApp, cifarArchive, poolThreads, fillRecipe } from '../tests/e2e/harness.mjs';

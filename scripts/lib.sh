@@ -82,24 +82,35 @@ ensure_vulkan() {
   fi
 }
 
-# The site's three wasm32 programs, each cargo-built in its own target directory so
+# The site's four wasm32 programs, each cargo-built in its own target directory so
 # the builds can run at once (a cargo build directory admits one build at a time):
 # the page (the shape explorer, no Burn: `--no-default-features`, size-tuned profile
-# `page`), the WebGPU training worker and the threaded CPU worker (Burn, profile
-# `worker`). Extra arguments go to cargo (`--features cpu-ndarray` for the benchmark's
-# second worker).
+# `page`), the WebGPU training worker (Burn's wgpu backend, profile `worker`), and
+# the threaded and the one-thread CPU workers (Burn's CPU backend, profile
+# `cpu-worker`). Extra arguments go to cargo (`--features cpu-ndarray` for the
+# benchmark's second one-thread worker).
 TARGET_BASE="${CARGO_TARGET_DIR:-$ROOT/target}"
 PAGE_TARGET_DIR="$TARGET_BASE/page"
 WORKER_TARGET_DIR="$TARGET_BASE/app"
 CPU_WORKER_TARGET_DIR="$TARGET_BASE/cpu"
+ONE_THREAD_TARGET_DIR="$TARGET_BASE/cpu1"
 cargo_page() {
   CARGO_TARGET_DIR="$PAGE_TARGET_DIR" cargo build --target wasm32-unknown-unknown \
     --profile page --bin playground --no-default-features "$@"
 }
-# The WebGPU worker (with Burn's CPU backend on one thread beside it).
+# The WebGPU worker: Burn's wgpu backend alone (no `cpu`: CPU runs go to the CPU
+# workers, so a GPU run does not download a CPU backend).
 cargo_worker() {
   CARGO_TARGET_DIR="$WORKER_TARGET_DIR" cargo build --target wasm32-unknown-unknown \
-    --profile worker --bin train_worker --features gpu "$@"
+    --profile worker --bin train_worker --no-default-features --features gpu "$@"
+}
+
+# The one-thread CPU worker, for pages that are not cross-origin isolated (no shared
+# memory, so no threads) and wherever the threaded worker does not start: the same
+# program as the threaded one, built without atomics.
+cargo_one_thread_worker() {
+  CARGO_TARGET_DIR="$ONE_THREAD_TARGET_DIR" cargo build --target wasm32-unknown-unknown \
+    --profile cpu-worker --bin train_worker --no-default-features --features cpu "$@"
 }
 
 ensure_rust_src() {
@@ -125,25 +136,27 @@ cargo_cpu_worker() {
     --no-default-features --features threads "$@"
 }
 
-# The release build of the app into DIST (default dist/): both programs at once, then
-# scripts/package-site. Extra arguments go to the worker's cargo build.
+# The release build of the app into DIST (default dist/): the page beside the workers,
+# then scripts/package-site. Extra arguments go to the one-thread CPU worker's build.
 build_app() {
   local dist="${DIST:-$ROOT/dist}"
-  say "building the app into $dist (page and both workers, wasm32, release)"
+  say "building the app into $dist (the page and the three workers, wasm32, release)"
   ensure_build_tools
   cargo_page &
   local page=$!
-  cargo_worker "$@"
+  cargo_worker
   cargo_cpu_worker
+  cargo_one_thread_worker "$@"
   wait "$page"
   package_site "$dist"
 }
 
-# wasm-bindgen and wasm-opt over the three cargo outputs, and index.html, into DIST.
+# wasm-bindgen and wasm-opt over the four cargo outputs, and index.html, into DIST.
 package_site() {
   node "$ROOT/scripts/package-site.mjs" \
     --page "$PAGE_TARGET_DIR/wasm32-unknown-unknown/page/playground.wasm" \
     --worker "$WORKER_TARGET_DIR/wasm32-unknown-unknown/worker/train_worker.wasm" \
     --cpu-worker "$CPU_WORKER_TARGET_DIR/wasm32-unknown-unknown/cpu-worker/train_worker.wasm" \
+    --one-thread-worker "$ONE_THREAD_TARGET_DIR/wasm32-unknown-unknown/cpu-worker/train_worker.wasm" \
     --out "$1"
 }

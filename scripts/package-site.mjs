@@ -1,19 +1,24 @@
-// Turns the three cargo-built wasm32 programs into the site (scripts/lib.sh, build_app):
+// Turns the four cargo-built wasm32 programs into the site (scripts/lib.sh, build_app):
 //
 //   node scripts/package-site.mjs --page PAGE.wasm --worker WORKER.wasm \
-//     --cpu-worker CPU_WORKER.wasm --out DIST
+//     --cpu-worker CPU_WORKER.wasm --one-thread-worker ONE_THREAD_WORKER.wasm --out DIST
 //
-// - the page: wasm-bindgen (`--target web`) and `wasm-opt -Oz`, under a content-hashed
-//   name (a new build never meets a stale cached copy), loaded by a module script in
-//   index.html and preloaded with the `modulepreload` link the app reads its base path
-//   from (src/app/mod.rs);
-// - the worker: wasm-bindgen (`--target no-modules`: a classic worker script) and
-//   `wasm-opt -O1`, as train_worker.js / train_worker_bg.wasm, started by
-//   train_worker_loader.js (the name src/app/train/client.rs starts);
+// Every program's files are named by a hash of its cargo output (NAME-HASH.js,
+// NAME-HASH_bg.wasm), so a new build never meets a stale cached copy and a browser may
+// keep them as long as it likes (scripts/serve-site.mjs says so); only the tiny worker
+// loaders keep fixed names, the ones src/app/train/client.rs starts.
+// - the page: wasm-bindgen (`--target web`) and `wasm-opt -Oz`, loaded by a module
+//   script in index.html and preloaded with the `modulepreload` link the app reads its
+//   base path from (src/app/mod.rs);
+// - the WebGPU worker: wasm-bindgen (`--target no-modules`: a classic worker script)
+//   and `wasm-opt -O1`, as train_worker-HASH.js / _bg.wasm, started by
+//   train_worker_loader.js;
 // - the threaded CPU worker: wasm-bindgen (`--target web`: a module worker, whose
 //   rayon pool starts more module workers from wasm-bindgen-rayon's snippet) and
-//   `wasm-opt -O1`, as train_cpu.js / train_cpu_bg.wasm / snippets/, started by
+//   `wasm-opt -O1`, as train_cpu-HASH.js / _bg.wasm / snippets/, started by
 //   train_cpu_loader.js;
+// - the one-thread CPU worker: the same without threads, as train_cpu1-HASH.js /
+//   _bg.wasm, started by train_cpu1_loader.js;
 // - public/style.css and public/favicon.svg under hashed names, with integrity hashes;
 // - public/sweeps/ (the reference sweep's run records) as sweeps/, names unchanged;
 // - data/cifar-10-binary.tar.gz, a link to $REGNET_CIFAR (default
@@ -48,11 +53,12 @@ const { values: args } = parseArgs({
     page: { type: 'string' },
     worker: { type: 'string' },
     'cpu-worker': { type: 'string' },
+    'one-thread-worker': { type: 'string' },
     out: { type: 'string' },
     from: { type: 'string' },
   },
 });
-const programs = args.from ? [] : ['page', 'worker', 'cpu-worker'];
+const programs = args.from ? [] : ['page', 'worker', 'cpu-worker', 'one-thread-worker'];
 for (const name of [...programs, 'out']) {
   if (!args[name]) fail(`--${name} is required`);
 }
@@ -109,6 +115,7 @@ async function packagedSite() {
     packagePage(args.page),
     packageWorker(args.worker),
     packageCpuWorker(args['cpu-worker']),
+    packageOneThreadWorker(args['one-thread-worker']),
   ]);
   const style = await hashedCopy(join(ROOT, 'public/style.css'));
   const icon = await hashedCopy(join(ROOT, 'public/favicon.svg'));
@@ -167,9 +174,13 @@ async function hashedCopy(path) {
   return described(join(stage, name));
 }
 
+/** The name for a program built from `wasm`: `name` and a hash of the cargo output. */
+async function hashedName(name, wasm) {
+  return `${name}-${digest(await readFile(wasm), 'sha256').toString('hex').slice(0, 16)}`;
+}
+
 async function packagePage(wasm) {
-  const hash = digest(await readFile(wasm), 'sha256').toString('hex').slice(0, 16);
-  const name = `playground-${hash}`;
+  const name = await hashedName('playground', wasm);
   await tool('wasm-bindgen', ['--target=web', '--no-typescript', `--out-dir=${scratch}`, `--out-name=${name}`, wasm]);
   await tool('wasm-opt', ['-Oz', `--output=${join(stage, `${name}_bg.wasm`)}`, join(scratch, `${name}_bg.wasm`)]);
   await copyFile(join(scratch, `${name}.js`), join(stage, `${name}.js`));
@@ -179,22 +190,35 @@ async function packagePage(wasm) {
   };
 }
 
+/**
+ * wasm-bindgen for `target` and `wasm-opt -O1` (with `optFlags`) over `wasm`, as
+ * NAME-HASH.js and NAME-HASH_bg.wasm in the site; returns the hashed name and
+ * wasm-bindgen's output folder.
+ */
+async function packageProgram(name, wasm, target, optFlags = []) {
+  const hashed = await hashedName(name, wasm);
+  const dir = join(scratch, name);
+  await tool('wasm-bindgen', [`--target=${target}`, '--no-typescript', `--out-dir=${dir}`, `--out-name=${hashed}`, wasm]);
+  await tool('wasm-opt', ['-O1', ...optFlags, `--output=${join(stage, `${hashed}_bg.wasm`)}`, join(dir, `${hashed}_bg.wasm`)]);
+  await copyFile(join(dir, `${hashed}.js`), join(stage, `${hashed}.js`));
+  return { hashed, dir };
+}
+
 async function packageWorker(wasm) {
-  const dir = join(scratch, 'worker');
-  await tool('wasm-bindgen', ['--target=no-modules', '--no-typescript', `--out-dir=${dir}`, '--out-name=train_worker', wasm]);
-  await tool('wasm-opt', ['-O1', `--output=${join(stage, 'train_worker_bg.wasm')}`, join(dir, 'train_worker_bg.wasm')]);
-  await copyFile(join(dir, 'train_worker.js'), join(stage, 'train_worker.js'));
+  const { hashed } = await packageProgram('train_worker', wasm, 'no-modules');
   await writeFile(
     join(stage, 'train_worker_loader.js'),
-    'importScripts("./train_worker.js");wasm_bindgen("./train_worker_bg.wasm");',
+    `importScripts("./${hashed}.js");wasm_bindgen("./${hashed}_bg.wasm");`,
   );
 }
 
+/** A module worker's loader: the Rust side starts (and, threaded, starts its pool) before it says it is ready. */
+async function writeModuleLoader(loader, hashed) {
+  await writeFile(join(stage, loader), `import init from "./${hashed}.js";\nawait init();\n`);
+}
+
 async function packageCpuWorker(wasm) {
-  const dir = join(scratch, 'cpu');
-  await tool('wasm-bindgen', ['--target=web', '--no-typescript', `--out-dir=${dir}`, '--out-name=train_cpu', wasm]);
-  await tool('wasm-opt', ['-O1', '--enable-threads', `--output=${join(stage, 'train_cpu_bg.wasm')}`, join(dir, 'train_cpu_bg.wasm')]);
-  await copyFile(join(dir, 'train_cpu.js'), join(stage, 'train_cpu.js'));
+  const { hashed, dir } = await packageProgram('train_cpu', wasm, 'web', ['--enable-threads']);
   // wasm-bindgen-rayon's pool worker starts the module with the positional arguments
   // wasm-bindgen has deprecated (a console warning per thread): given as one object.
   const [helper] = (await readdir(join(dir, 'snippets'), { recursive: true })).filter((f) =>
@@ -209,9 +233,13 @@ async function packageCpuWorker(wasm) {
     join(stage, 'snippets', helper),
     source.replace(OLD, 'pkg.default({ module_or_path: data.module, memory: data.memory })'),
   );
-  // A module worker; the Rust side starts the pool (from `?threads=N`) before it
-  // says it is ready.
-  await writeFile(join(stage, 'train_cpu_loader.js'), 'import init from "./train_cpu.js";\nawait init();\n');
+  // The pool's size comes from the worker's own URL (`?threads=N`).
+  await writeModuleLoader('train_cpu_loader.js', hashed);
+}
+
+async function packageOneThreadWorker(wasm) {
+  const { hashed } = await packageProgram('train_cpu1', wasm, 'web');
+  await writeModuleLoader('train_cpu1_loader.js', hashed);
 }
 
 async function linkData() {

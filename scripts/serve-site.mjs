@@ -3,6 +3,9 @@
 // app's client-side routes (and its not-found page) load from any link. Every answer
 // carries the cross-origin isolation headers (COOP same-origin, COEP require-corp),
 // which the threaded CPU worker's shared memory needs; NOT_ISOLATED=1 leaves them out.
+// Files named by a content hash (scripts/package-site.mjs) may be cached for good; every
+// other file is revalidated (its ETag and Last-Modified), so a reload fetches only what
+// changed, as a static host such as GitHub Pages does.
 //
 //   node scripts/serve-site.mjs [DIR] [PORT] [BASE]   (defaults: dist 8080, the root;
 //   127.0.0.1 only; BASE "/repo" for a site packaged with PUBLIC_URL=/repo/)
@@ -22,6 +25,9 @@ const TYPES = {
   '.jsonl': 'application/x-ndjson',
 };
 
+/** A program's file named by its content hash: NAME-HASH.js, NAME-HASH_bg.wasm, ... */
+const HASHED = /-[0-9a-f]{16}(_bg)?\.[a-z]+$/;
+
 /** Where the page looks for the CIFAR-10 archive, under the site's base. */
 export const ARCHIVE_PATH = '/data/cifar-10-binary.tar.gz';
 
@@ -34,13 +40,16 @@ export const ARCHIVE_PATH = '/data/cifar-10-binary.tar.gz';
  * packaged with `PUBLIC_URL=/sub/`, whose asset links point there).
  * `isolated` false leaves out the cross-origin isolation headers (the page then
  * trains on one CPU thread, and says so).
- * Returns `url`, the site's address (the base included), `origin` and `close`.
+ * Returns `url`, the site's address (the base included), `origin`, `close`, and
+ * `requests`: every answer so far as {path, status}, for tests of what a reload fetches.
  */
 export async function serveSite(dir, { port = 0, archive, base = '', isolated = true } = {}) {
+  const requests = [];
   if (!existsSync(join(dir, 'index.html'))) {
     throw new Error(`${dir}/index.html is missing: build the app first (scripts/build)`);
   }
   const server = createServer(async (req, res) => {
+    res.on('finish', () => requests.push({ path: new URL(req.url, 'http://x').pathname, status: res.statusCode }));
     if (isolated) {
       res.setHeader('Cross-Origin-Opener-Policy', 'same-origin');
       res.setHeader('Cross-Origin-Embedder-Policy', 'require-corp');
@@ -69,7 +78,19 @@ export async function serveSite(dir, { port = 0, archive, base = '', isolated = 
       }
       file = join(dir, 'index.html');
     }
-    res.writeHead(200, { 'content-type': TYPES[extname(file)] || 'application/octet-stream' });
+    const stats = await stat(file);
+    const etag = `"${stats.size.toString(16)}-${Math.floor(stats.mtimeMs).toString(16)}"`;
+    const headers = {
+      'content-type': TYPES[extname(file)] || 'application/octet-stream',
+      'cache-control': HASHED.test(file) ? 'public, max-age=31536000, immutable' : 'no-cache',
+      etag,
+      'last-modified': stats.mtime.toUTCString(),
+    };
+    if (req.headers['if-none-match'] === etag) {
+      res.writeHead(304, headers).end();
+      return;
+    }
+    res.writeHead(200, headers);
     if (req.method === 'HEAD') {
       res.end();
     } else {
@@ -78,7 +99,7 @@ export async function serveSite(dir, { port = 0, archive, base = '', isolated = 
   });
   await new Promise((ok, err) => server.once('error', err).listen(port, '127.0.0.1', ok));
   const origin = `http://127.0.0.1:${server.address().port}`;
-  return { url: `${origin}${base}`, origin, close: () => server.close() };
+  return { url: `${origin}${base}`, origin, close: () => server.close(), requests };
 }
 
 if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {

@@ -1,18 +1,23 @@
-//! Which of the site's two training worker programs a run goes to. The WebGPU worker
-//! carries Burn's wgpu backend and its CPU backend on one thread; the threaded worker
-//! has no wgpu but runs the CPU backend on every core, which needs a cross-origin
-//! isolated page (shared wasm memory). The page decides before it starts a worker, so
-//! a CPU run never downloads the GPU stack and a GPU run never waits for threads.
+//! Which of the site's three training worker programs a run goes to. The WebGPU worker
+//! carries Burn's wgpu backend and no CPU backend; the threaded worker runs Burn's CPU
+//! backend on every core, which needs a cross-origin isolated page (shared wasm
+//! memory); the one-thread worker runs it on one thread anywhere. The page decides
+//! before it starts a worker, so a CPU run never downloads the GPU stack and a GPU run
+//! never downloads the CPU backend or waits for threads.
 
 use super::spec::BackendChoice;
 
 /// A training worker program.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum WorkerKind {
-    /// WebGPU, with the CPU on one thread as its fallback (`train_worker_loader.js`).
+    /// WebGPU only (`train_worker_loader.js`): where it finds no usable GPU it says so
+    /// (`RunEvent::NoGpu`), and the page moves the run to a CPU worker.
     WebGpu,
     /// The CPU on every core (`train_cpu_loader.js`).
     Threaded,
+    /// The CPU on one thread (`train_cpu1_loader.js`), for a page that is not isolated
+    /// or whose threaded worker did not start.
+    OneThread,
 }
 
 /// What the page knows about this browser when it picks a worker.
@@ -22,37 +27,43 @@ pub struct Browser {
     pub webgpu: bool,
     /// `crossOriginIsolated`: the page may share wasm memory between workers.
     pub isolated: bool,
-    /// WebGPU failed in this tab (a lost device): the CPU from now on.
+    /// WebGPU failed in this tab (no usable GPU, a lost device): the CPU from now on.
     pub gpu_failed: bool,
     /// The threaded worker failed to start in this tab: one thread from now on.
     pub threads_failed: bool,
 }
 
 impl Browser {
-    /// The worker for a run that asked for `choice`: the threaded one whenever the run
-    /// will be on the CPU and threads can start, else the WebGPU one (which falls back
-    /// to one CPU thread by itself).
+    /// The worker for a run that asked for `choice`: the WebGPU one unless the run will
+    /// be on the CPU, else the threaded one where threads can start, else one thread.
     pub fn worker_for(self, choice: BackendChoice) -> WorkerKind {
         let on_cpu = choice == BackendChoice::Cpu || !self.webgpu || self.gpu_failed;
-        if on_cpu && self.isolated && !self.threads_failed {
-            WorkerKind::Threaded
-        } else {
+        if !on_cpu {
             WorkerKind::WebGpu
+        } else {
+            self.cpu_worker()
         }
     }
 
-    /// Why a CPU run in the WebGPU worker has one thread, for the page to say
-    /// (`threads_error`: why the threaded worker did not start, if it was tried).
+    /// The worker for a run on the CPU.
+    pub fn cpu_worker(self) -> WorkerKind {
+        if self.isolated && !self.threads_failed {
+            WorkerKind::Threaded
+        } else {
+            WorkerKind::OneThread
+        }
+    }
+
+    /// Why a CPU run has one thread, for the page to say (`threads_error`: why the
+    /// threaded worker did not start, if it was tried).
     pub fn one_thread_reason(self, threads_error: Option<&str>) -> String {
         match threads_error {
             Some(e) if self.threads_failed => {
                 format!("The CPU runs on one thread: the threaded worker did not start ({e}).")
             }
-            _ if !self.isolated => "The CPU runs on one thread: this page is not cross-origin \
-                                   isolated (its server sends no COOP/COEP headers), so its \
-                                   workers cannot share memory."
+            _ => "The CPU runs on one thread: this page is not cross-origin isolated (its \
+                  server sends no COOP/COEP headers), so its workers cannot share memory."
                 .into(),
-            _ => "The CPU runs on one thread in the WebGPU worker.".into(),
         }
     }
 }
@@ -61,7 +72,7 @@ impl Browser {
 mod tests {
     use super::*;
     use BackendChoice::{Auto, Cpu, Wgpu};
-    use WorkerKind::{Threaded, WebGpu};
+    use WorkerKind::{OneThread, Threaded, WebGpu};
 
     fn browser(webgpu: bool, isolated: bool) -> Browser {
         Browser {
@@ -81,15 +92,21 @@ mod tests {
     }
 
     #[test]
-    fn without_isolation_or_after_a_failed_start_everything_goes_to_the_webgpu_worker() {
+    fn without_isolation_or_after_a_failed_start_cpu_runs_get_one_thread() {
         for choice in [Auto, Cpu, Wgpu] {
-            assert_eq!(browser(false, false).worker_for(choice), WebGpu);
+            assert_eq!(browser(false, false).worker_for(choice), OneThread);
             let failed = Browser {
                 threads_failed: true,
                 ..browser(false, true)
             };
-            assert_eq!(failed.worker_for(choice), WebGpu);
+            assert_eq!(failed.worker_for(choice), OneThread);
         }
+        assert_eq!(browser(true, false).worker_for(Cpu), OneThread);
+        assert_eq!(
+            browser(true, false).worker_for(Auto),
+            WebGpu,
+            "GPU runs need no isolation"
+        );
     }
 
     #[test]
@@ -99,6 +116,11 @@ mod tests {
             ..browser(true, true)
         };
         assert_eq!(lost.worker_for(Auto), Threaded);
+        let lost_unisolated = Browser {
+            isolated: false,
+            ..lost
+        };
+        assert_eq!(lost_unisolated.worker_for(Wgpu), OneThread);
     }
 
     #[test]

@@ -148,6 +148,11 @@ pub enum RunEvent {
     Busy {
         running: RunId,
     },
+    /// The WebGPU worker (which has no CPU backend) found no usable GPU, so the run did
+    /// not start; `reason` says why. The page moves the run to a CPU worker.
+    NoGpu {
+        reason: String,
+    },
 }
 
 #[cfg(test)]

@@ -254,8 +254,7 @@ impl Session {
                 if self.current.as_ref().map(|s| s.id) != Some(run) {
                     return Vec::new();
                 }
-                self.apply_run(event);
-                Vec::new()
+                self.apply_run(event)
             }
             Event::Crashed { run, message } => {
                 if run.is_some() && run != self.current.as_ref().map(|s| s.id) {
@@ -270,7 +269,7 @@ impl Session {
         }
     }
 
-    fn apply_run(&mut self, event: RunEvent) {
+    fn apply_run(&mut self, event: RunEvent) -> Vec<Effect> {
         match event {
             RunEvent::Backend { name, gpu, notice } => {
                 self.backend = Some(BackendInfo { name, gpu, notice })
@@ -315,7 +314,24 @@ impl Session {
                     "the training worker is still busy with {running}; cancel it, then start again"
                 ))
             }
+            RunEvent::NoGpu { reason } => return self.no_gpu(reason),
         }
+        Vec::new()
+    }
+
+    /// The WebGPU worker found no usable GPU before the run started: the run starts
+    /// afresh on the CPU in a fresh worker, as every later one in this tab.
+    fn no_gpu(&mut self, reason: String) -> Vec<Effect> {
+        let Some(mut spec) = self.current.clone() else {
+            return Vec::new();
+        };
+        self.gpu_failed = Some(reason);
+        spec.id = RunId(spec.id.0 + 1);
+        self.queued = Some(spec);
+        self.phase = Phase::Preparing;
+        self.backend = None;
+        self.data = DataStatus::Checking;
+        vec![Effect::Restart]
     }
 }
 
@@ -534,6 +550,37 @@ mod tests {
             })]
         );
         assert!(s.next_id(0) > RunId(20));
+    }
+
+    #[test]
+    fn no_gpu_in_the_webgpu_worker_starts_the_run_on_the_cpu_in_a_fresh_worker() {
+        let mut s = ready();
+        s.start(spec(1, BackendChoice::Cpu));
+        s.apply(run(1, step(1)));
+        s.apply(run(1, RunEvent::Cancelled));
+        s.start(spec(10, BackendChoice::Auto));
+        let effects = s.apply(run(
+            10,
+            RunEvent::NoGpu {
+                reason: "no adapter".into(),
+            },
+        ));
+        assert_eq!(effects, [Effect::Restart]);
+        assert_eq!(s.gpu_failed.as_deref(), Some("no adapter"));
+        assert_eq!(s.phase, Phase::Preparing);
+        let effects = s.apply(Event::Ready);
+        let mut rerun = spec(10, BackendChoice::Cpu);
+        rerun.id = RunId(11);
+        assert_eq!(
+            effects,
+            [
+                Effect::Post(Command::Probe),
+                Effect::Post(Command::Start { spec: rerun })
+            ]
+        );
+        // Nothing ran on WebGPU, so the run before stays the one drawn for comparison.
+        assert_eq!(s.previous.as_ref().unwrap().label, "model 1");
+        assert!(s.next_id(0) > RunId(11));
     }
 
     #[test]

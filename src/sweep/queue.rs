@@ -60,8 +60,8 @@ pub struct Worker {
     pub state: WorkerState,
     /// The backend its current or last run used, in words.
     pub backend: Option<String>,
-    /// Why a WebGPU worker trains on the CPU (the browser has no usable WebGPU), from
-    /// its backend's notice: its runs still count, on the CPU.
+    /// Why a WebGPU lane trains on the CPU (the browser has no usable WebGPU): its
+    /// worker said so, and it was restarted as a CPU worker. Its runs still count.
     pub fallback: Option<String>,
 }
 
@@ -336,6 +336,7 @@ impl Queue {
                     self.workers[worker].state = WorkerState::Idle;
                     self.fill()
                 }
+                RunEvent::NoGpu { reason } => self.move_to_cpu(worker, reason),
                 _ => vec![],
             };
         };
@@ -373,8 +374,22 @@ impl Queue {
                 self.workers[worker].state = WorkerState::Booting;
                 return vec![Effect::Restart { worker }];
             }
+            RunEvent::NoGpu { reason } => {
+                // Nothing was trained: the job waits for the next free worker.
+                self.jobs[j].state = JobState::Waiting;
+                return self.move_to_cpu(worker, reason);
+            }
         }
         vec![]
+    }
+
+    /// `worker`'s WebGPU worker has no usable GPU: it restarts as a CPU worker (the
+    /// runner picks the program from `fallback`), so the lane still trains.
+    fn move_to_cpu(&mut self, worker: usize, reason: String) -> Vec<Effect> {
+        let w = &mut self.workers[worker];
+        w.fallback = Some(reason);
+        w.state = WorkerState::Booting;
+        vec![Effect::Restart { worker }]
     }
 
     /// A record for a run that ended without one: its spec, what it knew, the reason.
@@ -555,6 +570,27 @@ mod tests {
         for w in 0..q.workers.len() {
             q.apply(w, Event::Ready, 0.0);
         }
+    }
+
+    #[test]
+    fn a_webgpu_lane_without_a_gpu_restarts_on_the_cpu_and_its_job_waits() {
+        let mut q = Queue::new(vec![job(1, "a"), job(2, "a")], 1, true);
+        ready(&mut q);
+        let effects = q.start(0.0);
+        use BackendChoice::{Auto, Cpu};
+        assert_eq!(starts(&effects), [(0, 1, Cpu), (1, 2, Auto)]);
+        let no_gpu = RunEvent::NoGpu {
+            reason: "no adapter".into(),
+        };
+        let effects = q.apply(1, run_event(RunId(2), no_gpu), 1.0);
+        assert_eq!(effects, [Effect::Restart { worker: 1 }]);
+        assert_eq!(q.workers[1].fallback.as_deref(), Some("no adapter"));
+        assert_eq!(q.workers[1].state, WorkerState::Booting);
+        assert_eq!(q.jobs[1].state, JobState::Waiting, "nothing was trained");
+        // The lane, now a CPU worker, takes the job once it is ready.
+        let effects = q.apply(1, Event::Ready, 2.0);
+        assert_eq!(starts(&effects), [(1, 2, Auto)]);
+        assert_eq!(q.progress(3.0).failed, 0);
     }
 
     #[test]

@@ -3,6 +3,7 @@
 //! step-at-a-time trainer the caller drives (so a browser can yield between steps). What a run is
 //! (its spec, recipe, progress and record) lives in `run`, without Burn.
 
+#[cfg(feature = "cpu")]
 pub mod cpu;
 pub mod model;
 pub mod ops;

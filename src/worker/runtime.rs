@@ -190,6 +190,8 @@ fn handle(state: &Rc<State>, command: Command) {
                 match start(&state, spec).await {
                     Ok(()) => {}
                     Err(Stop::Failed(message)) => post_run(run, RunEvent::Failed { message }),
+                    #[cfg(feature = "gpu")]
+                    Err(Stop::NoGpu(reason)) => post_run(run, RunEvent::NoGpu { reason }),
                     Err(Stop::Crashed(message)) => post(&Event::Crashed {
                         run: Some(run),
                         message,
@@ -300,9 +302,26 @@ async fn load_file(state: Rc<State>, file: File) {
     }
 }
 
-/// WebGPU when asked for and available, else Burn's CPU backend, with a notice.
-async fn backend(state: &State, run: RunId, choice: BackendChoice) -> Backend {
-    let cpu = |notice: Option<String>| {
+/// The backend for a run that asked for `choice`. A CPU worker trains on the CPU, with
+/// a notice when the run asked for more; the WebGPU worker (no CPU backend) trains on
+/// WebGPU, or stops with `Stop::NoGpu` where it finds no usable GPU.
+async fn backend(state: &State, run: RunId, choice: BackendChoice) -> Result<Backend, Stop> {
+    #[cfg(feature = "gpu")]
+    if choice != BackendChoice::Cpu {
+        return gpu_backend(state, run).await;
+    }
+    let _ = state;
+    #[cfg(feature = "cpu")]
+    {
+        let notice = match choice {
+            BackendChoice::Cpu => None,
+            _ if !super::has_webgpu(&scope().navigator()) => Some(NO_WEBGPU.to_string()),
+            _ => Some(
+                "WebGPU gave this page no adapter, so training runs on the CPU, many times \
+                 slower."
+                    .to_string(),
+            ),
+        };
         let (name, device) = cpu_backend();
         post_run(
             run,
@@ -312,41 +331,28 @@ async fn backend(state: &State, run: RunId, choice: BackendChoice) -> Backend {
                 notice,
             },
         );
-        Backend {
+        Ok(Backend {
             device,
             name,
             gpu: false,
-        }
-    };
-    if choice == BackendChoice::Cpu {
-        return cpu(None);
+        })
     }
-    if !super::has_webgpu(&scope().navigator()) {
-        return cpu(Some(
-            "This browser offers no WebGPU, so training runs on the CPU, many times slower. \
-             Chrome and Edge 113+ (and recent Safari and Firefox) have WebGPU."
-                .into(),
-        ));
-    }
-    #[cfg(not(feature = "gpu"))]
-    {
-        let _ = state;
-        cpu(Some(
-            "WebGPU gave this page no adapter, so training runs on the CPU, many times slower."
-                .into(),
-        ))
-    }
-    #[cfg(feature = "gpu")]
-    gpu_backend(state, run, cpu).await
+    #[cfg(not(feature = "cpu"))]
+    Err(Stop::Failed(
+        "this worker trains only on WebGPU; the page sends CPU runs to a CPU worker".into(),
+    ))
 }
 
-/// WebGPU where the adapter answers, else the CPU with the reason.
+#[cfg(feature = "cpu")]
+const NO_WEBGPU: &str = "This browser offers no WebGPU, so training runs on the CPU, many times \
+                         slower. Chrome and Edge 113+ (and recent Safari and Firefox) have WebGPU.";
+
+/// WebGPU where the adapter answers, else `Stop::NoGpu` with the reason.
 #[cfg(feature = "gpu")]
-async fn gpu_backend(
-    state: &State,
-    run: RunId,
-    cpu: impl Fn(Option<String>) -> Backend,
-) -> Backend {
+async fn gpu_backend(state: &State, run: RunId) -> Result<Backend, Stop> {
+    if !super::has_webgpu(&scope().navigator()) {
+        return Err(Stop::NoGpu("this browser offers no WebGPU".into()));
+    }
     if state.gpu.borrow().is_none() {
         enable_subgroups();
         let result = Device::wgpu_options()
@@ -366,21 +372,26 @@ async fn gpu_backend(
                     notice: None,
                 },
             );
-            Backend {
+            Ok(Backend {
                 device,
                 name: WEBGPU.into(),
                 gpu: true,
-            }
+            })
         }
-        Err(reason) => cpu(Some(format!(
-            "WebGPU gave no usable GPU ({reason}), so training runs on the CPU, many times slower."
-        ))),
+        Err(reason) => {
+            // wgpu wraps the browser's error with its JavaScript stack: the first line
+            // says what happened.
+            let first = reason.lines().next().unwrap_or_default();
+            let reason = first.replace("JsValue(", "");
+            Err(Stop::NoGpu(format!("it gave no usable GPU: {reason}")))
+        }
     }
 }
 
-/// The CPU fallback: flex, measured faster than ndarray in the browser (BENCHMARKS.md),
+/// The CPU backend: flex, measured faster than ndarray in the browser (BENCHMARKS.md),
 /// and the backend our CPU kernels run on. The `cpu-ndarray` feature swaps in ndarray
 /// for that measurement.
+#[cfg(feature = "cpu")]
 fn cpu_backend() -> (String, Device) {
     #[cfg(feature = "cpu-ndarray")]
     #[allow(deprecated)] // Burn 0.22 deprecates ndarray; we keep it only to measure it.
@@ -436,7 +447,7 @@ fn enable_subgroups() {
 
 async fn start(state: &State, spec: RunSpec) -> Result<(), Stop> {
     let data = ensure_data(state).await.map_err(Stop::Failed)?;
-    let backend = backend(state, spec.id, spec.backend).await;
+    let backend = backend(state, spec.id, spec.backend).await?;
     let target = if backend.gpu {
         Target::Gpu
     } else {
@@ -460,6 +471,10 @@ enum Stop {
     /// This worker's GPU device is gone, so the page starts a fresh worker (and moves
     /// to the CPU, as for any WebGPU failure).
     Crashed(String),
+    /// The WebGPU worker found no usable GPU; the reason. The page moves the run to a
+    /// CPU worker.
+    #[cfg(feature = "gpu")]
+    NoGpu(String),
 }
 
 /// A failed readback: the device is lost (a driver reset, a destroyed device), so no

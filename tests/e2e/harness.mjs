@@ -53,10 +53,10 @@ export function servedSite() {
   return site;
 }
 
-/** Headless Chromium with the flags this sandbox needs. */
-export async function launch(extraArgs = []) {
+/** What headless Chromium is launched with here: the flags this sandbox needs. */
+function options(extraArgs) {
   if (!existsSync(CHROMIUM)) throw new Error(`no browser at ${CHROMIUM}: install Debian's chromium`);
-  return chromium.launch({
+  return {
     executablePath: CHROMIUM,
     headless: true,
     args: [
@@ -69,7 +69,20 @@ export async function launch(extraArgs = []) {
       '--disable-sync',
       ...extraArgs,
     ],
-  });
+  };
+}
+
+/** Headless Chromium with the flags this sandbox needs. */
+export async function launch(extraArgs = []) {
+  return chromium.launch(options(extraArgs));
+}
+
+/**
+ * Headless Chromium on a profile kept in `dir` (its disk cache too, as a person's
+ * browser has): a browser context, closed with `close()`.
+ */
+export async function launchProfile(dir, extraArgs = []) {
+  return chromium.launchPersistentContext(dir, options(extraArgs));
 }
 
 /** A page that records console errors and uncaught exceptions (a Rust panic is one). */

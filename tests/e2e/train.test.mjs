@@ -97,6 +97,31 @@ test('trains a tiny model on WebGPU; a device lost mid-run moves to the CPU and 
   }
 });
 
+test('a WebGPU worker that gets no GPU device hands the run to a CPU worker, which trains it', async () => {
+  // The page finds an adapter, so the run goes to the WebGPU worker, which has no CPU
+  // backend; there the device is refused (as a blocklisted or exhausted GPU would).
+  const browser = await launch(['--enable-unsafe-webgpu']);
+  try {
+    const page = await newPage(browser);
+    const worker = page.waitForEvent('worker');
+    await openApp(page, withData.url, TINY);
+    await (await worker).evaluate(() => {
+      GPUAdapter.prototype.requestDevice = () => Promise.reject(new Error('no device in this test'));
+    });
+    await page.getByText(/server has the CIFAR-10 archive/).waitFor({ timeout: 60_000 });
+    await setRecipe(page, { epochs: 1 });
+    await page.getByTestId('train-start').click();
+    await page.getByTestId('gpu-failed').waitFor({ timeout: 120_000 });
+    assert.match(await page.getByTestId('gpu-failed').textContent(), /WebGPU failed in this browser \(it gave no usable GPU: .*no device in this test.*\), so this tab trains on the CPU/);
+    await page.getByTestId('train-result').waitFor({ timeout: 300_000 });
+    assert.match(await page.getByTestId('train-backend-used').textContent(), /CPU \(Burn flex/);
+    assert.equal(await progressValue(page), 10, 'the CPU worker ran all 10 steps');
+    assert.deepEqual(page.errors, []);
+  } finally {
+    await browser.close();
+  }
+});
+
 /** Keeps every message between the page and its worker (`window.__sent`, `__received`). */
 async function recordWorkerMessages(page) {
   await page.addInitScript(() => {

@@ -1,7 +1,7 @@
 //! The page's side of a sweep in the browser: the training workers (several on the
 //! CPU, each training on one thread: the threaded worker with a pool of one where the
-//! page is isolated, else the WebGPU worker's CPU fallback; plus one on WebGPU if
-//! asked) and the queue
+//! page is isolated, else the one-thread worker; plus one on WebGPU if asked, which
+//! becomes a CPU worker where the browser has no usable GPU) and the queue
 //! (`sweep::queue`, where every decision is made and tested) they report to. This file
 //! only creates and terminates workers, posts what the queue says, and hands each
 //! landed record to the page.
@@ -32,9 +32,8 @@ pub struct Runner {
     on_record: StoredValue<Callback<(String, RunRecord)>>,
     /// Per worker, whether it has said it is ready.
     ready: StoredValue<Vec<bool>>,
-    /// CPU lanes run the threaded worker with a pool of one (fully optimised, one
-    /// thread of it is faster than the WebGPU worker's CPU fallback) where the page is
-    /// cross-origin isolated, until one fails to start.
+    /// CPU lanes run the threaded worker with a pool of one where the page is
+    /// cross-origin isolated, until one fails to start; else the one-thread worker.
     threads: StoredValue<bool>,
 }
 
@@ -86,17 +85,18 @@ impl Runner {
                 .try_with_value(|g| g.get(w) == Some(&generation))
                 .unwrap_or(false)
         };
-        let lane = self
-            .queue
-            .with_untracked(|q| q.as_ref().map(|q| q.workers[w].lane));
-        let kind = if lane == Some(Lane::Cpu) && self.threads.get_value() {
-            WorkerKind::Threaded
-        } else {
-            WorkerKind::WebGpu
+        let on_gpu = self.queue.with_untracked(|q| {
+            q.as_ref()
+                .is_some_and(|q| q.workers[w].lane == Lane::Gpu && q.workers[w].fallback.is_none())
+        });
+        let kind = match (on_gpu, self.threads.get_value()) {
+            (true, _) => WorkerKind::WebGpu,
+            (false, true) => WorkerKind::Threaded,
+            (false, false) => WorkerKind::OneThread,
         };
         self.ready.update_value(|r| r[w] = false);
-        // A threaded worker that fails before it is ready gives way to the WebGPU
-        // worker's one CPU thread, for this lane and every later one.
+        // A threaded worker that fails before it is ready gives way to the one-thread
+        // worker, for this lane and every later one.
         let starting_threads =
             move || kind == WorkerKind::Threaded && !self.ready.with_value(|r| r[w]);
         let fall_back = move || {

@@ -17,7 +17,8 @@ use crate::run::session::{BackendInfo, Curves, Effect, Phase, Session, StepInfo}
 use crate::run::{BackendChoice, Recipe, RunSpec};
 
 /// Starts a training worker of `kind` (a threaded one with a pool of `threads`, or of
-/// every core the browser reports). Its events go to `on_event`, its uncaught errors
+/// every core the browser reports). The CPU workers are ES modules; the WebGPU one a
+/// classic worker script. Its events go to `on_event`, its uncaught errors
 /// (as a message) to `on_error`, both only while `current()` says the worker is still
 /// the one wanted (a terminated worker's queued events are dropped).
 pub(crate) fn spawn_worker(
@@ -30,11 +31,15 @@ pub(crate) fn spawn_worker(
     let base = crate::app::base();
     let started = match kind {
         WorkerKind::WebGpu => Worker::new(&crate::site::path_of(&base, WEBGPU_WORKER)),
-        WorkerKind::Threaded => {
+        WorkerKind::Threaded | WorkerKind::OneThread => {
             let options = WorkerOptions::new();
             options.set_type(WorkerType::Module);
-            let mut url = crate::site::path_of(&base, THREADED_WORKER);
-            if let Some(n) = threads {
+            let mut url = if kind == WorkerKind::Threaded {
+                crate::site::path_of(&base, THREADED_WORKER)
+            } else {
+                crate::site::path_of(&base, ONE_THREAD_WORKER)
+            };
+            if let (WorkerKind::Threaded, Some(n)) = (kind, threads) {
                 url.push_str(&format!("?threads={n}"));
             }
             Worker::new_with_options(&url, &options)
@@ -141,6 +146,7 @@ pub struct Training {
 /// (scripts/package-site.mjs writes them).
 const WEBGPU_WORKER: &str = "/train_worker_loader.js";
 const THREADED_WORKER: &str = "/train_cpu_loader.js";
+const ONE_THREAD_WORKER: &str = "/train_cpu1_loader.js";
 
 impl Training {
     /// The panel's training, its first worker picked for `choice` once WebGPU has
@@ -166,7 +172,7 @@ impl Training {
                     threads_failed: error.is_some(),
                     ..browser.get()?
                 };
-                (on_cpu && kind.get() == WorkerKind::WebGpu)
+                (on_cpu && kind.get() == WorkerKind::OneThread)
                     .then(|| b.one_thread_reason(error.as_deref()))
             }),
             gpu_failed: Memo::new(move |_| session.with(|s| s.gpu_failed.clone())),

@@ -142,7 +142,7 @@ pub fn TrainPanel(report: Memo<Report>) -> impl IntoView {
             })}
             {move || training.gpu_failed.get().map(|reason| view! {
                 <p class="notice inline" data-testid="gpu-failed">
-                    {format!("WebGPU failed in this browser ({reason}), so this tab trains on the CPU from now on; the failed run's curves are kept for comparison.")}
+                    {format!("WebGPU failed in this browser ({reason}), so this tab trains on the CPU from now on.")}
                 </p>
             })}
             <Progress training />

@@ -14,9 +14,8 @@
 use burn::backend::tensor::FloatTensor;
 use burn::backend::{backend_extension, Backend, Dispatch};
 use burn::prelude::*;
-use burn::tensor::module::conv2d;
-use burn::tensor::ops::ConvOptions;
 
+use super::generic;
 use crate::train::cpu::on_flex;
 
 mod backward;
@@ -36,9 +35,7 @@ pub fn same_conv(x: Tensor<4>, weight: Tensor<4>, stride: usize, groups: usize) 
         );
         Tensor::from_dispatch(y)
     } else {
-        let pad = weight.dims()[2] / 2;
-        let options = ConvOptions::new([stride, stride], [pad, pad], [1, 1], groups);
-        conv2d(x, weight, None, options)
+        generic::same_conv(x, weight, stride, groups)
     }
 }
 
@@ -98,6 +95,8 @@ pub trait ConvGrads: Backend {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use burn::tensor::module::conv2d;
+    use burn::tensor::ops::ConvOptions;
     use burn::tensor::Distribution;
 
     /// Our kernels against Burn's conv2d on flex: output and both gradients, for a

@@ -14,8 +14,8 @@ use burn::backend::tensor::FloatTensor;
 use burn::backend::{backend_extension, Backend, Dispatch, ExtensionType};
 use burn::nn::BatchNorm;
 use burn::prelude::*;
-use burn::tensor::activation;
 
+use super::generic;
 use crate::train::cpu::on_flex;
 
 mod backward;
@@ -36,12 +36,10 @@ pub fn batch_norm_add_relu(bn: &BatchNorm, x: Tensor<4>, shortcut: Tensor<4>) ->
 fn apply(bn: &BatchNorm, x: Tensor<4>, residual: Option<Tensor<4>>, relu: bool) -> Tensor<4> {
     let device = x.device();
     if !on_flex(&device) {
-        let y = bn.forward(x);
-        let y = match residual {
-            Some(r) => y + r,
-            None => y,
+        return match residual {
+            None => generic::batch_norm(bn, x, relu),
+            Some(r) => generic::batch_norm_add_relu(bn, x, r),
         };
-        return if relu { activation::relu(y) } else { y };
     }
     // As Burn's `BatchNorm::forward` chooses.
     if !(device.is_autodiff() && bn.training.is_enabled()) {
@@ -196,6 +194,7 @@ pub trait NormGrads: Backend {
 mod tests {
     use super::*;
     use burn::nn::BatchNormConfig;
+    use burn::tensor::activation;
     use burn::tensor::Distribution;
 
     /// What follows the batch norm.

@@ -12,8 +12,8 @@ use burn::backend::tensor::FloatTensor;
 use burn::backend::{backend_extension, Backend, Dispatch, ExtensionType};
 use burn::nn::conv::Conv2d;
 use burn::prelude::*;
-use burn::tensor::activation::{relu, sigmoid};
 
+use super::generic;
 use crate::train::cpu::on_flex;
 
 mod backward;
@@ -25,9 +25,7 @@ pub fn squeeze_excite(x: Tensor<4>, reduce: &Conv2d, expand: &Conv2d) -> Tensor<
     let device = x.device();
     let biases = reduce.bias.as_ref().zip(expand.bias.as_ref());
     let Some((b1, b2)) = biases.filter(|_| on_flex(&device)) else {
-        let s = x.clone().mean_dim(2).mean_dim(3);
-        let s = sigmoid(expand.forward(relu(reduce.forward(s))));
-        return x * s;
+        return generic::squeeze_excite(x, reduce, expand);
     };
     let params = SeParams {
         w1: reduce.weight.val().into_dispatch(),
@@ -93,6 +91,7 @@ pub trait SeGrads: Backend {
 mod tests {
     use super::*;
     use burn::nn::conv::Conv2dConfig;
+    use burn::tensor::activation::{relu, sigmoid};
     use burn::tensor::Distribution;
 
     /// Ours against Burn's operations on flex: output and every gradient; in inference
