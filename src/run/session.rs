@@ -381,6 +381,19 @@ mod tests {
         }
     }
 
+    /// The fresh worker reports ready, and run `id` starts again on the CPU, as `id + 1`.
+    fn reruns_on_the_cpu(s: &mut Session, id: u64) {
+        let mut rerun = spec(id, BackendChoice::Cpu);
+        rerun.id = RunId(id + 1);
+        assert_eq!(
+            s.apply(Event::Ready),
+            [
+                Effect::Post(Command::Probe),
+                Effect::Post(Command::Start { spec: rerun })
+            ]
+        );
+    }
+
     fn ready() -> Session {
         let mut s = Session::default();
         assert_eq!(s.apply(Event::Ready), [Effect::Post(Command::Probe)]);
@@ -526,16 +539,7 @@ mod tests {
         assert_eq!(s.phase, Phase::Preparing);
         assert_eq!(s.backend, None);
         // The fresh worker reports ready: the same run starts again on the CPU.
-        let effects = s.apply(Event::Ready);
-        let mut rerun = spec(10, BackendChoice::Cpu);
-        rerun.id = RunId(11);
-        assert_eq!(
-            effects,
-            [
-                Effect::Post(Command::Probe),
-                Effect::Post(Command::Start { spec: rerun })
-            ]
-        );
+        reruns_on_the_cpu(&mut s, 10);
         let failed = s.previous.as_ref().unwrap();
         assert_eq!(failed.label, "model 10 (WebGPU, failed)");
         assert_eq!(failed.loss.len(), 1);
@@ -568,16 +572,7 @@ mod tests {
         assert_eq!(effects, [Effect::Restart]);
         assert_eq!(s.gpu_failed.as_deref(), Some("no adapter"));
         assert_eq!(s.phase, Phase::Preparing);
-        let effects = s.apply(Event::Ready);
-        let mut rerun = spec(10, BackendChoice::Cpu);
-        rerun.id = RunId(11);
-        assert_eq!(
-            effects,
-            [
-                Effect::Post(Command::Probe),
-                Effect::Post(Command::Start { spec: rerun })
-            ]
-        );
+        reruns_on_the_cpu(&mut s, 10);
         // Nothing ran on WebGPU, so the run before stays the one drawn for comparison.
         assert_eq!(s.previous.as_ref().unwrap().label, "model 1");
         assert!(s.next_id(0) > RunId(11));
