@@ -440,22 +440,24 @@ impl Queue {
     }
 
     /// `worker` died (a panic, an uncaught error, a lost GPU device): its run is recorded
-    /// as failed with the reason. A CPU worker is restarted; a WebGPU one is retired, so
-    /// a broken GPU does not fail every model after it.
+    /// as failed with the reason. A CPU worker (a WebGPU lane's too, once it moved to the
+    /// CPU) is restarted; a WebGPU one is retired, so a broken GPU does not fail every
+    /// model after it.
     pub fn crashed(&mut self, worker: usize, message: String, now_s: f64) -> Vec<Effect> {
-        let Some(lane) = self.workers.get(worker).map(|w| w.lane) else {
+        let Some(on_gpu) = self
+            .workers
+            .get(worker)
+            .map(|w| w.lane == Lane::Gpu && w.fallback.is_none())
+        else {
             return vec![];
         };
         let held = self.job_of(worker);
-        let mut effects = match lane {
-            Lane::Cpu => {
-                self.workers[worker].state = WorkerState::Booting;
-                vec![Effect::Restart { worker }]
-            }
-            Lane::Gpu => {
-                self.workers[worker].state = WorkerState::Retired(message.clone());
-                vec![Effect::Retire { worker }]
-            }
+        let mut effects = if on_gpu {
+            self.workers[worker].state = WorkerState::Retired(message.clone());
+            vec![Effect::Retire { worker }]
+        } else {
+            self.workers[worker].state = WorkerState::Booting;
+            vec![Effect::Restart { worker }]
         };
         if let Some(j) = held {
             if matches!(self.jobs[j].state, JobState::Running { .. }) {
@@ -591,6 +593,10 @@ mod tests {
         let effects = q.apply(1, Event::Ready, 2.0);
         assert_eq!(starts(&effects), [(1, 2, Auto)]);
         assert_eq!(q.progress(3.0).failed, 0);
+        // A crash there restarts it, as any CPU worker's.
+        let effects = q.crashed(1, "out of memory".into(), 4.0);
+        assert_eq!(effects[0], Effect::Restart { worker: 1 });
+        assert_eq!(q.workers[1].state, WorkerState::Booting);
     }
 
     #[test]
