@@ -1,0 +1,24 @@
+import { serve, launch, newPage, openApp, cifarArchive, fillRecipe } from './tests/e2e/harness.mjs';
+const TINY = '?d=2&w0=8&wa=8&wm=2&g=8&b=1&q=8&se=0&data=cifar10';
+const archive = cifarArchive(100);
+for (const dir of process.argv.slice(2)) {
+  const server = await serve(dir, { archive });
+  const browser = await launch(['--enable-unsafe-webgpu']);
+  const page = await newPage(browser);
+  const logs = [];
+  const t0 = Date.now();
+  page.on('worker', (w) => w.on('console', (m) => logs.push(`${((Date.now() - t0) / 1000).toFixed(1)} ${m.text()}`)));
+  await openApp(page, server.url, TINY);
+  await page.getByText(/server has the CIFAR-10 archive/).waitFor({ timeout: 60_000 });
+  await fillRecipe(page, { 'train-images': 200, 'test-images': 100, epochs: 1, batch: 20 });
+  const start = Date.now();
+  await page.getByTestId('train-start').click();
+  await page.waitForFunction(() => document.querySelector('[data-testid=train-progress]')?.value >= 3, null, { timeout: 1_200_000 });
+  const three = (Date.now() - start) / 1000;
+  await page.getByTestId('train-result').waitFor({ timeout: 1_200_000 });
+  const all = (Date.now() - start) / 1000;
+  console.log(dir, JSON.stringify({ threeSteps: three, run: all, backend: await page.getByTestId('train-backend-used').textContent() }));
+  console.log(logs.filter((l) => /step/.test(l)).join('\n'));
+  await browser.close();
+  server.close();
+}
