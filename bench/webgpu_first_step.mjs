@@ -1,4 +1,11 @@
-import { serve, launch, newPage, openApp, cifarArchive, fillRecipe } from './tests/e2e/harness.mjs';
+// How long the first WebGPU steps take in the browser, where CubeCL compiles every kernel
+// in the worker's wasm: the e2e test's tiny model (batch 20, 200 images, one epoch) on
+// each built site given, one after the other, in headless Chromium with WebGPU
+// (SwiftShader here). Prints per site the seconds to three steps and to the result, and
+// the worker's own "step N recorded / read back" lines.
+//
+//   node bench/webgpu_first_step.mjs DIST [DIST...]   (e.g. dist and a copy with another worker)
+import { serve, launch, newPage, openApp, cifarArchive, fillRecipe } from '../tests/e2e/harness.mjs';
 const TINY = '?d=2&w0=8&wa=8&wm=2&g=8&b=1&q=8&se=0&data=cifar10';
 const archive = cifarArchive(100);
 for (const dir of process.argv.slice(2)) {
