@@ -70,15 +70,15 @@ export async function serveSite(dir, { port = 0, archive, base = '', isolated = 
       return;
     }
     let file = join(dir, path);
-    const found = await stat(file).catch(() => null);
-    if (!found?.isFile()) {
+    let stats = await stat(file).catch(() => null);
+    if (!stats?.isFile()) {
       if (path.startsWith('/data/')) {
         res.writeHead(404).end();
         return;
       }
       file = join(dir, 'index.html');
+      stats = await stat(file);
     }
-    const stats = await stat(file);
     const etag = `"${stats.size.toString(16)}-${Math.floor(stats.mtimeMs).toString(16)}"`;
     const headers = {
       'content-type': TYPES[extname(file)] || 'application/octet-stream',

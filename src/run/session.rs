@@ -166,6 +166,11 @@ impl Session {
         if !self.can_start() {
             return Vec::new();
         }
+        self.in_fresh_worker(spec)
+    }
+
+    /// Queues `spec` for the fresh worker that replaces the current one.
+    fn in_fresh_worker(&mut self, spec: RunSpec) -> Vec<Effect> {
         self.queued = Some(spec);
         self.phase = Phase::Preparing;
         self.backend = None;
@@ -327,11 +332,7 @@ impl Session {
         };
         self.gpu_failed = Some(reason);
         spec.id = RunId(spec.id.0 + 1);
-        self.queued = Some(spec);
-        self.phase = Phase::Preparing;
-        self.backend = None;
-        self.data = DataStatus::Checking;
-        vec![Effect::Restart]
+        self.in_fresh_worker(spec)
     }
 }
 

@@ -65,6 +65,13 @@ pub struct Worker {
     pub fallback: Option<String>,
 }
 
+impl Worker {
+    /// Whether it trains on WebGPU: a WebGPU lane that has not moved to the CPU.
+    pub fn on_gpu(&self) -> bool {
+        self.lane == Lane::Gpu && self.fallback.is_none()
+    }
+}
+
 /// Where the whole sweep is.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Phase {
@@ -444,11 +451,7 @@ impl Queue {
     /// CPU) is restarted; a WebGPU one is retired, so a broken GPU does not fail every
     /// model after it.
     pub fn crashed(&mut self, worker: usize, message: String, now_s: f64) -> Vec<Effect> {
-        let Some(on_gpu) = self
-            .workers
-            .get(worker)
-            .map(|w| w.lane == Lane::Gpu && w.fallback.is_none())
-        else {
+        let Some(on_gpu) = self.workers.get(worker).map(Worker::on_gpu) else {
             return vec![];
         };
         let held = self.job_of(worker);

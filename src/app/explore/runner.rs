@@ -13,7 +13,7 @@ use crate::app::train::client::{cross_origin_isolated, post, spawn_worker};
 use crate::run::placement::WorkerKind;
 use crate::run::protocol::Event;
 use crate::run::RunRecord;
-use crate::sweep::queue::{Effect, Lane, Queue};
+use crate::sweep::queue::{Effect, Queue};
 
 /// Seconds on the page's clock (the queue's rates and time left).
 fn now_s() -> f64 {
@@ -85,10 +85,9 @@ impl Runner {
                 .try_with_value(|g| g.get(w) == Some(&generation))
                 .unwrap_or(false)
         };
-        let on_gpu = self.queue.with_untracked(|q| {
-            q.as_ref()
-                .is_some_and(|q| q.workers[w].lane == Lane::Gpu && q.workers[w].fallback.is_none())
-        });
+        let on_gpu = self
+            .queue
+            .with_untracked(|q| q.as_ref().is_some_and(|q| q.workers[w].on_gpu()));
         let kind = match (on_gpu, self.threads.get_value()) {
             (true, _) => WorkerKind::WebGpu,
             (false, true) => WorkerKind::Threaded,

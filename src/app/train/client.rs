@@ -29,21 +29,19 @@ pub(crate) fn spawn_worker(
     on_error: impl Fn(String) + 'static,
 ) -> Result<Worker, String> {
     let base = crate::app::base();
+    let module = |loader: &str, query: String| {
+        let options = WorkerOptions::new();
+        options.set_type(WorkerType::Module);
+        let url = crate::site::path_of(&base, loader) + &query;
+        Worker::new_with_options(&url, &options)
+    };
     let started = match kind {
         WorkerKind::WebGpu => Worker::new(&crate::site::path_of(&base, WEBGPU_WORKER)),
-        WorkerKind::Threaded | WorkerKind::OneThread => {
-            let options = WorkerOptions::new();
-            options.set_type(WorkerType::Module);
-            let mut url = if kind == WorkerKind::Threaded {
-                crate::site::path_of(&base, THREADED_WORKER)
-            } else {
-                crate::site::path_of(&base, ONE_THREAD_WORKER)
-            };
-            if let (WorkerKind::Threaded, Some(n)) = (kind, threads) {
-                url.push_str(&format!("?threads={n}"));
-            }
-            Worker::new_with_options(&url, &options)
-        }
+        WorkerKind::Threaded => module(
+            THREADED_WORKER,
+            threads.map(|n| format!("?threads={n}")).unwrap_or_default(),
+        ),
+        WorkerKind::OneThread => module(ONE_THREAD_WORKER, String::new()),
     };
     let worker = started.map_err(|e| format!("the training worker could not start ({e:?})"))?;
     let on_message = Closure::<dyn Fn(MessageEvent)>::new(move |e: MessageEvent| {
