@@ -38,6 +38,19 @@ pub fn f32s(t: &FlexTensor) -> &[f32] {
     t.as_slice().expect("contiguous f32")
 }
 
+/// `max(x, 0)`, written as a compare and a select: `f32::max` (IEEE `maxNum`) has no
+/// wasm instruction, so in the browser's workers it became a call to libm's `fmaxf`
+/// per lane, and the loops around it lost their SIMD. The same for every input,
+/// NaN included (both give 0).
+#[inline(always)]
+pub fn relu(x: f32) -> f32 {
+    if x > 0.0 {
+        x
+    } else {
+        0.0
+    }
+}
+
 /// A new flex tensor of `shape` holding `values` (row-major).
 pub fn tensor(values: Vec<f32>, shape: impl Into<burn::tensor::Shape>) -> FlexTensor {
     FlexTensor::from_data(TensorData::new(values, shape))

@@ -6,7 +6,7 @@ use burn::backend::{Flex, TensorMetadata};
 use rayon::prelude::*;
 
 use super::{BnInputs, BnOutput, BnRunning, BnStats, NormGrads, NormOps, NormShape};
-use crate::train::cpu::{contiguous, f32s, tensor, zeroed_chunks, FlexTensor, Layout};
+use crate::train::cpu::{self, contiguous, f32s, tensor, zeroed_chunks, FlexTensor, Layout};
 
 /// Partial sums kept per lane, so the compiler vectorises the reductions (float
 /// addition in one running sum cannot be reordered).
@@ -291,7 +291,7 @@ fn output(xs: &[f32], l: Layout, affine: &[Affine], residual: &Residual, relu: b
         x_row.zip(residual.row(r)).map(move |(&v, &res)| {
             let t = f.at(v) + res;
             if relu {
-                t.max(0.0)
+                cpu::relu(t)
             } else {
                 t
             }

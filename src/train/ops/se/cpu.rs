@@ -4,7 +4,7 @@
 use burn::backend::{Flex, TensorMetadata};
 
 use super::{SeGradients, SeGrads, SeKept, SeOps, SeOutput, SeParams};
-use crate::train::cpu::{contiguous, f32s, filled, gemm, tensor, FlexTensor, Layout, View};
+use crate::train::cpu::{self, contiguous, f32s, filled, gemm, tensor, FlexTensor, Layout, View};
 
 /// The activation's layout and the hidden layer's width (`w1` is `[r, c, 1, 1]`).
 fn sizes(x: &FlexTensor, w1: &FlexTensor) -> (Layout, usize) {
@@ -52,7 +52,7 @@ impl SeOps for Flex {
                 .map(move |c| l.row(xs, i * l.channels + c).iter().sum::<f32>() / l.plane as f32)
         });
         let mut hidden = layer(&pooled, (l.batch, l.channels), f32s(&w1), f32s(&b1));
-        hidden.iter_mut().for_each(|h| *h = h.max(0.0));
+        hidden.iter_mut().for_each(|h| *h = cpu::relu(*h));
         let mut gate = layer(&hidden, (l.batch, r), f32s(&w2), f32s(&b2));
         gate.iter_mut().for_each(|g| *g = 1.0 / (1.0 + (-*g).exp()));
         let y = filled(xs.len(), l.plane, |i| {
