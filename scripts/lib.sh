@@ -83,7 +83,8 @@ ensure_vulkan() {
 }
 
 # The site's four wasm32 programs, each cargo-built in its own target directory so
-# the builds can run at once (a cargo build directory admits one build at a time):
+# the builds can run at once (a cargo build directory admits one build at a time;
+# the threaded CPU worker's two builds share one, see cargo_cpu_workers):
 # the page (the shape explorer, no Burn: `--no-default-features`, size-tuned profile
 # `page`), the WebGPU training worker (Burn's wgpu backend, profile `worker`), and
 # the threaded and the one-thread CPU workers (Burn's CPU backend, profile
@@ -136,27 +137,41 @@ cargo_cpu_worker() {
     --no-default-features --features threads "$@"
 }
 
+# The threaded CPU worker's two builds, in one target directory (they share std and
+# every crate that does not reach gemm): plain, and for browsers with relaxed SIMD
+# (`--features relaxed-simd`, Cargo.toml). Each is copied out as it finishes, since
+# both link to the same path: train_cpu.wasm and train_cpu_relaxed.wasm beside it,
+# which package_site reads. Extra arguments (a wrapper such as with_clippy) come first.
+CPU_WORKER_OUT="$CPU_WORKER_TARGET_DIR/wasm32-unknown-unknown/cpu-worker"
+cargo_cpu_workers() {
+  "$@" cargo_cpu_worker
+  cp "$CPU_WORKER_OUT/train_worker.wasm" "$CPU_WORKER_OUT/train_cpu.wasm"
+  "$@" cargo_cpu_worker --features relaxed-simd
+  cp "$CPU_WORKER_OUT/train_worker.wasm" "$CPU_WORKER_OUT/train_cpu_relaxed.wasm"
+}
+
 # The release build of the app into DIST (default dist/): the page beside the workers,
 # then scripts/package-site. Extra arguments go to the one-thread CPU worker's build.
 build_app() {
   local dist="${DIST:-$ROOT/dist}"
-  say "building the app into $dist (the page and the three workers, wasm32, release)"
+  say "building the app into $dist (the page and the three workers, the threaded one twice; wasm32, release)"
   ensure_build_tools
   cargo_page &
   local page=$!
   cargo_worker
-  cargo_cpu_worker
+  cargo_cpu_workers
   cargo_one_thread_worker "$@"
   wait "$page"
   package_site "$dist"
 }
 
-# wasm-bindgen and wasm-opt over the four cargo outputs, and index.html, into DIST.
+# wasm-bindgen and wasm-opt over the five cargo outputs, and index.html, into DIST.
 package_site() {
   node "$ROOT/scripts/package-site.mjs" \
     --page "$PAGE_TARGET_DIR/wasm32-unknown-unknown/page/playground.wasm" \
     --worker "$WORKER_TARGET_DIR/wasm32-unknown-unknown/worker/train_worker.wasm" \
-    --cpu-worker "$CPU_WORKER_TARGET_DIR/wasm32-unknown-unknown/cpu-worker/train_worker.wasm" \
+    --cpu-worker "$CPU_WORKER_OUT/train_cpu.wasm" \
+    --relaxed-cpu-worker "$CPU_WORKER_OUT/train_cpu_relaxed.wasm" \
     --one-thread-worker "$ONE_THREAD_TARGET_DIR/wasm32-unknown-unknown/cpu-worker/train_worker.wasm" \
     --out "$1"
 }

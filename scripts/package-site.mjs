@@ -1,7 +1,8 @@
-// Turns the four cargo-built wasm32 programs into the site (scripts/lib.sh, build_app):
+// Turns the five cargo-built wasm32 programs into the site (scripts/lib.sh, build_app):
 //
 //   node scripts/package-site.mjs --page PAGE.wasm --worker WORKER.wasm \
-//     --cpu-worker CPU_WORKER.wasm --one-thread-worker ONE_THREAD_WORKER.wasm --out DIST
+//     --cpu-worker CPU_WORKER.wasm --relaxed-cpu-worker RELAXED_CPU_WORKER.wasm \
+//     --one-thread-worker ONE_THREAD_WORKER.wasm --out DIST
 //
 // Every program's files are named by a hash of its cargo output (NAME-HASH.js,
 // NAME-HASH_bg.wasm), so a new build never meets a stale cached copy and a browser may
@@ -15,8 +16,9 @@
 //   train_worker_loader.js;
 // - the threaded CPU worker: wasm-bindgen (`--target web`: a module worker, whose
 //   rayon pool starts more module workers from wasm-bindgen-rayon's snippet) and
-//   `wasm-opt -O1`, as train_cpu-HASH.js / _bg.wasm / snippets/, started by
-//   train_cpu_loader.js;
+//   `wasm-opt -O1`, as train_cpu-HASH.js / _bg.wasm / snippets/, and its build for
+//   relaxed SIMD as train_cpu_relaxed-HASH.js / _bg.wasm; train_cpu_loader.js starts
+//   the relaxed one where the browser validates relaxed SIMD, the plain one elsewhere;
 // - the one-thread CPU worker: the same without threads, as train_cpu1-HASH.js /
 //   _bg.wasm, started by train_cpu1_loader.js;
 // - public/style.css and public/favicon.svg under hashed names, with integrity hashes;
@@ -48,17 +50,29 @@ import { parseArgs, promisify } from 'node:util';
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const run = promisify(execFile);
 
+/**
+ * A module whose one function is relaxed SIMD's `f32x4.relaxed_madd` of three zero
+ * vectors (assembled by binaryen's wasm-as): a browser that validates it can run the
+ * relaxed build.
+ */
+const RELAXED_SIMD_PROBE = [
+  0, 97, 115, 109, 1, 0, 0, 0, 1, 5, 1, 96, 0, 1, 123, 3, 2, 1, 0, 10, 61, 1, 59, 0, 253, 12, 0, 0, 0, 0, 0, 0, 0, 0,
+  0, 0, 0, 0, 0, 0, 0, 0, 253, 12, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 253, 12, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+  0, 0, 0, 0, 0, 0, 0, 253, 133, 2, 11,
+];
+
 const { values: args } = parseArgs({
   options: {
     page: { type: 'string' },
     worker: { type: 'string' },
     'cpu-worker': { type: 'string' },
+    'relaxed-cpu-worker': { type: 'string' },
     'one-thread-worker': { type: 'string' },
     out: { type: 'string' },
     from: { type: 'string' },
   },
 });
-const programs = args.from ? [] : ['page', 'worker', 'cpu-worker', 'one-thread-worker'];
+const programs = args.from ? [] : ['page', 'worker', 'cpu-worker', 'relaxed-cpu-worker', 'one-thread-worker'];
 for (const name of [...programs, 'out']) {
   if (!args[name]) fail(`--${name} is required`);
 }
@@ -109,12 +123,12 @@ await rename(stage, out);
 await rm(scratch, { recursive: true, force: true });
 console.log(`site written to ${out} (assets under ${publicUrl})`);
 
-/** Both programs built into the site, and the styles and icon copied under hashed names. */
+/** The programs built into the site, and the styles and icon copied under hashed names. */
 async function packagedSite() {
   const [page] = await Promise.all([
     packagePage(args.page),
     packageWorker(args.worker),
-    packageCpuWorker(args['cpu-worker']),
+    packageCpuWorker(args['cpu-worker'], args['relaxed-cpu-worker']),
     packageOneThreadWorker(args['one-thread-worker']),
   ]);
   const style = await hashedCopy(join(ROOT, 'public/style.css'));
@@ -217,24 +231,39 @@ async function writeModuleLoader(loader, hashed) {
   await writeFile(join(stage, loader), `import init from "./${hashed}.js";\nawait init();\n`);
 }
 
-async function packageCpuWorker(wasm) {
-  const { hashed, dir } = await packageProgram('train_cpu', wasm, 'web', ['--enable-threads']);
+/** The threaded CPU worker's two builds, and the loader that picks one. */
+async function packageCpuWorker(wasm, relaxedWasm) {
+  const [plainBuild, relaxedBuild] = await Promise.all([
+    packageProgram('train_cpu', wasm, 'web', ['--enable-threads']),
+    packageProgram('train_cpu_relaxed', relaxedWasm, 'web', ['--enable-threads', '--enable-relaxed-simd']),
+  ]);
   // wasm-bindgen-rayon's pool worker starts the module with the positional arguments
   // wasm-bindgen has deprecated (a console warning per thread): given as one object.
-  const [helper] = (await readdir(join(dir, 'snippets'), { recursive: true })).filter((f) =>
-    f.endsWith('workerHelpers.no-bundler.js'),
-  );
-  if (!helper) fail('the CPU worker has no wasm-bindgen-rayon snippet: was it built with --features threads?');
-  const OLD = 'pkg.default(data.module, data.memory)';
-  const source = await readFile(join(dir, 'snippets', helper), 'utf8');
-  if (!source.includes(OLD)) fail(`wasm-bindgen-rayon's ${helper} no longer calls ${OLD}: check the patch`);
-  await mkdir(join(stage, 'snippets', dirname(helper)), { recursive: true });
-  await writeFile(
-    join(stage, 'snippets', helper),
-    source.replace(OLD, 'pkg.default({ module_or_path: data.module, memory: data.memory })'),
-  );
+  // The two builds' snippets are the same file.
+  for (const { dir } of [plainBuild, relaxedBuild]) {
+    const [helper] = (await readdir(join(dir, 'snippets'), { recursive: true })).filter((f) =>
+      f.endsWith('workerHelpers.no-bundler.js'),
+    );
+    if (!helper) fail('a CPU worker has no wasm-bindgen-rayon snippet: was it built with --features threads?');
+    const OLD = 'pkg.default(data.module, data.memory)';
+    const source = await readFile(join(dir, 'snippets', helper), 'utf8');
+    if (!source.includes(OLD)) fail(`wasm-bindgen-rayon's ${helper} no longer calls ${OLD}: check the patch`);
+    await mkdir(join(stage, 'snippets', dirname(helper)), { recursive: true });
+    await writeFile(
+      join(stage, 'snippets', helper),
+      source.replace(OLD, 'pkg.default({ module_or_path: data.module, memory: data.memory })'),
+    );
+  }
   // The pool's size comes from the worker's own URL (`?threads=N`).
-  await writeModuleLoader('train_cpu_loader.js', hashed);
+  await writeFile(
+    join(stage, 'train_cpu_loader.js'),
+    [
+      `const relaxed = WebAssembly.validate(new Uint8Array([${RELAXED_SIMD_PROBE}]));`,
+      `const { default: init } = await import(relaxed ? "./${relaxedBuild.hashed}.js" : "./${plainBuild.hashed}.js");`,
+      'await init();',
+      '',
+    ].join('\n'),
+  );
 }
 
 async function packageOneThreadWorker(wasm) {

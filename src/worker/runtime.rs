@@ -397,13 +397,19 @@ fn cpu_backend() -> (String, Device) {
     #[allow(deprecated)] // Burn 0.22 deprecates ndarray; we keep it only to measure it.
     return ("CPU (Burn ndarray)".into(), Device::ndarray());
     #[cfg(all(not(feature = "cpu-ndarray"), feature = "threads"))]
-    return (
-        match rayon::current_num_threads() {
-            1 => "CPU (Burn flex, 1 thread)".into(),
-            n => format!("CPU (Burn flex, {n} threads)"),
-        },
-        Device::flex(),
-    );
+    return {
+        let threads = match rayon::current_num_threads() {
+            1 => "1 thread".to_string(),
+            n => format!("{n} threads"),
+        };
+        // The build for browsers with relaxed SIMD says so (its fused multiply-add).
+        let simd = if cfg!(feature = "relaxed-simd") {
+            ", relaxed SIMD"
+        } else {
+            ""
+        };
+        (format!("CPU (Burn flex, {threads}{simd})"), Device::flex())
+    };
     #[cfg(not(any(feature = "cpu-ndarray", feature = "threads")))]
     return ("CPU (Burn flex)".into(), Device::flex());
 }

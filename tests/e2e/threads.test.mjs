@@ -1,6 +1,7 @@
 // End-to-end: the threaded CPU worker (rayon's pool on Web Workers sharing one wasm
-// memory, on a cross-origin isolated page) against the one-thread CPU path (the same
-// page served without isolation), the fallback when the threads cannot start, and
+// memory, on a cross-origin isolated page), in its build for relaxed SIMD and in the
+// plain one a browser without relaxed SIMD gets, against the one-thread CPU path (the
+// same page served without isolation), the fallback when the threads cannot start, and
 // coi-serviceworker isolating a page whose host sends no headers.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -30,12 +31,23 @@ after(() => {
  * browser on `server`, and returns what the page said and every step's loss as the
  * worker posted it. `breakThreads` replaces the threaded worker's script with one
  * that throws, as a browser would fail to start it; `awaitIsolation` waits for the
- * page to become cross-origin isolated before anything else.
+ * page to become cross-origin isolated before anything else; `noRelaxedSimd` serves
+ * the threaded worker's loader with its relaxed SIMD probe answered "no", as a browser
+ * without relaxed SIMD answers it (Chromium has it, and V8 no longer has a flag to turn
+ * it off). Also returns the CPU workers' wasm files the page fetched.
  */
-async function trainOnCpu(server, { breakThreads = false, awaitIsolation = false } = {}) {
+async function trainOnCpu(server, { breakThreads = false, awaitIsolation = false, noRelaxedSimd = false } = {}) {
+  server.requests?.splice(0);
   const browser = await launch();
   try {
     const page = await newPage(browser);
+    if (noRelaxedSimd) {
+      await page.context().route('**/train_cpu_loader.js*', async (route) => {
+        const response = await route.fetch();
+        const body = (await response.text()).replace(/WebAssembly\.validate\(/, '(() => false)(');
+        await route.fulfill({ response, body });
+      });
+    }
     await page.addInitScript((broken) => {
       const Native = window.Worker;
       window.__losses = [];
@@ -70,18 +82,37 @@ async function trainOnCpu(server, { breakThreads = false, awaitIsolation = false
       result: await page.getByTestId('train-result').textContent(),
       losses: await page.evaluate(() => window.__losses),
       errors: page.errors,
+      programs: (server.requests ?? []).map((r) => r.path.split('/').pop()).filter((f) => /^train_cpu.*_bg\.wasm$/.test(f)),
     };
   } finally {
     await browser.close();
   }
 }
 
-test('the threaded worker trains on every core and agrees with the one-thread worker', async () => {
-  const threaded = await trainOnCpu(isolated);
-  assert.equal(threaded.isolated, true);
-  assert.match(threaded.backend, /^Training on CPU \(Burn flex, \d+ threads\)\.$/);
-  assert.equal(threaded.oneThread, null, 'no one-thread notice on an isolated page');
-  assert.deepEqual(threaded.errors, []);
+/** The loss of every step of `a` within 1e-3 (relative, at least absolute) of `b`'s. */
+function sameRun(a, b) {
+  assert.equal(a.losses.length, 20);
+  assert.equal(b.losses.length, 20);
+  a.losses.forEach((loss, i) => {
+    const other = b.losses[i];
+    assert.ok(Math.abs(loss - other) <= 1e-3 * Math.max(1, Math.abs(other)), `step ${i + 1}: ${loss} against ${other}`);
+  });
+}
+
+test("the threaded worker's two builds train on every core and agree with the one-thread worker", async () => {
+  // Chromium has relaxed SIMD: the loader starts that build.
+  const relaxed = await trainOnCpu(isolated);
+  assert.equal(relaxed.isolated, true);
+  assert.match(relaxed.backend, /^Training on CPU \(Burn flex, \d+ threads, relaxed SIMD\)\.$/);
+  assert.equal(relaxed.oneThread, null, 'no one-thread notice on an isolated page');
+  assert.deepEqual(relaxed.programs.map((f) => f.replace(/-[0-9a-f]{16}/, '')), ['train_cpu_relaxed_bg.wasm']);
+  assert.deepEqual(relaxed.errors, []);
+
+  // A browser without relaxed SIMD: the plain build.
+  const plainSimd = await trainOnCpu(isolated, { noRelaxedSimd: true });
+  assert.match(plainSimd.backend, /^Training on CPU \(Burn flex, \d+ threads\)\.$/);
+  assert.deepEqual(plainSimd.programs.map((f) => f.replace(/-[0-9a-f]{16}/, '')), ['train_cpu_bg.wasm']);
+  assert.deepEqual(plainSimd.errors, []);
 
   const single = await trainOnCpu(plain);
   assert.equal(single.isolated, false);
@@ -89,13 +120,10 @@ test('the threaded worker trains on every core and agrees with the one-thread wo
   assert.match(single.oneThread, /one thread: this page is not cross-origin isolated/);
   assert.deepEqual(single.errors, []);
 
-  // The same run, step by step: only the order of parallel sums may differ.
-  assert.equal(threaded.losses.length, 20);
-  assert.equal(single.losses.length, 20);
-  threaded.losses.forEach((loss, i) => {
-    const other = single.losses[i];
-    assert.ok(Math.abs(loss - other) <= 1e-3 * Math.max(1, Math.abs(other)), `step ${i + 1}: ${loss} against ${other}`);
-  });
+  // The same run, step by step: only the order of parallel sums, and where relaxed
+  // SIMD fuses a multiply-add its single rounding, may differ.
+  sameRun(relaxed, single);
+  sameRun(plainSimd, single);
 });
 
 test('a threaded worker that cannot start gives way to the one-thread worker, which says why', async () => {
@@ -118,7 +146,7 @@ test('on a host that sends no isolation headers, coi-serviceworker isolates the 
   try {
     const run = await trainOnCpu(server, { awaitIsolation: true });
     assert.equal(run.isolated, true);
-    assert.match(run.backend, /^Training on CPU \(Burn flex, \d+ threads\)\.$/);
+    assert.match(run.backend, /^Training on CPU \(Burn flex, \d+ threads, relaxed SIMD\)\.$/);
     assert.equal(run.losses.length, 20);
     assert.deepEqual(run.errors, []);
   } finally {

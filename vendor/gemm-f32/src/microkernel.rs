@@ -514,6 +514,17 @@ pub mod simd128 {
             transmute(f32x4_add(transmute(lhs), transmute(rhs)))
         }
 
+        // Patched (regnet-playground): with the `relaxed-simd` feature, a fused
+        // multiply-add where the CPU has one (relaxed SIMD's `f32x4.relaxed_madd`),
+        // and the kernels below compiled for it. The module then loads only in
+        // browsers with relaxed SIMD.
+        #[cfg(feature = "relaxed-simd")]
+        #[inline(always)]
+        pub unsafe fn mul_add(a: Pack, b: Pack, c: Pack) -> Pack {
+            transmute(f32x4_relaxed_madd(transmute(a), transmute(b), transmute(c)))
+        }
+
+        #[cfg(not(feature = "relaxed-simd"))]
         #[inline(always)]
         pub unsafe fn mul_add(a: Pack, b: Pack, c: Pack) -> Pack {
             add(c, mul(a, b))
@@ -534,20 +545,27 @@ pub mod simd128 {
             a * b + c
         }
 
-        microkernel!(["simd128"], 2, x1x1, 1, 1);
-        microkernel!(["simd128"], 2, x1x2, 1, 2);
-        microkernel!(["simd128"], 2, x1x3, 1, 3);
-        microkernel!(["simd128"], 2, x1x4, 1, 4);
+        macro_rules! kernels {
+            ([$target: tt]) => {
+                microkernel!([$target], 2, x1x1, 1, 1);
+                microkernel!([$target], 2, x1x2, 1, 2);
+                microkernel!([$target], 2, x1x3, 1, 3);
+                microkernel!([$target], 2, x1x4, 1, 4);
+                microkernel!([$target], 2, x2x1, 2, 1);
+                microkernel!([$target], 2, x2x2, 2, 2);
+                microkernel!([$target], 2, x2x3, 2, 3);
+                microkernel!([$target], 2, x2x4, 2, 4);
+                microkernel!([$target], 2, x3x1, 3, 1);
+                microkernel!([$target], 2, x3x2, 3, 2);
+                microkernel!([$target], 2, x3x3, 3, 3);
+                microkernel!([$target], 2, x3x4, 3, 4);
+            };
+        }
 
-        microkernel!(["simd128"], 2, x2x1, 2, 1);
-        microkernel!(["simd128"], 2, x2x2, 2, 2);
-        microkernel!(["simd128"], 2, x2x3, 2, 3);
-        microkernel!(["simd128"], 2, x2x4, 2, 4);
-
-        microkernel!(["simd128"], 2, x3x1, 3, 1);
-        microkernel!(["simd128"], 2, x3x2, 3, 2);
-        microkernel!(["simd128"], 2, x3x3, 3, 3);
-        microkernel!(["simd128"], 2, x3x4, 3, 4);
+        #[cfg(not(feature = "relaxed-simd"))]
+        kernels!(["simd128"]);
+        #[cfg(feature = "relaxed-simd")]
+        kernels!(["simd128,relaxed-simd"]);
 
         microkernel_fn_array! {
             [x1x1, x1x2, x1x3, x1x4,],

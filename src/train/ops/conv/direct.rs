@@ -338,6 +338,14 @@ mod wasm {
         }
         #[inline(always)]
         fn mul_add(self, a: Self, b: Self) -> Self {
+            // Fused where the CPU has it (relaxed SIMD leaves that to the browser): one
+            // rounding instead of two.
+            #[cfg(feature = "relaxed-simd")]
+            return Wasm(
+                f32x4_relaxed_madd(a.0, b.0, self.0),
+                f32x4_relaxed_madd(a.1, b.1, self.1),
+            );
+            #[cfg(not(feature = "relaxed-simd"))]
             Wasm(
                 f32x4_add(self.0, f32x4_mul(a.0, b.0)),
                 f32x4_add(self.1, f32x4_mul(a.1, b.1)),
@@ -460,7 +468,17 @@ macro_rules! dispatch {
                 return unsafe { fast($($arg),*) };
             }
         }
-        #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+        // Compiled for relaxed SIMD, where `Wasm::mul_add` fuses: that build loads only
+        // in browsers that have it (Cargo.toml, `relaxed-simd`).
+        #[cfg(all(target_arch = "wasm32", target_feature = "simd128", feature = "relaxed-simd"))]
+        {
+            #[target_feature(enable = "relaxed-simd")]
+            fn fast($($arg: $ty),*) {
+                $body::<wasm::Wasm>($($arg),*)
+            }
+            fast($($arg),*);
+        }
+        #[cfg(all(target_arch = "wasm32", target_feature = "simd128", not(feature = "relaxed-simd")))]
         $body::<wasm::Wasm>($($arg),*);
         #[cfg(not(all(target_arch = "wasm32", target_feature = "simd128")))]
         $body::<[f32; LANES]>($($arg),*);
