@@ -16,7 +16,10 @@ if (!dist) throw new Error('usage: node bench/profile_worker.mjs DIST [threads|o
 const threads = mode === 'one' ? null : Number(mode);
 const steps = Number(stepsArg);
 const batch = 128;
-const MINI = '?d=6&w0=24&wa=16&wm=2.5&g=8&b=1&q=8&se=0&data=cifar10&backend=cpu';
+// MODEL=QUERY profiles another network (the page's model parameters, e.g. a sweep's
+// model: `d=9&w0=16&wa=23.2&wm=2.474&g=1`); the mini RegNetX by default.
+const MODEL = process.env.MODEL || 'd=6&w0=24&wa=16&wm=2.5&g=8';
+const MINI = `?${MODEL}&b=1&q=8&se=0&data=cifar10&backend=cpu`;
 
 const server = await serve(dist, { archive: cifarArchive(Math.ceil((steps * batch) / 5)), isolated: threads !== null });
 const browser = await launch();

@@ -453,8 +453,8 @@ fn correlate_grad_with<V: Vector>(
 }
 
 /// Calls `$body::<Vector>($args)` with AVX registers, compiled for AVX2 + FMA, where
-/// the CPU has them; with wasm SIMD registers in a `simd128` build; with plain arrays
-/// elsewhere.
+/// the CPU has them; with wasm SIMD registers in a `simd128` build (compiled for relaxed
+/// SIMD in the `relaxed-simd` build); with plain arrays elsewhere.
 macro_rules! dispatch {
     ($body:ident($($arg:ident: $ty:ty),*)) => {{
         #[cfg(target_arch = "x86_64")]
