@@ -19,7 +19,7 @@ const batch = 128;
 // MODEL=QUERY profiles another network (the page's model parameters, e.g. a sweep's
 // model: `d=9&w0=16&wa=23.2&wm=2.474&g=1`); the mini RegNetX by default.
 const MODEL = process.env.MODEL || 'd=6&w0=24&wa=16&wm=2.5&g=8';
-const MINI = `?${MODEL}&b=1&q=8&se=0&data=cifar10&backend=cpu`;
+const QUERY = `?${MODEL}&b=1&q=8&se=0&data=cifar10&backend=cpu`;
 
 const server = await serve(dist, { archive: cifarArchive(Math.ceil((steps * batch) / 5)), isolated: threads !== null });
 const browser = await launch();
@@ -54,7 +54,7 @@ try {
 
   const page = await newPage(browser);
   if (threads !== null) await poolThreads(page, threads);
-  await openApp(page, server.url, MINI);
+  await openApp(page, server.url, QUERY);
   await page.getByText(/server has the CIFAR-10 archive/).waitFor({ timeout: 60_000 });
   const recipe = { 'train-images': steps * batch, 'test-images': 100, epochs: 1, batch, lr: 0.1 };
   await fillRecipe(page, recipe);

@@ -37,7 +37,7 @@ after(() => {
  * it off). Also returns the CPU workers' wasm files the page fetched.
  */
 async function trainOnCpu(server, { breakThreads = false, awaitIsolation = false, noRelaxedSimd = false } = {}) {
-  server.requests?.splice(0);
+  server.requests.splice(0);
   const browser = await launch();
   try {
     const page = await newPage(browser);
@@ -82,7 +82,7 @@ async function trainOnCpu(server, { breakThreads = false, awaitIsolation = false
       result: await page.getByTestId('train-result').textContent(),
       losses: await page.evaluate(() => window.__losses),
       errors: page.errors,
-      programs: (server.requests ?? []).map((r) => r.path.split('/').pop()).filter((f) => /^train_cpu.*_bg\.wasm$/.test(f)),
+      programs: server.requests.map((r) => r.path.split('/').pop()).filter((f) => /^train_cpu.*_bg\.wasm$/.test(f)),
     };
   } finally {
     await browser.close();
