@@ -57,9 +57,19 @@ ensure_node_tools() {
   fi
 }
 
+# wasm-split-cli cuts the page into the modules its routes load when first opened
+# (src/app/lazy.rs). It prints no version, so cargo's list of installed crates says
+# which one is there.
+WASM_SPLIT_VERSION=0.2.4
+ensure_wasm_split() {
+  if cargo install --list | grep -qx "wasm_split_cli_support v$WASM_SPLIT_VERSION:"; then return; fi
+  ensure_cargo_tool wasm_split_cli_support wasm-split-cli "$WASM_SPLIT_VERSION" --features build-binary
+}
+
 ensure_build_tools() {
   ensure_wasm_target
   ensure_cargo_tool wasm-bindgen-cli wasm-bindgen "$WASM_BINDGEN_VERSION"
+  ensure_wasm_split
   ensure_node_tools
 }
 
@@ -95,9 +105,12 @@ PAGE_TARGET_DIR="$TARGET_BASE/page"
 WORKER_TARGET_DIR="$TARGET_BASE/app"
 CPU_WORKER_TARGET_DIR="$TARGET_BASE/cpu"
 ONE_THREAD_TARGET_DIR="$TARGET_BASE/cpu1"
+# The page is linked with its relocations kept (`--emit-relocs`), which wasm-split-cli
+# needs to cut it into lazily loaded modules (scripts/package-site.mjs); given to the
+# final link alone, so the dependencies' builds are unchanged.
 cargo_page() {
-  CARGO_TARGET_DIR="$PAGE_TARGET_DIR" cargo build --target wasm32-unknown-unknown \
-    --profile page --bin playground --no-default-features "$@"
+  CARGO_TARGET_DIR="$PAGE_TARGET_DIR" cargo rustc --target wasm32-unknown-unknown \
+    --profile page --bin playground --no-default-features "$@" -- -C link-arg=--emit-relocs
 }
 # The WebGPU worker: Burn's wgpu backend alone (no `cpu`: CPU runs go to the CPU
 # workers, so a GPU run does not download a CPU backend).

@@ -5,12 +5,18 @@
 //     --one-thread-worker ONE_THREAD_WORKER.wasm --out DIST
 //
 // Every program's files are named by a hash of its cargo output (NAME-HASH.js,
-// NAME-HASH_bg.wasm), so a new build never meets a stale cached copy and a browser may
+// NAME-HASH_bg.wasm; the page's folder by a hash of its files), so a new build never
+// meets a stale cached copy and a browser may
 // keep them as long as it likes (scripts/serve-site.mjs says so); only the tiny worker
 // loaders keep fixed names, the ones src/app/train/client.rs starts.
-// - the page: wasm-bindgen (`--target web`) and `wasm-opt -Oz`, loaded by a module
-//   script in index.html and preloaded with the `modulepreload` link the app reads its
-//   base path from (src/app/mod.rs);
+// - the page: cut by wasm-split-cli at its split points (src/app/lazy.rs: each page
+//   but `/` in a module of its own, and chunks of code several of them share), the
+//   main module through wasm-bindgen (`--target web`), and `wasm-opt -Oz` on every
+//   module. The modules load each other by fixed names (playground.js,
+//   __wasm_split.js, split_*.wasm, chunk_*.wasm), so they share a folder, page-HASH/,
+//   named by a hash of everything in it. Loaded by a module script in index.html and
+//   preloaded with the `modulepreload` link the app reads its base path from
+//   (src/app/mod.rs);
 // - the WebGPU worker: wasm-bindgen (`--target no-modules`: a classic worker script)
 //   and `wasm-opt -O1`, as train_worker-HASH.js / _bg.wasm, started by
 //   train_worker_loader.js;
@@ -43,7 +49,7 @@ import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { copyFile, cp, mkdir, readdir, readFile, realpath, rename, rm, symlink, writeFile } from 'node:fs/promises';
-import { basename, dirname, extname, join, resolve } from 'node:path';
+import { basename, dirname, extname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs, promisify } from 'node:util';
 
@@ -60,6 +66,19 @@ const RELAXED_SIMD_PROBE = [
   0, 0, 0, 0, 0, 0, 0, 0, 253, 12, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 253, 12, 0, 0, 0, 0, 0, 0, 0, 0, 0,
   0, 0, 0, 0, 0, 0, 0, 253, 133, 2, 11,
 ];
+
+/** The page's folder: page-HASH, the hash of its files' names and contents. */
+const PAGE_DIR = /^page-[0-9a-f]{16}$/;
+
+/**
+ * The wasm features rustc's wasm32 target enabled for the page (the main module's
+ * target_features section), as wasm-opt's flags: the split modules carry no such
+ * section, and wasm-opt must validate them for the same features.
+ */
+const PAGE_FEATURES = [
+  'bulk-memory', 'bulk-memory-opt', 'call-indirect-overlong', 'multivalue', 'mutable-globals',
+  'nontrapping-float-to-int', 'reference-types', 'sign-ext', 'simd',
+].map((feature) => `--enable-${feature}`);
 
 const { values: args } = parseArgs({
   options: {
@@ -151,8 +170,13 @@ async function copiedSite(from) {
     if (!name) fail(`${from} has no file like ${pattern}`);
     return described(join(stage, name));
   };
+  const pageDir = names.find((n) => PAGE_DIR.test(n));
+  if (!pageDir) fail(`${from} has no page folder like ${PAGE_DIR}`);
   return {
-    page: { js: await one(/^playground-[0-9a-f]{16}\.js$/), wasm: await one(/^playground-[0-9a-f]{16}_bg\.wasm$/) },
+    page: {
+      js: await described(join(stage, pageDir, 'playground.js')),
+      wasm: await described(join(stage, pageDir, 'playground_bg.wasm')),
+    },
     style: await one(/^style-[0-9a-f]{16}\.css$/),
     icon: await one(/^favicon-[0-9a-f]{16}\.svg$/),
   };
@@ -175,9 +199,10 @@ function digest(bytes, algorithm = 'sha384') {
   return createHash(algorithm).update(bytes).digest();
 }
 
+/** A file of the site: its path under the site's root, and its integrity hash. */
 async function described(path) {
   const bytes = await readFile(path);
-  return { name: basename(path), integrity: `sha384-${digest(bytes).toString('base64')}` };
+  return { name: relative(stage, path), integrity: `sha384-${digest(bytes).toString('base64')}` };
 }
 
 async function hashedCopy(path) {
@@ -193,14 +218,40 @@ async function hashedName(name, wasm) {
   return `${name}-${digest(await readFile(wasm), 'sha256').toString('hex').slice(0, 16)}`;
 }
 
+/**
+ * The page: wasm-split-cli cuts the cargo output (linked with --emit-relocs, so the
+ * tool can move code between modules) into the main module and the lazily loaded ones;
+ * wasm-bindgen binds the main module (keeping the linker's exports, which the split
+ * modules import); every module goes through `wasm-opt -Oz`.
+ */
 async function packagePage(wasm) {
-  const name = await hashedName('playground', wasm);
-  await tool('wasm-bindgen', ['--target=web', '--no-typescript', `--out-dir=${scratch}`, `--out-name=${name}`, wasm]);
-  await tool('wasm-opt', ['-Oz', `--output=${join(stage, `${name}_bg.wasm`)}`, join(scratch, `${name}_bg.wasm`)]);
-  await copyFile(join(scratch, `${name}.js`), join(stage, `${name}.js`));
+  const split = join(scratch, 'page-split');
+  const bound = join(scratch, 'page-bound');
+  const built = join(scratch, 'page');
+  await tool('wasm-split-cli', [wasm, split, '--target', 'web', '--out-name', 'playground']);
+  await tool('wasm-bindgen', [
+    '--target=web', '--no-typescript', '--keep-lld-exports', `--out-dir=${bound}`, '--out-name=playground',
+    join(split, 'playground.wasm'),
+  ]);
+  const extra = (await readdir(bound)).filter((f) => !['playground.js', 'playground_bg.wasm'].includes(f));
+  if (extra.length) fail(`wasm-bindgen wrote files the page's packaging does not copy: ${extra.join(', ')}`);
+  await mkdir(built);
+  const modules = (await readdir(split)).filter((f) => /^(split|chunk)_\w+\.wasm$/.test(f));
+  if (!modules.some((f) => f.startsWith('split_'))) fail(`wasm-split-cli found no split point in ${wasm}`);
+  await Promise.all([
+    tool('wasm-opt', ['-Oz', `--output=${join(built, 'playground_bg.wasm')}`, join(bound, 'playground_bg.wasm')]),
+    ...modules.map((f) => tool('wasm-opt', ['-Oz', ...PAGE_FEATURES, `--output=${join(built, f)}`, join(split, f)])),
+  ]);
+  await copyFile(join(split, '__wasm_split.js'), join(built, '__wasm_split.js'));
+  await copyFile(join(bound, 'playground.js'), join(built, 'playground.js'));
+  const files = (await readdir(built)).sort();
+  const hash = createHash('sha256');
+  for (const f of files) hash.update(`${f}\0`).update(await readFile(join(built, f)));
+  const dir = join(stage, `page-${hash.digest('hex').slice(0, 16)}`);
+  await cp(built, dir, { recursive: true });
   return {
-    js: await described(join(stage, `${name}.js`)),
-    wasm: await described(join(stage, `${name}_bg.wasm`)),
+    js: await described(join(dir, 'playground.js')),
+    wasm: await described(join(dir, 'playground_bg.wasm')),
   };
 }
 

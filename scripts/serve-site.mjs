@@ -25,8 +25,11 @@ const TYPES = {
   '.jsonl': 'application/x-ndjson',
 };
 
-/** A program's file named by its content hash: NAME-HASH.js, NAME-HASH_bg.wasm, ... */
-const HASHED = /-[0-9a-f]{16}(_bg)?\.[a-z]+$/;
+/**
+ * A file named by its content hash (NAME-HASH.js, NAME-HASH_bg.wasm, ...), or any file
+ * in the page's folder, which is named by the hash of its files (page-HASH/...).
+ */
+const HASHED = /(-[0-9a-f]{16}(_bg)?\.[a-z]+|\/page-[0-9a-f]{16}\/[^/]+)$/;
 
 /** Where the page looks for the CIFAR-10 archive, under the site's base. */
 export const ARCHIVE_PATH = '/data/cifar-10-binary.tar.gz';

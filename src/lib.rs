@@ -20,5 +20,8 @@ pub mod train;
 pub mod url_params;
 pub mod worker;
 
-#[cfg(target_arch = "wasm32")]
+// The page only: the workers (built with `training`) leave it out, since its split
+// points (app::lazy) export functions and import their loaders, which only the page's
+// packaging resolves.
+#[cfg(all(target_arch = "wasm32", not(feature = "training")))]
 pub mod app;

@@ -30,10 +30,16 @@ pub const PAGES: [(&str, &str, &str); 5] = [
 ];
 
 /// The site's base path ("" at the root, "/repo" under a sub-path), from the path of
-/// one of the site's top-level files (the app's script, `/repo/playground-1a2b.js`).
-pub fn base_of(asset_path: &str) -> String {
-    let dir = asset_path.rsplit_once('/').map_or("", |(dir, _)| dir);
-    dir.trim_end_matches('/').to_string()
+/// the app's script, which sits in a folder of its own under the base
+/// (`/repo/page-1a2b/playground.js`: the page's split modules load each other by fixed
+/// names, so the build names their folder, not each file, by a hash of their content).
+pub fn base_of(script_path: &str) -> String {
+    fn parent(path: &str) -> &str {
+        path.rsplit_once('/').map_or("", |(dir, _)| dir)
+    }
+    parent(parent(script_path))
+        .trim_end_matches('/')
+        .to_string()
 }
 
 /// The in-page path of `route` (which starts with `/`) on a site at `base`.
@@ -47,10 +53,11 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_base_is_the_scripts_folder() {
-        assert_eq!(base_of("/playground-1a2b.js"), "");
-        assert_eq!(base_of("/repo/playground-1a2b.js"), "/repo");
-        assert_eq!(base_of("/a/b/playground.js"), "/a/b");
+    fn the_base_holds_the_scripts_folder() {
+        assert_eq!(base_of("/page-1a2b/playground.js"), "");
+        assert_eq!(base_of("/repo/page-1a2b/playground.js"), "/repo");
+        assert_eq!(base_of("/a/b/page-1a2b/playground.js"), "/a/b");
+        assert_eq!(base_of("page-1a2b/playground.js"), "");
         assert_eq!(base_of("playground.js"), "");
         assert_eq!(base_of(""), "");
     }

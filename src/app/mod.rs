@@ -7,6 +7,7 @@ mod controls;
 mod exercise;
 mod explore;
 mod fit;
+mod lazy;
 mod lessons;
 mod nav;
 mod notices;
@@ -71,11 +72,12 @@ fn App() -> impl IntoView {
                 // Static hosts also serve the page as index.html, and links copied
                 // there carry that path.
                 <Route path=path!("/index.html") view=playground::Playground />
-                <Route path=path!("/explore") view=explore::Explore />
-                <Route path=path!("/fit") view=fit::FitPage />
-                <Route path=path!("/models") view=published::PublishedPage />
-                <Route path=path!("/lessons") view=lessons::LessonPage />
-                <Route path=path!("/lessons/:step") view=lessons::LessonPage />
+                // The other pages' code downloads when they are first opened.
+                <Route path=path!("/explore") view=lazy::Explore />
+                <Route path=path!("/fit") view=lazy::Fit />
+                <Route path=path!("/models") view=lazy::Models />
+                <Route path=path!("/lessons") view=lazy::Lessons />
+                <Route path=path!("/lessons/:step") view=lazy::Lessons />
             </Routes>
         </Router>
     }

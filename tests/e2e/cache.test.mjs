@@ -11,7 +11,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ISOLATED, launchProfile, openApp, serve } from './harness.mjs';
 
-const HASHED = /-[0-9a-f]{16}(_bg)?\.(js|wasm)$/;
+// A program's file, or any file of the page's folder (page-HASH/: its modules).
+const HASHED = /(-[0-9a-f]{16}(_bg)?\.(js|wasm)|\/page-[0-9a-f]{16}\/[^/]+)$/;
 
 test('a reload takes the page and the training worker from the browser cache', async () => {
   const server = await serve();
@@ -29,7 +30,7 @@ test('a reload takes the page and the training worker from the browser cache', a
     // Isolated: the threaded worker's build for relaxed SIMD, which Chromium has.
     const worker = ISOLATED ? /\/train_cpu_relaxed-[0-9a-f]{16}_bg\.wasm$/ : /\/train_cpu1-[0-9a-f]{16}_bg\.wasm$/;
     assert.ok(first.some((r) => worker.test(r.path) && r.status === 200), `the worker's wasm was fetched: ${JSON.stringify(first)}`);
-    assert.ok(first.some((r) => /\/playground-[0-9a-f]{16}_bg\.wasm$/.test(r.path) && r.status === 200));
+    assert.ok(first.some((r) => /\/page-[0-9a-f]{16}\/playground_bg\.wasm$/.test(r.path) && r.status === 200));
 
     await page.reload();
     await page.getByTestId('stage-table').waitFor({ timeout: 30_000 });

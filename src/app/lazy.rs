@@ -1,0 +1,120 @@
+//! The pages other than `/`, each in its own wasm module that the browser fetches when
+//! the page is first opened, so a visit to the shape explorer does not download the
+//! design-space explorer, the lessons or the rest (BENCHMARKS.md, bundle size).
+//!
+//! Each `#[wasm_split]` function below is a split point: `scripts/package-site.mjs`
+//! cuts the page's wasm there (wasm-split-cli), and calling the function first loads
+//! its module. The split is `fallible`: a module that does not arrive (the network
+//! dropped, the site was redeployed) is an `Err`, shown as a message with a button that
+//! tries again, never a panic, which would stop the whole page and whatever it holds.
+//! A failed load is not remembered, so the retry fetches afresh. On targets without
+//! splitting (the native `cargo test` build never compiles this module; a wasm build
+//! that is not split) the functions are ordinary calls.
+
+use std::future::Future;
+use std::pin::Pin;
+
+use leptos::prelude::*;
+use leptos::wasm_split::{wasm_split, SplitLoaderError};
+use send_wrapper::SendWrapper;
+
+use super::nav::SiteNav;
+use crate::site;
+
+/// A split point's result: the page's view, or the reason its module did not load.
+type Loaded = Result<AnyView, SplitLoaderError>;
+
+/// Loads a page's module and builds its view (one of the functions below).
+type Load = fn() -> Pin<Box<dyn Future<Output = Loaded>>>;
+
+#[wasm_split(explore_page, fallible, wasm_split_path = ::leptos::wasm_split)]
+fn explore_view() -> Loaded {
+    Ok(view! { <super::explore::Explore /> }.into_any())
+}
+
+#[wasm_split(fit_page, fallible, wasm_split_path = ::leptos::wasm_split)]
+fn fit_view() -> Loaded {
+    Ok(view! { <super::fit::FitPage /> }.into_any())
+}
+
+#[wasm_split(models_page, fallible, wasm_split_path = ::leptos::wasm_split)]
+fn models_view() -> Loaded {
+    Ok(view! { <super::published::PublishedPage /> }.into_any())
+}
+
+#[wasm_split(lessons_page, fallible, wasm_split_path = ::leptos::wasm_split)]
+fn lessons_view() -> Loaded {
+    Ok(view! { <super::lessons::LessonPage /> }.into_any())
+}
+
+/// The design-space explorer (`/explore`).
+#[component]
+pub fn Explore() -> impl IntoView {
+    view! { <LazyPage route=site::EXPLORE load=|| Box::pin(explore_view()) /> }
+}
+
+/// Fitting a RegNet to widths (`/fit`).
+#[component]
+pub fn Fit() -> impl IntoView {
+    view! { <LazyPage route=site::FIT load=|| Box::pin(fit_view()) /> }
+}
+
+/// The published models (`/models`).
+#[component]
+pub fn Models() -> impl IntoView {
+    view! { <LazyPage route=site::MODELS load=|| Box::pin(models_view()) /> }
+}
+
+/// The lessons (`/lessons`, `/lessons/:step`).
+#[component]
+pub fn Lessons() -> impl IntoView {
+    view! { <LazyPage route=site::LESSONS load=|| Box::pin(lessons_view()) /> }
+}
+
+/// Shows the page `load` builds once its module is in: a line saying it is loading
+/// until then, and if the module does not arrive, the site's navigation, what went
+/// wrong and a button that tries again.
+#[component]
+fn LazyPage(
+    /// The page's route (one of `site::PAGES`), for the navigation on the error view.
+    route: &'static str,
+    load: Load,
+) -> impl IntoView {
+    let attempt = RwSignal::new(0_u32);
+    let page = move || {
+        attempt.track();
+        Suspend::new(SendWrapper::new(async move {
+            match load().await {
+                Ok(view) => view,
+                Err(_) => view! { <LoadFailed route=route attempt=attempt /> }.into_any(),
+            }
+        }))
+    };
+    view! {
+        <Suspense fallback=|| {
+            view! { <p class="page-loading" data-testid="page-loading">"Loading this page…"</p> }
+        }>{page}</Suspense>
+    }
+}
+
+/// A page whose module did not download.
+#[component]
+fn LoadFailed(route: &'static str, attempt: RwSignal<u32>) -> impl IntoView {
+    view! {
+        <header>
+            <SiteNav current=route />
+        </header>
+        <main class="load-failed" role="alert" data-testid="page-load-failed">
+            <h1>"This page did not load"</h1>
+            <p>
+                "Its code is a separate file, and the browser could not fetch it: the "
+                "connection may have dropped, or the site was updated since this tab "
+                "opened it (then reloading the tab fixes it). Nothing kept in this "
+                "browser is lost."
+            </p>
+            <button data-testid="page-load-retry" on:click=move |_| attempt.update(|n| *n += 1)>
+                "Try again"
+            </button>
+        </main>
+    }
+}

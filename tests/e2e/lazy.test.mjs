@@ -1,0 +1,70 @@
+// End-to-end: the pages other than `/` are modules of their own, fetched when first
+// opened (src/app/lazy.rs, scripts/package-site.mjs). A visit to `/` downloads none of
+// them; opening a page fetches its module; a module that does not arrive is a message
+// with the site's navigation and a retry, not a panic, and the retry loads it.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { BASE, servedSite, newPage, openApp } from './harness.mjs';
+
+const site = servedSite();
+
+/** The page's split modules the server has answered since `from`, by file name. */
+const modulesFetched = (from) =>
+  site.server.requests
+    .slice(from)
+    .map((r) => r.path.match(/\/page-[0-9a-f]{16}\/((split|chunk)_\w+\.wasm)$/)?.[1])
+    .filter(Boolean);
+
+/** A panic (an `unreachable` trap after the panic hook's message) among the page's errors. */
+const panics = (page) => page.errors.filter((e) => /panicked|unreachable|RuntimeError/.test(e));
+
+test('`/` downloads no other page; a page whose module fails to load says so, and its retry loads it', async () => {
+  const page = await newPage(site.browser);
+  const start = site.server.requests.length;
+  await openApp(page, site.server.url);
+  assert.deepEqual(modulesFetched(start), [], 'the shape explorer loads no other page');
+
+  // The fit page's own module fails once, as a dropped connection does.
+  let aborted = 0;
+  await page.route('**/split_fit_page.wasm', (route) => {
+    aborted += 1;
+    return route.abort('internetdisconnected');
+  });
+  await page.getByTestId('nav-fit').click();
+  await page.waitForURL((url) => url.pathname === `${BASE}/fit`);
+  const failed = page.getByTestId('page-load-failed');
+  await failed.waitFor({ timeout: 30_000 });
+  assert.equal(aborted, 1);
+  assert.match(await failed.textContent(), /did not load/);
+  // The navigation stays, so the rest of the site is one click away.
+  assert.equal(await page.getByTestId('nav-home').count(), 1);
+  assert.deepEqual(panics(page), []);
+
+  // Back online: the retry fetches the module again and shows the page.
+  await page.unroute('**/split_fit_page.wasm');
+  const retry = site.server.requests.length;
+  await page.getByTestId('page-load-retry').click();
+  await page.getByTestId('fit-result').waitFor({ timeout: 30_000 });
+  assert.ok(modulesFetched(retry).includes('split_fit_page.wasm'), 'the retry fetched the module');
+  assert.equal(await failed.count(), 0);
+
+  // Every other page opens from the navigation, each fetching its own module.
+  for (const [nav, path, ready] of [
+    ['nav-models', '/models', 'models-table'],
+    ['nav-lessons', '/lessons', 'lesson-progress'],
+    ['nav-explore', '/explore', 'sweep-list'],
+  ]) {
+    const before = site.server.requests.length;
+    await page.getByTestId(nav).click();
+    await page.waitForURL((url) => url.pathname === `${BASE}${path}`);
+    await page.getByTestId(ready).waitFor({ timeout: 30_000 });
+    const name = `split_${path.slice(1)}_page.wasm`;
+    assert.ok(modulesFetched(before).includes(name), `${path} fetched ${name}: ${modulesFetched(before)}`);
+  }
+  // A page already loaded opens again without fetching anything.
+  const again = site.server.requests.length;
+  await page.getByTestId('nav-fit').click();
+  await page.getByTestId('fit-result').waitFor({ timeout: 30_000 });
+  assert.deepEqual(modulesFetched(again), []);
+  assert.deepEqual(panics(page), []);
+});
