@@ -19,13 +19,14 @@ use leptos::wasm_split::{wasm_split, SplitLoaderError};
 use send_wrapper::SendWrapper;
 
 use super::nav::SiteNav;
+use crate::report::Report;
 use crate::site;
 
 /// A split point's result: the page's view, or the reason its module did not load.
 type Loaded = Result<AnyView, SplitLoaderError>;
 
-/// Loads a page's module and builds its view (one of the functions below).
-type Load = fn() -> Pin<Box<dyn Future<Output = Loaded>>>;
+/// A split point's call, boxed: loads its module, then builds the view.
+type Loading = Pin<Box<dyn Future<Output = Loaded>>>;
 
 #[wasm_split(explore_page, fallible, wasm_split_path = ::leptos::wasm_split)]
 fn explore_view() -> Loaded {
@@ -45,6 +46,33 @@ fn models_view() -> Loaded {
 #[wasm_split(lessons_page, fallible, wasm_split_path = ::leptos::wasm_split)]
 fn lessons_view() -> Loaded {
     Ok(view! { <super::lessons::LessonPage /> }.into_any())
+}
+
+#[wasm_split(train_panel, fallible, wasm_split_path = ::leptos::wasm_split)]
+fn train_view(report: Memo<Report>) -> Loaded {
+    Ok(view! { <super::train::TrainPanel report=report /> }.into_any())
+}
+
+/// The Train panel of `/` for the model `report` describes: its code (the training
+/// worker's client, the run protocol, the curves) downloads beside the shape
+/// explorer's instead of before it, and not at all where an exercise hides the panel.
+#[component]
+pub fn Train(report: Memo<Report>) -> impl IntoView {
+    let loading = || view! { <p class="page-loading" data-testid="train-loading">"Loading the Train panel…"</p> };
+    let failed = |retry: RwSignal<u32>| {
+        view! {
+            <section class="train" role="alert" data-testid="train-load-failed">
+                <h2>"Train it on CIFAR-10, in this browser"</h2>
+                <p class="error">
+                    "The Train panel's code is a separate file, and the browser could not "
+                    "fetch it (the connection may have dropped). The shape above is unaffected."
+                </p>
+                <RetryButton retry=retry />
+            </section>
+        }
+        .into_any()
+    };
+    lazily(move || Box::pin(train_view(report)), loading, failed)
 }
 
 /// The design-space explorer (`/explore`).
@@ -71,35 +99,53 @@ pub fn Lessons() -> impl IntoView {
     view! { <LazyPage route=site::LESSONS load=|| Box::pin(lessons_view()) /> }
 }
 
-/// Shows the page `load` builds once its module is in: a line saying it is loading
-/// until then, and if the module does not arrive, the site's navigation, what went
-/// wrong and a button that tries again.
+/// A page whose code is a split point's: a line saying it is loading until its module
+/// is in, and if the module does not arrive, the site's navigation, what went wrong
+/// and a button that tries again.
 #[component]
 fn LazyPage(
     /// The page's route (one of `site::PAGES`), for the navigation on the error view.
     route: &'static str,
-    load: Load,
+    load: fn() -> Loading,
 ) -> impl IntoView {
-    let attempt = RwSignal::new(0_u32);
-    let page = move || {
-        attempt.track();
+    let loading =
+        || view! { <p class="page-loading" data-testid="page-loading">"Loading this page…"</p> };
+    lazily(load, loading, move |retry| {
+        view! { <LoadFailed route=route retry=retry /> }.into_any()
+    })
+}
+
+/// The view `load` builds, `loading` until it is in; `failed(retry)` if its module
+/// does not arrive, where updating `retry` tries again (a failed load is not kept,
+/// so the retry fetches afresh).
+fn lazily<V: IntoView + 'static>(
+    load: impl Fn() -> Loading + Copy + Send + Sync + 'static,
+    loading: impl Fn() -> V + Send + Sync + 'static,
+    failed: impl Fn(RwSignal<u32>) -> AnyView + Copy + Send + Sync + 'static,
+) -> impl IntoView {
+    let retry = RwSignal::new(0_u32);
+    let view = move || {
+        retry.track();
         Suspend::new(SendWrapper::new(async move {
-            match load().await {
-                Ok(view) => view,
-                Err(_) => view! { <LoadFailed route=route attempt=attempt /> }.into_any(),
-            }
+            load().await.unwrap_or_else(|_| failed(retry))
         }))
     };
+    view! { <Suspense fallback=loading>{view}</Suspense> }
+}
+
+/// Tries a failed load again.
+#[component]
+fn RetryButton(retry: RwSignal<u32>) -> impl IntoView {
     view! {
-        <Suspense fallback=|| {
-            view! { <p class="page-loading" data-testid="page-loading">"Loading this page…"</p> }
-        }>{page}</Suspense>
+        <button class="retry" data-testid="load-retry" on:click=move |_| retry.update(|n| *n += 1)>
+            "Try again"
+        </button>
     }
 }
 
 /// A page whose module did not download.
 #[component]
-fn LoadFailed(route: &'static str, attempt: RwSignal<u32>) -> impl IntoView {
+fn LoadFailed(route: &'static str, retry: RwSignal<u32>) -> impl IntoView {
     view! {
         <header>
             <SiteNav current=route />
@@ -112,9 +158,7 @@ fn LoadFailed(route: &'static str, attempt: RwSignal<u32>) -> impl IntoView {
                 "opened it (then reloading the tab fixes it). Nothing kept in this "
                 "browser is lost."
             </p>
-            <button data-testid="page-load-retry" on:click=move |_| attempt.update(|n| *n += 1)>
-                "Try again"
-            </button>
+            <RetryButton retry=retry />
         </main>
     }
 }

@@ -6,11 +6,11 @@ use leptos::prelude::*;
 use super::complexity::ComplexityPanel;
 use super::controls::{Controls, CopyLink};
 use super::exercise::{ExerciseAsk, ExerciseBuilder};
+use super::lazy::Train;
 use super::nav::SiteNav;
 use super::notices::{ErrorBanner, SpaceNotes, UrlNotice};
 use super::plot::WidthPlot;
 use super::stages::StageTable;
-use super::train::TrainPanel;
 use super::url_state::provide_url_state;
 use crate::design::ParamError;
 use crate::report::Report;
@@ -67,7 +67,7 @@ pub fn Playground() -> impl IntoView {
                 <StageTable report=report />
                 <ComplexityPanel state=state />
                 <SpaceNotes report=report />
-                {train.then(|| view! { <TrainPanel report=report /> })}
+                {train.then(|| view! { <Train report=report /> })}
             </section>
         </main>
     }

@@ -1,10 +1,10 @@
-// End-to-end: the pages other than `/` are modules of their own, fetched when first
-// opened (src/app/lazy.rs, scripts/package-site.mjs). A visit to `/` downloads none of
-// them; opening a page fetches its module; a module that does not arrive is a message
-// with the site's navigation and a retry, not a panic, and the retry loads it.
+// End-to-end: the pages other than `/`, and the Train panel, are modules of their own,
+// fetched when first shown (src/app/lazy.rs, scripts/package-site.mjs). A visit to `/`
+// downloads no other page; opening a page fetches its module; a module that does not
+// arrive is a message and a retry, not a panic, and the retry loads it.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { BASE, servedSite, newPage, openApp } from './harness.mjs';
+import { BASE, servedSite, newPage, openApp, readStages } from './harness.mjs';
 
 const site = servedSite();
 
@@ -22,7 +22,10 @@ test('`/` downloads no other page; a page whose module fails to load says so, an
   const page = await newPage(site.browser);
   const start = site.server.requests.length;
   await openApp(page, site.server.url);
-  assert.deepEqual(modulesFetched(start), [], 'the shape explorer loads no other page');
+  await page.getByTestId('train-panel').waitFor({ timeout: 30_000 });
+  const home = modulesFetched(start);
+  assert.ok(home.includes('split_train_panel.wasm'), `the Train panel's module: ${home}`);
+  assert.deepEqual(home.filter((f) => f.startsWith('split_') && f !== 'split_train_panel.wasm'), [], 'no other page');
 
   // The fit page's own module fails once, as a dropped connection does.
   let aborted = 0;
@@ -43,7 +46,7 @@ test('`/` downloads no other page; a page whose module fails to load says so, an
   // Back online: the retry fetches the module again and shows the page.
   await page.unroute('**/split_fit_page.wasm');
   const retry = site.server.requests.length;
-  await page.getByTestId('page-load-retry').click();
+  await page.getByTestId('load-retry').click();
   await page.getByTestId('fit-result').waitFor({ timeout: 30_000 });
   assert.ok(modulesFetched(retry).includes('split_fit_page.wasm'), 'the retry fetched the module');
   assert.equal(await failed.count(), 0);
@@ -66,5 +69,31 @@ test('`/` downloads no other page; a page whose module fails to load says so, an
   await page.getByTestId('nav-fit').click();
   await page.getByTestId('fit-result').waitFor({ timeout: 30_000 });
   assert.deepEqual(modulesFetched(again), []);
+  assert.deepEqual(panics(page), []);
+});
+
+test("the Train panel's module loads beside the shape explorer; if it fails, the shapes stay and a retry loads it", async () => {
+  const page = await newPage(site.browser);
+  let aborted = 0;
+  await page.route('**/split_train_panel.wasm', (route) => {
+    aborted += 1;
+    return route.abort('internetdisconnected');
+  });
+  await openApp(page, site.server.url, '?d=4&w0=24&wa=36&wm=2.5');
+  const failed = page.getByTestId('train-load-failed');
+  await failed.waitFor({ timeout: 30_000 });
+  assert.equal(aborted, 1);
+  assert.equal(await page.getByTestId('train-panel').count(), 0);
+  // The shape explorer works on: a new depth redraws the table.
+  await page.getByTestId('param-d-number').fill('40');
+  await page.getByTestId('param-d-number').dispatchEvent('change');
+  await page.waitForFunction(() => new URL(location.href).searchParams.get('d') === '40');
+  assert.equal((await readStages(page)).reduce((sum, s) => sum + s.depth, 0), 40);
+  assert.deepEqual(panics(page), []);
+
+  await page.unroute('**/split_train_panel.wasm');
+  await page.getByTestId('load-retry').click();
+  await page.getByTestId('train-panel').waitFor({ timeout: 30_000 });
+  assert.equal(await failed.count(), 0);
   assert.deepEqual(panics(page), []);
 });
