@@ -28,22 +28,22 @@ type Loaded = Result<AnyView, SplitLoaderError>;
 /// A split point's call, boxed: loads its module, then builds the view.
 type Loading = Pin<Box<dyn Future<Output = Loaded>>>;
 
-#[wasm_split(explore_page, fallible, wasm_split_path = ::leptos::wasm_split)]
+#[wasm_split(explore_page, fallible, preload(preload_explore), wasm_split_path = ::leptos::wasm_split)]
 fn explore_view() -> Loaded {
     Ok(view! { <super::explore::Explore /> }.into_any())
 }
 
-#[wasm_split(fit_page, fallible, wasm_split_path = ::leptos::wasm_split)]
+#[wasm_split(fit_page, fallible, preload(preload_fit), wasm_split_path = ::leptos::wasm_split)]
 fn fit_view() -> Loaded {
     Ok(view! { <super::fit::FitPage /> }.into_any())
 }
 
-#[wasm_split(models_page, fallible, wasm_split_path = ::leptos::wasm_split)]
+#[wasm_split(models_page, fallible, preload(preload_models), wasm_split_path = ::leptos::wasm_split)]
 fn models_view() -> Loaded {
     Ok(view! { <super::published::PublishedPage /> }.into_any())
 }
 
-#[wasm_split(lessons_page, fallible, wasm_split_path = ::leptos::wasm_split)]
+#[wasm_split(lessons_page, fallible, preload(preload_lessons), wasm_split_path = ::leptos::wasm_split)]
 fn lessons_view() -> Loaded {
     Ok(view! { <super::lessons::LessonPage /> }.into_any())
 }
@@ -73,6 +73,23 @@ pub fn Train(report: Memo<Report>) -> impl IntoView {
         .into_any()
     };
     lazily(move || Box::pin(train_view(report)), loading, failed)
+}
+
+/// Starts fetching the module of the page at `route` (one of `site::PAGES`), so that a
+/// link under the pointer or the keyboard's focus opens without a wait (the navigation
+/// calls it). A module already in returns at once; a failure is left for the page to
+/// show if it is opened, when its load tries again.
+pub fn preload(route: &'static str) {
+    leptos::task::spawn_local(async move {
+        // The result is the page's to report, not the hover's.
+        let _ = match route {
+            site::EXPLORE => preload_explore().await,
+            site::FIT => preload_fit().await,
+            site::MODELS => preload_models().await,
+            site::LESSONS => preload_lessons().await,
+            _ => Ok(()),
+        };
+    });
 }
 
 /// The design-space explorer (`/explore`).

@@ -18,7 +18,14 @@ pub fn SiteNav(
             let item = if route == current {
                 view! { <strong aria-current="page">{name}</strong> }.into_any()
             } else {
-                view! { <a href=site::path_of(&base, route) data-testid=id>{name}</a> }.into_any()
+                // Its module starts downloading before the click lands (src/app/lazy.rs).
+                let preload = move |_| super::lazy::preload(route);
+                view! {
+                    <a href=site::path_of(&base, route) data-testid=id on:pointerenter=preload on:focus=preload>
+                        {name}
+                    </a>
+                }
+                .into_any()
             };
             view! { {(i > 0).then_some(" · ")} {item} }
         })
