@@ -75,61 +75,83 @@ pub fn Train(report: Memo<Report>) -> impl IntoView {
     lazily(move || Box::pin(train_view(report)), loading, failed)
 }
 
-/// Starts fetching the module of the page at `route` (one of `site::PAGES`), so that a
-/// link under the pointer or the keyboard's focus opens without a wait (the navigation
-/// calls it). A module already in returns at once; a failure is left for the page to
-/// show if it is opened, when its load tries again.
+/// The pages whose code is a module of its own: every route but `/`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LazyPage {
+    Explore,
+    Fit,
+    Models,
+    Lessons,
+}
+
+impl LazyPage {
+    /// The lazily loaded page at `route` (one of `site::PAGES`), if it is one.
+    fn at(route: &str) -> Option<Self> {
+        Some(match route {
+            site::EXPLORE => Self::Explore,
+            site::FIT => Self::Fit,
+            site::MODELS => Self::Models,
+            site::LESSONS => Self::Lessons,
+            _ => return None,
+        })
+    }
+
+    fn route(self) -> &'static str {
+        match self {
+            Self::Explore => site::EXPLORE,
+            Self::Fit => site::FIT,
+            Self::Models => site::MODELS,
+            Self::Lessons => site::LESSONS,
+        }
+    }
+
+    /// Loads the page's module, then builds its view.
+    fn load(self) -> Loading {
+        match self {
+            Self::Explore => Box::pin(explore_view()),
+            Self::Fit => Box::pin(fit_view()),
+            Self::Models => Box::pin(models_view()),
+            Self::Lessons => Box::pin(lessons_view()),
+        }
+    }
+
+    /// Starts fetching the page's module, so that a link under the pointer or the
+    /// keyboard's focus opens without a wait (the navigation calls it). A module
+    /// already in returns at once; a failure is left for the page to show if it is
+    /// opened, when its load tries again.
+    fn preload(self) {
+        leptos::task::spawn_local(async move {
+            // The result is the page's to report, not the hover's.
+            let _ = match self {
+                Self::Explore => preload_explore().await,
+                Self::Fit => preload_fit().await,
+                Self::Models => preload_models().await,
+                Self::Lessons => preload_lessons().await,
+            };
+        });
+    }
+}
+
+/// Starts fetching the module of the page at `route`, if it has one of its own: what
+/// the navigation's links call (`super::nav::Preload`).
 pub fn preload(route: &'static str) {
-    leptos::task::spawn_local(async move {
-        // The result is the page's to report, not the hover's.
-        let _ = match route {
-            site::EXPLORE => preload_explore().await,
-            site::FIT => preload_fit().await,
-            site::MODELS => preload_models().await,
-            site::LESSONS => preload_lessons().await,
-            _ => Ok(()),
-        };
-    });
+    if let Some(page) = LazyPage::at(route) {
+        page.preload();
+    }
 }
 
-/// The design-space explorer (`/explore`).
+/// The page `page`: a line saying it is loading until its module is in, and if the
+/// module does not arrive, the site's navigation, what went wrong and a button that
+/// tries again.
 #[component]
-pub fn Explore() -> impl IntoView {
-    view! { <LazyPage route=site::EXPLORE load=|| Box::pin(explore_view()) /> }
-}
-
-/// Fitting a RegNet to widths (`/fit`).
-#[component]
-pub fn Fit() -> impl IntoView {
-    view! { <LazyPage route=site::FIT load=|| Box::pin(fit_view()) /> }
-}
-
-/// The published models (`/models`).
-#[component]
-pub fn Models() -> impl IntoView {
-    view! { <LazyPage route=site::MODELS load=|| Box::pin(models_view()) /> }
-}
-
-/// The lessons (`/lessons`, `/lessons/:step`).
-#[component]
-pub fn Lessons() -> impl IntoView {
-    view! { <LazyPage route=site::LESSONS load=|| Box::pin(lessons_view()) /> }
-}
-
-/// A page whose code is a split point's: a line saying it is loading until its module
-/// is in, and if the module does not arrive, the site's navigation, what went wrong
-/// and a button that tries again.
-#[component]
-fn LazyPage(
-    /// The page's route (one of `site::PAGES`), for the navigation on the error view.
-    route: &'static str,
-    load: fn() -> Loading,
-) -> impl IntoView {
+pub fn Page(page: LazyPage) -> impl IntoView {
     let loading =
         || view! { <p class="page-loading" data-testid="page-loading">"Loading this page…"</p> };
-    lazily(load, loading, move |retry| {
-        view! { <LoadFailed route=route retry=retry /> }.into_any()
-    })
+    lazily(
+        move || page.load(),
+        loading,
+        move |retry| view! { <LoadFailed route=page.route() retry=retry /> }.into_any(),
+    )
 }
 
 /// The view `load` builds, `loading` until it is in; `failed(retry)` if its module

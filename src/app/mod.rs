@@ -23,6 +23,7 @@ use leptos_router::components::{Route, Router, Routes};
 use leptos_router::path;
 use wasm_bindgen::JsCast;
 
+use self::lazy::{LazyPage, Page};
 use crate::site;
 use crate::space::SampleRequest;
 
@@ -65,6 +66,7 @@ pub(crate) fn base() -> String {
 fn App() -> impl IntoView {
     let base = base();
     let home = site::path_of(&base, site::HOME);
+    provide_context(nav::Preload(lazy::preload));
     view! {
         <Router base=base>
             <Routes fallback=move || view! { <NotFound home=home.clone() /> }>
@@ -73,11 +75,11 @@ fn App() -> impl IntoView {
                 // there carry that path.
                 <Route path=path!("/index.html") view=playground::Playground />
                 // The other pages' code downloads when they are first opened.
-                <Route path=path!("/explore") view=lazy::Explore />
-                <Route path=path!("/fit") view=lazy::Fit />
-                <Route path=path!("/models") view=lazy::Models />
-                <Route path=path!("/lessons") view=lazy::Lessons />
-                <Route path=path!("/lessons/:step") view=lazy::Lessons />
+                <Route path=path!("/explore") view=|| view! { <Page page=LazyPage::Explore /> } />
+                <Route path=path!("/fit") view=|| view! { <Page page=LazyPage::Fit /> } />
+                <Route path=path!("/models") view=|| view! { <Page page=LazyPage::Models /> } />
+                <Route path=path!("/lessons") view=|| view! { <Page page=LazyPage::Lessons /> } />
+                <Route path=path!("/lessons/:step") view=|| view! { <Page page=LazyPage::Lessons /> } />
             </Routes>
         </Router>
     }

@@ -5,12 +5,19 @@ use leptos::prelude::*;
 
 use crate::site;
 
+/// What the navigation calls with a link's route when the link is under the pointer or
+/// has the keyboard's focus: the app provides the lazily loaded pages' preload
+/// (`super::lazy`), so a page's module starts downloading before the click lands.
+#[derive(Clone, Copy)]
+pub struct Preload(pub fn(&'static str));
+
 #[component]
 pub fn SiteNav(
     /// The route of the page it is on (one of `site::PAGES`).
     current: &'static str,
 ) -> impl IntoView {
     let base = super::base();
+    let preload = use_context::<Preload>();
     let items = site::PAGES
         .iter()
         .enumerate()
@@ -18,10 +25,18 @@ pub fn SiteNav(
             let item = if route == current {
                 view! { <strong aria-current="page">{name}</strong> }.into_any()
             } else {
-                // Its module starts downloading before the click lands (src/app/lazy.rs).
-                let preload = move |_| super::lazy::preload(route);
+                let preload = move || {
+                    if let Some(Preload(start)) = preload {
+                        start(route);
+                    }
+                };
                 view! {
-                    <a href=site::path_of(&base, route) data-testid=id on:pointerenter=preload on:focus=preload>
+                    <a
+                        href=site::path_of(&base, route)
+                        data-testid=id
+                        on:pointerenter=move |_| preload()
+                        on:focus=move |_| preload()
+                    >
                         {name}
                     </a>
                 }

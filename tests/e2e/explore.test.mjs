@@ -205,3 +205,25 @@ test("the reference loads from the site's path, and the nav links both ways", as
   await page.getByTestId('stage-table').waitFor({ timeout: 30_000 });
   assert.deepEqual(page.errors, []);
 });
+
+test('leaving the explorer while it loads its sweeps and stored runs panics nothing', async () => {
+  const page = await newPage(site.browser);
+  // The reference sweep answers slowly, so the page is left before its load ends; the
+  // load then goes on to open the store and read the stored runs.
+  await page.route('**/sweeps/reference/**', async (route) => {
+    await new Promise((resolve) => setTimeout(resolve, 1500));
+    await route.continue().catch(() => {});
+  });
+  await page.goto(`${site.server.url}/explore`);
+  await page.getByTestId('nav-fit').click();
+  await page.getByTestId('fit-result').waitFor({ timeout: 30_000 });
+  // Long enough for the delayed answers and the store's reads had the load gone on.
+  await new Promise((resolve) => setTimeout(resolve, 4000));
+  assert.deepEqual(page.errors, []);
+  // The page still works: back to the explorer, which loads in full.
+  await page.unroute('**/sweeps/reference/**');
+  await page.getByTestId('nav-explore').click();
+  await page.getByTestId('explore-loading').waitFor({ state: 'detached', timeout: 30_000 });
+  assert.deepEqual((await curves(page)).map((c) => c.name), REFERENCE);
+  assert.deepEqual(page.errors, []);
+});

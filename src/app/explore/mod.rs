@@ -100,7 +100,9 @@ pub fn Explore() -> impl IntoView {
     // What went wrong with an import, a rename or a deletion, shown under the list.
     let list_error = RwSignal::new(None::<String>);
     let base = super::base();
-    leptos::task::spawn_local(async move {
+    // Dropped when the page is left: what it loads is only for this page's signals,
+    // which reading after they are gone would panic.
+    leptos::task::spawn_local_scoped_with_cancellation(async move {
         let loaded = load_reference(&base).await;
         library.set(loaded);
         match Store::open().await {
@@ -178,7 +180,8 @@ pub fn Explore() -> impl IntoView {
     let on_record = Callback::new(move |landed: (String, RunRecord)| {
         leptos::task::spawn_local(async move {
             gloo_timers::future::TimeoutFuture::new(0).await;
-            on_landed.run(landed);
+            // Not once the page is left (its runner's workers are gone with it).
+            on_landed.try_run(landed);
         });
     });
     let runner = Runner::new(on_record);
@@ -213,7 +216,7 @@ pub fn Explore() -> impl IntoView {
         // The store first, then the page: once the sweep is gone from the page it is
         // gone from the store too, so a reload right after cannot bring it back.
         leptos::task::spawn_local(async move {
-            if let Some(store) = store.get_value() {
+            if let Some(store) = store.try_get_value().flatten() {
                 let deleted = match store.delete_sweep(&name).await {
                     Ok(()) => store.delete_import(&name).await,
                     Err(e) => Err(e),
@@ -224,12 +227,15 @@ pub fn Explore() -> impl IntoView {
             }
             trained.update(|t| t.retain(|r| r.sweep != name));
             library.update(|lib| lib.sweeps.retain(|s| s.name != name));
-            let mut next = state.get_untracked();
+            // The store is done with; the page's URL only while the page is shown.
+            let Some(mut next) = state.try_get_untracked() else {
+                return;
+            };
             next.show.retain(|n| *n != name);
             if next.pick.as_ref().is_some_and(|p| p.sweep == name) {
                 next.pick = None;
             }
-            set_state.run(next);
+            set_state.try_run(next);
         });
     });
     // Renames a trained or imported sweep here, in the store and in the URL.
@@ -259,7 +265,7 @@ pub fn Explore() -> impl IntoView {
         list_error.set(None);
         // The store first, then the page (as for a deletion).
         leptos::task::spawn_local(async move {
-            if let Some(store) = store.get_value() {
+            if let Some(store) = store.try_get_value().flatten() {
                 if let Err(e) = store.rename_sweep(&old, &new).await {
                     list_error.set(Some(format!("{new} is renamed on this page only: {e}")));
                 }
@@ -275,9 +281,11 @@ pub fn Explore() -> impl IntoView {
                     s.name = new.clone();
                 }
             });
-            let mut next = state.get_untracked();
+            let Some(mut next) = state.try_get_untracked() else {
+                return;
+            };
             next.rename(&old, &new);
-            set_state.run(next);
+            set_state.try_run(next);
         });
     });
     // The key of the plan the runner's queue holds.
@@ -476,12 +484,15 @@ pub fn Explore() -> impl IntoView {
                     .to_string();
                 match Sweep::read(&stem, &text) {
                     Ok(mut sweep) => {
-                        sweep.name = library.with_untracked(|lib| unique_name(lib, &sweep.name));
+                        // The page may be gone by now: its imports are still kept.
+                        sweep.name = library
+                            .try_with_untracked(|lib| unique_name(lib, &sweep.name))
+                            .unwrap_or(sweep.name);
                         next.show.push(sweep.name.clone());
                         // Kept for the next visit (a failure to keep it is said, and the
                         // sweep stays shown).
                         // (Before the page's own store is open, a connection of its own.)
-                        let kept = match store.get_value() {
+                        let kept = match store.try_get_value().flatten() {
                             Some(store) => Ok(store),
                             None => Store::open().await,
                         };
@@ -502,7 +513,7 @@ pub fn Explore() -> impl IntoView {
                 }
             }
             list_error.set((!errors.is_empty()).then(|| errors.join("; ")));
-            set_state.run(next);
+            set_state.try_run(next);
         });
     };
 
