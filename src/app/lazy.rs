@@ -28,6 +28,9 @@ type Loaded = Result<AnyView, SplitLoaderError>;
 /// A split point's call, boxed: loads its module, then builds the view.
 type Loading = Pin<Box<dyn Future<Output = Loaded>>>;
 
+/// A split point's module alone, loading (its `preload`), boxed.
+type Preloading = Pin<Box<dyn Future<Output = Result<(), SplitLoaderError>>>>;
+
 #[wasm_split(explore_page, fallible, preload(preload_explore), wasm_split_path = ::leptos::wasm_split)]
 fn explore_view() -> Loaded {
     Ok(view! { <super::explore::Explore /> }.into_any())
@@ -48,7 +51,7 @@ fn lessons_view() -> Loaded {
     Ok(view! { <super::lessons::LessonPage /> }.into_any())
 }
 
-#[wasm_split(train_panel, fallible, wasm_split_path = ::leptos::wasm_split)]
+#[wasm_split(train_panel, fallible, preload(preload_train), wasm_split_path = ::leptos::wasm_split)]
 fn train_view(report: Memo<Report>) -> Loaded {
     Ok(view! { <super::train::TrainPanel report=report /> }.into_any())
 }
@@ -72,7 +75,12 @@ pub fn Train(report: Memo<Report>) -> impl IntoView {
         }
         .into_any()
     };
-    lazily(move || Box::pin(train_view(report)), loading, failed)
+    lazily(
+        || Box::pin(preload_train()),
+        move || Box::pin(train_view(report)),
+        loading,
+        failed,
+    )
 }
 
 /// The pages whose code is a module of its own: every route but `/`.
@@ -120,15 +128,20 @@ impl LazyPage {
     /// already in returns at once; a failure is left for the page to show if it is
     /// opened, when its load tries again.
     fn preload(self) {
+        // The result is the page's to report, not the hover's.
         leptos::task::spawn_local(async move {
-            // The result is the page's to report, not the hover's.
-            let _ = match self {
-                Self::Explore => preload_explore().await,
-                Self::Fit => preload_fit().await,
-                Self::Models => preload_models().await,
-                Self::Lessons => preload_lessons().await,
-            };
+            let _ = self.preloading().await;
         });
+    }
+
+    /// Loads the page's module alone.
+    fn preloading(self) -> Preloading {
+        match self {
+            Self::Explore => Box::pin(preload_explore()),
+            Self::Fit => Box::pin(preload_fit()),
+            Self::Models => Box::pin(preload_models()),
+            Self::Lessons => Box::pin(preload_lessons()),
+        }
     }
 }
 
@@ -148,16 +161,20 @@ pub fn Page(page: LazyPage) -> impl IntoView {
     let loading =
         || view! { <p class="page-loading" data-testid="page-loading">"Loading this page…"</p> };
     lazily(
+        move || page.preloading(),
         move || page.load(),
         loading,
         move |retry| view! { <LoadFailed route=page.route() retry=retry /> }.into_any(),
     )
 }
 
-/// The view `load` builds, `loading` until it is in; `failed(retry)` if its module
-/// does not arrive, where updating `retry` tries again (a failed load is not kept,
-/// so the retry fetches afresh).
+/// The view `load` builds once `preload` has its module in, `loading` until then;
+/// `failed(retry)` if the module does not arrive, where updating `retry` tries again (a
+/// failed load is not kept, so the retry fetches afresh). Nothing is built if this part
+/// of the page is gone by the time the module is in (the user went on to another
+/// page): the view would belong to no page, and whatever it starts, no one would stop.
 fn lazily<V: IntoView + 'static>(
+    preload: impl Fn() -> Preloading + Copy + Send + Sync + 'static,
     load: impl Fn() -> Loading + Copy + Send + Sync + 'static,
     loading: impl Fn() -> V + Send + Sync + 'static,
     failed: impl Fn(RwSignal<u32>) -> AnyView + Copy + Send + Sync + 'static,
@@ -166,7 +183,14 @@ fn lazily<V: IntoView + 'static>(
     let view = move || {
         retry.track();
         Suspend::new(SendWrapper::new(async move {
-            load().await.unwrap_or_else(|_| failed(retry))
+            let loaded = preload().await;
+            if retry.is_disposed() {
+                return ().into_any();
+            }
+            match loaded {
+                Ok(()) => load().await.unwrap_or_else(|_| failed(retry)),
+                Err(_) => failed(retry),
+            }
         }))
     };
     view! { <Suspense fallback=loading>{view}</Suspense> }

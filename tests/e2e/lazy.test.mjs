@@ -112,3 +112,21 @@ test("the Train panel's module loads beside the shape explorer; if it fails, the
   assert.equal(await failed.count(), 0);
   assert.deepEqual(panics(page), []);
 });
+
+test('a Train panel whose module arrives after its page was left builds nothing and starts no worker', async () => {
+  const page = await newPage(site.browser);
+  await page.route('**/split_train_panel.wasm', async (route) => {
+    await new Promise((resolve) => setTimeout(resolve, 1500));
+    await route.continue().catch(() => {});
+  });
+  const start = site.server.requests.length;
+  await openApp(page, site.server.url);
+  await page.getByTestId('nav-fit').click();
+  await page.getByTestId('fit-result').waitFor({ timeout: 30_000 });
+  // Past the delayed module and a worker's start, had the panel been built.
+  await new Promise((resolve) => setTimeout(resolve, 4000));
+  assert.ok(modulesFetched(start).includes('split_train_panel.wasm'), 'the module did arrive');
+  const workers = site.server.requests.slice(start).filter((r) => /_loader\.js$/.test(r.path));
+  assert.deepEqual(workers, [], 'no training worker was started');
+  assert.deepEqual(page.errors, []);
+});
