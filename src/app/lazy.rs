@@ -1,15 +1,15 @@
-//! The pages other than `/`, each in its own wasm module that the browser fetches when
-//! the page is first opened, so a visit to the shape explorer does not download the
-//! design-space explorer, the lessons or the rest (BENCHMARKS.md, bundle size).
+//! The parts of the page that load their code when first shown: each page other than
+//! `/`, and the Train panel of `/`, is a wasm module of its own. A visit to the shape
+//! explorer downloads neither the design-space explorer nor the lessons nor the rest,
+//! and draws before the Train panel's code is in (BENCHMARKS.md, bundle size).
 //!
 //! Each `#[wasm_split]` function below is a split point: `scripts/package-site.mjs`
-//! cuts the page's wasm there (wasm-split-cli), and calling the function first loads
-//! its module. The split is `fallible`: a module that does not arrive (the network
-//! dropped, the site was redeployed) is an `Err`, shown as a message with a button that
-//! tries again, never a panic, which would stop the whole page and whatever it holds.
-//! A failed load is not remembered, so the retry fetches afresh. On targets without
-//! splitting (the native `cargo test` build never compiles this module; a wasm build
-//! that is not split) the functions are ordinary calls.
+//! cuts the page's wasm there (wasm-split-cli, which also writes the loaders the
+//! functions import, so the page's wasm cannot go without it), and calling the function
+//! first loads its module. The split is `fallible`: a module that does not arrive (the
+//! network dropped, the site was redeployed) is an `Err`, shown as a message with a
+//! button that tries again, never a panic, which would stop the whole page and
+//! whatever it holds. A failed load is not remembered, so the retry fetches afresh.
 
 use std::future::Future;
 use std::pin::Pin;
