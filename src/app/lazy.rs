@@ -21,6 +21,7 @@ use send_wrapper::SendWrapper;
 use super::nav::SiteNav;
 use crate::report::Report;
 use crate::site;
+use crate::space::SampleRequest;
 
 /// A split point's result: the page's view, or the reason its module did not load.
 type Loaded = Result<AnyView, SplitLoaderError>;
@@ -54,6 +55,17 @@ fn lessons_view() -> Loaded {
 #[wasm_split(train_panel, fallible, preload(preload_train), wasm_split_path = ::leptos::wasm_split)]
 fn train_view(report: Memo<Report>) -> Loaded {
     Ok(view! { <super::train::TrainPanel report=report /> }.into_any())
+}
+
+#[wasm_split(sampler, fallible, wasm_split_path = ::leptos::wasm_split)]
+/// The models `request` (a `SampleRequest` as JSON) draws, as a JSON array, or why
+/// not (`super::sample_models`).
+pub fn sample_json(request: String) -> Result<Result<String, String>, SplitLoaderError> {
+    let sampled = serde_json::from_str::<SampleRequest>(&request)
+        .map_err(|e| format!("not a sample request: {e}"))
+        .and_then(|request| request.run().map_err(|e| e.to_string()))
+        .and_then(|sample| serde_json::to_string(&sample.models).map_err(|e| e.to_string()));
+    Ok(sampled)
 }
 
 /// The Train panel of `/` for the model `report` describes: its code (the training

@@ -25,7 +25,6 @@ use wasm_bindgen::JsCast;
 
 use self::lazy::{LazyPage, Page};
 use crate::site;
-use crate::space::SampleRequest;
 
 /// Mounts the app on `<body>`.
 pub fn mount() {
@@ -35,15 +34,15 @@ pub fn mount() {
 
 /// `regnet sample --json` inside the page, for scripts and for the end-to-end test that
 /// holds the page's sampler to the native one: `request` is a `SampleRequest` as JSON;
-/// returns the models as a JSON array, or throws the reason as a string.
+/// resolves to the models as a JSON array, or rejects with the reason as a string. The
+/// sampler is a module of its own (`lazy::sample_json`), loaded at the first call.
 #[wasm_bindgen::prelude::wasm_bindgen]
-pub fn sample_models(request: &str) -> Result<String, wasm_bindgen::JsValue> {
-    let request: SampleRequest = serde_json::from_str(request)
-        .map_err(|e| wasm_bindgen::JsValue::from_str(&format!("not a sample request: {e}")))?;
-    let sample = request
-        .run()
-        .map_err(|e| wasm_bindgen::JsValue::from_str(&e.to_string()))?;
-    Ok(serde_json::to_string(&sample.models).expect("models serialise"))
+pub async fn sample_models(request: String) -> Result<String, wasm_bindgen::JsValue> {
+    lazy::sample_json(request)
+        .await
+        .map_err(|e| e.to_string())
+        .and_then(|sampled| sampled)
+        .map_err(|e| wasm_bindgen::JsValue::from_str(&e))
 }
 
 /// The site's base path, from where the browser loaded the app's script (index.html
