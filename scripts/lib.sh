@@ -39,7 +39,10 @@ ensure_wasm_target() {
 ensure_cargo_tool() {
   local crate=$1 bin=$2 version=$3
   shift 3
-  if "$bin" --version 2>/dev/null | grep -q "$version"; then return; fi
+  # On PATH at that version, or installed by cargo at it (for a tool that prints no
+  # version, such as wasm-split-cli).
+  if "$bin" --version 2>/dev/null | grep -q "$version" \
+    || cargo install --list | grep -qx "$crate v$version:"; then return; fi
   say "installing $crate $version (a one-time build of a few minutes)"
   local fast=(env CARGO_TARGET_DIR="${TOOLS_TARGET_DIR:-$HOME/.cache/regnet-playground/tools-target}"
     CARGO_PROFILE_RELEASE_OPT_LEVEL=1 CARGO_PROFILE_RELEASE_LTO=false
@@ -57,19 +60,14 @@ ensure_node_tools() {
   fi
 }
 
-# wasm-split-cli cuts the page into the modules its routes load when first opened
-# (src/app/lazy.rs). It prints no version, so cargo's list of installed crates says
-# which one is there.
+# wasm-split-cli cuts the page into the modules its parts load when first shown
+# (src/app/lazy.rs).
 WASM_SPLIT_VERSION=0.2.4
-ensure_wasm_split() {
-  if cargo install --list | grep -qx "wasm_split_cli_support v$WASM_SPLIT_VERSION:"; then return; fi
-  ensure_cargo_tool wasm_split_cli_support wasm-split-cli "$WASM_SPLIT_VERSION" --features build-binary
-}
 
 ensure_build_tools() {
   ensure_wasm_target
   ensure_cargo_tool wasm-bindgen-cli wasm-bindgen "$WASM_BINDGEN_VERSION"
-  ensure_wasm_split
+  ensure_cargo_tool wasm_split_cli_support wasm-split-cli "$WASM_SPLIT_VERSION" --features build-binary
   ensure_node_tools
 }
 
