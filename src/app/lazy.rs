@@ -57,9 +57,9 @@ fn train_view(report: Memo<Report>) -> Loaded {
     Ok(view! { <super::train::TrainPanel report=report /> }.into_any())
 }
 
-#[wasm_split(sampler, fallible, wasm_split_path = ::leptos::wasm_split)]
 /// The models `request` (a `SampleRequest` as JSON) draws, as a JSON array, or why
 /// not (`super::sample_models`).
+#[wasm_split(sampler, fallible, wasm_split_path = ::leptos::wasm_split)]
 pub fn sample_json(request: String) -> Result<Result<String, String>, SplitLoaderError> {
     let sampled = serde_json::from_str::<SampleRequest>(&request)
         .map_err(|e| format!("not a sample request: {e}"))
@@ -105,15 +105,11 @@ pub enum LazyPage {
 }
 
 impl LazyPage {
+    const ALL: [Self; 4] = [Self::Explore, Self::Fit, Self::Models, Self::Lessons];
+
     /// The lazily loaded page at `route` (one of `site::PAGES`), if it is one.
     fn at(route: &str) -> Option<Self> {
-        Some(match route {
-            site::EXPLORE => Self::Explore,
-            site::FIT => Self::Fit,
-            site::MODELS => Self::Models,
-            site::LESSONS => Self::Lessons,
-            _ => return None,
-        })
+        Self::ALL.into_iter().find(|page| page.route() == route)
     }
 
     fn route(self) -> &'static str {
