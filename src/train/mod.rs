@@ -1,10 +1,12 @@
 //! Training RegNets with Burn: the model (`model`), its layers as backend extensions
-//! with our own CPU kernels (`ops`, over the shared CPU helpers of `cpu`), and a
+//! with our own CPU and GPU kernels (`ops`, over the shared helpers of `cpu` and `gpu`), and a
 //! step-at-a-time trainer the caller drives (so a browser can yield between steps). What a run is
 //! (its spec, recipe, progress and record) lives in `run`, without Burn.
 
 #[cfg(feature = "cpu")]
 pub mod cpu;
+#[cfg(feature = "gpu")]
+pub mod gpu;
 pub mod model;
 pub mod ops;
 pub mod trainer;

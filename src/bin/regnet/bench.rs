@@ -33,12 +33,17 @@ pub struct BenchArgs {
     /// running statistics, no gradients), as a run's evaluation does.
     #[arg(long)]
     eval: bool,
+    /// Run Burn's own layers instead of our kernels: the peer they are measured
+    /// against (BENCHMARKS.md).
+    #[arg(long)]
+    burn_layers: bool,
     #[arg(long)]
     json: bool,
 }
 
 pub fn run(a: &BenchArgs) -> Result<String, CliError> {
     let report = a.model.cifar_report()?;
+    regnet_playground::train::ops::use_burn_layers(a.burn_layers);
     let device = a.backend.device()?;
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(0);
     let n = a.batch;
@@ -79,6 +84,7 @@ pub fn run(a: &BenchArgs) -> Result<String, CliError> {
         let out = json!({
             "backend": a.backend.name(),
             "mode": if a.eval { "eval" } else { "train" },
+            "layers": if a.burn_layers { "burn" } else { "ours" },
             "params": report.complexity.params,
             "batch": n,
             "steps": a.steps,

@@ -5,16 +5,13 @@
 //! functions run Burn's own operations (`generic`). A build without the `cpu` feature
 //! (the WebGPU worker) has no flex, so its layers are `generic`'s alone.
 
-#[cfg(feature = "cpu")]
+use std::sync::atomic::{AtomicBool, Ordering};
+
 use burn::backend::autodiff::grads::Gradients;
-#[cfg(feature = "cpu")]
 use burn::backend::autodiff::NodeId;
-#[cfg(feature = "cpu")]
 use burn::backend::tensor::FloatTensor;
-#[cfg(feature = "cpu")]
 use burn::backend::Backend;
 
-#[cfg(feature = "cpu")]
 pub mod conv;
 pub mod generic;
 #[cfg(feature = "cpu")]
@@ -22,16 +19,14 @@ pub mod norm;
 #[cfg(feature = "cpu")]
 pub mod se;
 
-#[cfg(feature = "cpu")]
 pub use conv::same_conv;
 #[cfg(not(feature = "cpu"))]
-pub use generic::{batch_norm, batch_norm_add_relu, same_conv, squeeze_excite};
+pub use generic::{batch_norm, batch_norm_add_relu, squeeze_excite};
 #[cfg(feature = "cpu")]
 pub use norm::{batch_norm, batch_norm_add_relu};
 #[cfg(feature = "cpu")]
 pub use se::squeeze_excite;
 
-#[cfg(feature = "cpu")]
 /// Hands input `i` its gradient `values[i]`, for every input autodiff tracks
 /// (`parents[i]` is `None` for one it does not) and every gradient computed.
 fn register<B: Backend, const N: usize>(
@@ -44,4 +39,19 @@ fn register<B: Backend, const N: usize>(
             grads.register::<B>(node, value);
         }
     }
+}
+
+/// Set when every layer is to run Burn's own operations (`generic`) instead of ours.
+static BURN_LAYERS: AtomicBool = AtomicBool::new(false);
+
+/// Makes every layer of this process run Burn's own operations instead of our kernels
+/// (`on`), or ours again: the peer our kernels are benchmarked against in the same run
+/// (`regnet bench --burn-layers`).
+pub fn use_burn_layers(on: bool) {
+    BURN_LAYERS.store(on, Ordering::Relaxed);
+}
+
+/// Whether our kernels may run (`use_burn_layers` has not switched them off).
+fn ours() -> bool {
+    !BURN_LAYERS.load(Ordering::Relaxed)
 }

@@ -1,5 +1,5 @@
 //! `same_conv` under autodiff: keeps the input when the weight needs a gradient and
-//! the weight when the input does, and calls `ConvGrads` backwards.
+//! the weight when the input does, and calls the gradients' operations backwards.
 
 use burn::backend::autodiff::checkpoint::base::Checkpointer;
 use burn::backend::autodiff::checkpoint::strategy::CheckpointStrategy;
@@ -7,12 +7,12 @@ use burn::backend::autodiff::grads::Gradients;
 use burn::backend::autodiff::ops::{Backward, Ops, OpsKind};
 use burn::backend::autodiff::NodeId;
 use burn::backend::tensor::FloatTensor;
-use burn::backend::{Autodiff, TensorMetadata};
+use burn::backend::{Autodiff, AutodiffBackend, TensorMetadata};
 
-use super::{ConvGrads, ConvOps, ConvShape};
+use super::{ConvOps, ConvShape};
 use crate::train::ops::register;
 
-impl<B: ConvOps + ConvGrads, C: CheckpointStrategy> ConvOps for Autodiff<B, C> {
+impl<B: ConvOps, C: CheckpointStrategy> ConvOps for Autodiff<B, C> {
     fn same_conv(
         x: FloatTensor<Self>,
         weight: FloatTensor<Self>,
@@ -22,7 +22,7 @@ impl<B: ConvOps + ConvGrads, C: CheckpointStrategy> ConvOps for Autodiff<B, C> {
         #[derive(Debug)]
         struct ConvBackward;
 
-        impl<B: ConvOps + ConvGrads> Backward<B, 2> for ConvBackward {
+        impl<B: ConvOps> Backward<B, 2> for ConvBackward {
             /// The input (kept when the weight needs a gradient), the weight (kept when
             /// the input does), and the shapes.
             type State = (Option<NodeId>, Option<NodeId>, ConvShape);
@@ -72,5 +72,24 @@ impl<B: ConvOps + ConvGrads, C: CheckpointStrategy> ConvOps for Autodiff<B, C> {
                 groups,
             )),
         }
+    }
+
+    /// Not differentiated again: the gradients are constants to autodiff (nothing here
+    /// takes a second derivative).
+    fn same_conv_grad_x(
+        grad: FloatTensor<Self>,
+        weight: FloatTensor<Self>,
+        conv: ConvShape,
+    ) -> FloatTensor<Self> {
+        let dx = B::same_conv_grad_x(Self::inner(grad), Self::inner(weight), conv);
+        Self::from_inner(dx)
+    }
+
+    fn same_conv_grad_w(
+        x: FloatTensor<Self>,
+        grad: FloatTensor<Self>,
+        conv: ConvShape,
+    ) -> FloatTensor<Self> {
+        Self::from_inner(B::same_conv_grad_w(Self::inner(x), Self::inner(grad), conv))
     }
 }

@@ -5,7 +5,7 @@ use rayon::prelude::*;
 
 use super::direct;
 use super::geometry::{Geometry, Tap};
-use super::{ConvGrads, ConvOps, ConvShape};
+use super::{ConvOps, ConvShape};
 use crate::train::cpu::{contiguous, f32s, gemm, tensor, zeroed_chunks, FlexTensor, View};
 use burn::backend::{Flex, TensorMetadata};
 
@@ -163,9 +163,7 @@ impl ConvOps for Flex {
         let y = forward(f32s(&x), f32s(&weight), &g);
         tensor(y, [g.batch, g.c_out, g.ho, g.wo])
     }
-}
 
-impl ConvGrads for Flex {
     fn same_conv_grad_x(grad: FlexTensor, weight: FlexTensor, shape: ConvShape) -> FlexTensor {
         let g = Geometry::new(shape);
         let (dy, weight) = (contiguous(&grad), contiguous(&weight));

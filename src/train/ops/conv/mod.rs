@@ -1,4 +1,4 @@
-//! The RegNet's convolutions, fast on the CPU.
+//! The RegNet's convolutions, fast on the CPU and on the GPU.
 //!
 //! Burn's `flex` backend runs a RegNet's convolutions several times slower than
 //! PyTorch, mostly in the backward pass (it runs the 1x1 weight gradient as a
@@ -8,25 +8,34 @@
 //! the direct kernels of `direct`; the rest (1x1 layers, wider groups) are one GEMM
 //! per image and group over an im2col buffer (none for a plain 1x1), for the forward
 //! pass and both gradients, the images spread over threads, the weight gradient
-//! accumulated in place (`cpu`). Every other backend (wgpu) runs Burn's own conv2d.
-//! The measurements behind these choices are in BENCHMARKS.md.
+//! accumulated in place (`cpu`).
+//!
+//! On Burn's CubeCL backend (wgpu), the 3x3 layers run our kernels (`gpu`): Burn's
+//! own GPU convolution has no fast path for grouped layers, and differentiates their
+//! weights one group at a time. The 1x1 layers, ungrouped, keep Burn's conv2d and its
+//! GEMM paths. The measurements behind these choices are in BENCHMARKS.md.
 
 use burn::backend::tensor::FloatTensor;
 use burn::backend::{backend_extension, Backend, Dispatch};
 use burn::prelude::*;
+use burn::tensor::Shape;
 
 use super::generic;
-use crate::train::cpu::on_flex;
 
 mod backward;
+#[cfg(feature = "cpu")]
 mod cpu;
+#[cfg(feature = "cpu")]
 mod direct;
+#[cfg(feature = "cpu")]
 mod geometry;
+#[cfg(feature = "gpu")]
+mod gpu;
 
 /// A k x k convolution without bias and with padding k / 2 (k odd, read from the
 /// weight, `[c_out, c_in / groups, k, k]`): the RegNet's 1x1 and 3x3 layers.
 pub fn same_conv(x: Tensor<4>, weight: Tensor<4>, stride: usize, groups: usize) -> Tensor<4> {
-    if on_flex(&x.device()) {
+    if runs_ours(&x.device(), weight.dims()[2]) {
         let y = <Dispatch as ConvOps>::same_conv(
             x.into_dispatch(),
             weight.into_dispatch(),
@@ -39,16 +48,64 @@ pub fn same_conv(x: Tensor<4>, weight: Tensor<4>, stride: usize, groups: usize) 
     }
 }
 
-/// The convolution as a backend operation; the gradients are separate kernels
-/// (`ConvGrads`) that the autodiff wrapper calls.
-#[backend_extension(Flex, Autodiff)]
+/// Whether a `k` x `k` convolution on `device` runs our kernels: every one on flex,
+/// the 3x3 ones on the GPU (unless `use_burn_layers` switched ours off).
+fn runs_ours(device: &Device, k: usize) -> bool {
+    if !super::ours() {
+        return false;
+    }
+    #[cfg(feature = "cpu")]
+    if crate::train::cpu::on_flex(device) {
+        return true;
+    }
+    #[cfg(feature = "gpu")]
+    if k == 3 && crate::train::gpu::on_cube(device) {
+        return true;
+    }
+    let _ = (device, k);
+    false
+}
+
+/// The convolution and its two gradients as backend operations. Autodiff calls the
+/// gradients backwards (`backward`); under fusion each is one opaque operation between
+/// the fused ones.
+#[backend_extension(
+    Flex: cfg(feature = "cpu"),
+    Cube: cfg(feature = "gpu"),
+    Autodiff,
+    Fusion: cfg(feature = "gpu")
+)]
 pub trait ConvOps: Backend {
+    #[fusion(dtype = x, shape = output_shape(x, weight, stride))]
     fn same_conv(
         x: FloatTensor<Self>,
         weight: FloatTensor<Self>,
         stride: usize,
         groups: usize,
     ) -> FloatTensor<Self>;
+
+    /// The input gradient, `[batch, c_in, h, w]`, from the output gradient.
+    #[fusion(dtype = grad, shape = Shape::new(conv.x))]
+    fn same_conv_grad_x(
+        grad: FloatTensor<Self>,
+        weight: FloatTensor<Self>,
+        conv: ConvShape,
+    ) -> FloatTensor<Self>;
+
+    /// The weight gradient, summed over the batch.
+    #[fusion(dtype = x, shape = Shape::new(conv.weight))]
+    fn same_conv_grad_w(
+        x: FloatTensor<Self>,
+        grad: FloatTensor<Self>,
+        conv: ConvShape,
+    ) -> FloatTensor<Self>;
+}
+
+/// `[batch, c_out, ho, wo]` for input `x` and weight `weight` at `stride`.
+#[cfg_attr(not(feature = "gpu"), allow(dead_code))]
+fn output_shape(x: &Shape, weight: &Shape, stride: &usize) -> Shape {
+    let conv = ConvShape::new(x, weight, *stride, 1);
+    Shape::new(conv.output())
 }
 
 /// What the gradients of one `same_conv` call need to know besides tensors.
@@ -61,12 +118,7 @@ pub struct ConvShape {
 }
 
 impl ConvShape {
-    pub(super) fn new(
-        x: &burn::tensor::Shape,
-        weight: &burn::tensor::Shape,
-        stride: usize,
-        groups: usize,
-    ) -> Self {
+    pub(super) fn new(x: &Shape, weight: &Shape, stride: usize, groups: usize) -> Self {
         ConvShape {
             x: [x[0], x[1], x[2], x[3]],
             weight: [weight[0], weight[1], weight[2], weight[3]],
@@ -74,22 +126,14 @@ impl ConvShape {
             groups,
         }
     }
-}
 
-/// The two gradients of `same_conv`, for backends that run it themselves.
-pub trait ConvGrads: Backend {
-    /// The input gradient, `[batch, c_in, h, w]`, from the output gradient.
-    fn same_conv_grad_x(
-        grad: FloatTensor<Self>,
-        weight: FloatTensor<Self>,
-        shape: ConvShape,
-    ) -> FloatTensor<Self>;
-    /// The weight gradient, summed over the batch.
-    fn same_conv_grad_w(
-        x: FloatTensor<Self>,
-        grad: FloatTensor<Self>,
-        shape: ConvShape,
-    ) -> FloatTensor<Self>;
+    /// The output's shape, `[batch, c_out, ho, wo]` ("same" padding: k / 2).
+    pub fn output(&self) -> [usize; 4] {
+        let [batch, _, h, w] = self.x;
+        let k = self.weight[2];
+        let out = |n: usize| (n + 2 * (k / 2) - k) / self.stride + 1;
+        [batch, self.weight[0], out(h), out(w)]
+    }
 }
 
 #[cfg(test)]
@@ -99,16 +143,17 @@ mod tests {
     use burn::tensor::ops::ConvOptions;
     use burn::tensor::Distribution;
 
-    /// Our kernels against Burn's conv2d on flex: output and both gradients, for a
+    /// Our kernels against Burn's conv2d on `device`: output and both gradients, for a
     /// `k` x `k` kernel over `[batch, c_in, h, w]`.
     fn check(
+        device: &Device,
         k: usize,
         [batch, c_in, h, w]: [usize; 4],
         c_out: usize,
         stride: usize,
         groups: usize,
     ) {
-        let device = Device::flex().autodiff();
+        let device = device.clone().autodiff();
         let normal = Distribution::Normal(0.0, 1.0);
         let x = Tensor::<4>::random([batch, c_in, h, w], normal, &device);
         let weight = Tensor::<4>::random([c_out, c_in / groups, k, k], normal, &device);
@@ -140,40 +185,64 @@ mod tests {
         }
     }
 
+    /// 3x3 layers: dense, grouped, strided, and a 1x1 image.
+    fn conv3x3_dense_grouped_strided(device: &Device) {
+        check(device, 3, [2, 3, 6, 6], 8, 1, 1);
+        check(device, 3, [3, 12, 5, 7], 12, 1, 3);
+        check(device, 3, [2, 16, 8, 8], 16, 2, 4);
+        check(device, 3, [2, 6, 7, 5], 6, 2, 2);
+        check(device, 3, [1, 4, 1, 1], 8, 1, 1);
+    }
+
+    #[cfg(feature = "cpu")]
     #[test]
     fn conv3x3_matches_burn_dense_grouped_strided() {
-        check(3, [2, 3, 6, 6], 8, 1, 1);
-        check(3, [3, 12, 5, 7], 12, 1, 3);
-        check(3, [2, 16, 8, 8], 16, 2, 4);
-        check(3, [2, 6, 7, 5], 6, 2, 2);
-        check(3, [1, 4, 1, 1], 8, 1, 1);
+        conv3x3_dense_grouped_strided(&Device::flex());
     }
 
+    #[cfg(feature = "cpu")]
     #[test]
     fn conv3x3_direct_blocks_strides_and_wide_groups() {
+        let flex = &Device::flex();
         // Narrow groups (the direct kernels): outputs filling one block, two blocks
         // with a partial one, a 1-pixel-wide image.
-        check(3, [2, 16, 4, 9], 16, 1, 2);
-        check(3, [2, 12, 5, 3], 20, 1, 1);
-        check(3, [2, 6, 9, 1], 6, 1, 3);
+        check(flex, 3, [2, 16, 4, 9], 16, 1, 2);
+        check(flex, 3, [2, 12, 5, 3], 20, 1, 1);
+        check(flex, 3, [2, 6, 9, 1], 6, 1, 3);
         // At stride 2 (phase planes), with a partial block, odd and even sizes.
-        check(3, [2, 24, 7, 6], 24, 2, 2);
-        check(3, [2, 8, 6, 9], 16, 2, 1);
+        check(flex, 3, [2, 24, 7, 6], 24, 2, 2);
+        check(flex, 3, [2, 8, 6, 9], 16, 2, 1);
         // Rows of whole vector runs, read and written in place: 8 and 16 wide at
         // stride 1, 8 wide out of 16 and 15 at stride 2, with partial blocks.
-        check(3, [2, 16, 8, 8], 16, 1, 2);
-        check(3, [2, 12, 3, 16], 20, 1, 1);
-        check(3, [2, 24, 6, 16], 24, 2, 2);
-        check(3, [2, 12, 5, 15], 12, 2, 1);
+        check(flex, 3, [2, 16, 8, 8], 16, 1, 2);
+        check(flex, 3, [2, 12, 3, 16], 20, 1, 1);
+        check(flex, 3, [2, 24, 6, 16], 24, 2, 2);
+        check(flex, 3, [2, 12, 5, 15], 12, 2, 1);
         // Groups wider than the direct kernels take (im2col and GEMM).
-        check(3, [2, 70, 3, 4], 70, 1, 1);
-        check(3, [1, 70, 5, 5], 70, 2, 1);
+        check(flex, 3, [2, 70, 3, 4], 70, 1, 1);
+        check(flex, 3, [1, 70, 5, 5], 70, 2, 1);
     }
 
+    #[cfg(feature = "cpu")]
     #[test]
     fn conv1x1_matches_burn_plain_and_strided() {
-        check(1, [2, 6, 5, 5], 4, 1, 1);
-        check(1, [2, 6, 5, 4], 10, 2, 1);
-        check(1, [3, 8, 3, 3], 4, 1, 2);
+        let flex = &Device::flex();
+        check(flex, 1, [2, 6, 5, 5], 4, 1, 1);
+        check(flex, 1, [2, 6, 5, 4], 10, 2, 1);
+        check(flex, 1, [3, 8, 3, 3], 4, 1, 2);
+    }
+
+    /// On Burn's wgpu backend (Mesa's lavapipe here, `--features gpu`).
+    #[cfg(feature = "gpu")]
+    #[test]
+    fn conv3x3_on_the_gpu_matches_burn() {
+        let gpu = &Device::wgpu(Default::default());
+        conv3x3_dense_grouped_strided(gpu);
+        // A weight gradient longer than one cube's units (2 * 16 * 16 = 512 pixels
+        // against 256), odd sizes at stride 2, and RegNet's group of 8 over 48
+        // channels.
+        check(gpu, 3, [2, 16, 16, 16], 16, 1, 2);
+        check(gpu, 3, [3, 24, 9, 11], 24, 2, 3);
+        check(gpu, 3, [4, 48, 8, 8], 48, 1, 6);
     }
 }

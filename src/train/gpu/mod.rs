@@ -1,0 +1,55 @@
+//! What our GPU kernels share: recognising Burn's CubeCL backend (wgpu natively and in
+//! the browser), reading its tensors in row-major order, making new ones, and sizing a
+//! launch. No op lives here; each is in `ops/` (`gpu.rs` beside the op's `cpu.rs`).
+//!
+//! The kernels are CubeCL, the language Burn's own GPU kernels are written in, so the
+//! same code compiles to SPIR-V for Vulkan (Mesa's lavapipe in the tests) and to WGSL
+//! for the browser's WebGPU. They use no subgroup operations, which not every browser
+//! has: a cube's reductions go through shared memory.
+
+use burn::backend::tensor::FloatTensor;
+use burn::prelude::*;
+use burn::tensor::{DType, Shape};
+use burn_cubecl::kernel::into_contiguous;
+use burn_cubecl::ops::numeric::empty_device_contiguous_dtype;
+use burn_cubecl::CubeBackend;
+use cubecl::calculate_cube_count_elemwise;
+use cubecl::prelude::*;
+
+/// A tensor of Burn's CubeCL backend, which our GPU kernels read and write.
+pub type CubeTensor = FloatTensor<CubeBackend>;
+
+/// Whether `device` (or the device under its autodiff) runs on Burn's CubeCL backend.
+pub fn on_cube(device: &Device) -> bool {
+    use burn::backend::DispatchDevice;
+    matches!(
+        device.clone().without_autodiff().as_dispatch(),
+        DispatchDevice::Cube(_)
+    )
+}
+
+/// The tensor in row-major order (a copy only when it is strided or tiled), so a kernel
+/// can index it as a flat array.
+pub fn contiguous(t: CubeTensor) -> CubeTensor {
+    assert_eq!(t.dtype, DType::F32, "our GPU kernels run on f32");
+    into_contiguous(t)
+}
+
+/// A new row-major f32 tensor of `shape` on `like`'s device, its values unset: every
+/// kernel that makes one writes all of it.
+pub fn empty(like: &CubeTensor, shape: impl Into<Shape>) -> CubeTensor {
+    empty_device_contiguous_dtype(
+        like.client.clone(),
+        like.device.clone(),
+        shape.into(),
+        DType::F32,
+    )
+}
+
+/// One unit per element of `like`'s `units`-element output: the cubes to launch and
+/// their size.
+pub fn elementwise(like: &CubeTensor, units: usize) -> (CubeCount, CubeDim) {
+    let dim = CubeDim::new(&like.client, units);
+    let count = calculate_cube_count_elemwise(&like.client, units, dim);
+    (count, dim)
+}
