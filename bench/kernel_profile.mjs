@@ -1,56 +1,78 @@
 // Where a GPU training step's time goes, kernel by kernel, from CubeCL's profiling log.
 //
-//   node bench/kernel_profile.mjs SHORT.log LONG.log [STEPS]
+//   node bench/kernel_profile.mjs LOG STEPS
 //
-// Each log is a `regnet bench --backend wgpu` run with CubeCL's per-kernel timing on
-// (`CUBECL_DEBUG_LOG=FILE CUBECL_DEBUG_OPTION=profile`; scripts/profile-gpu runs both):
-// the same warm-up, LONG with STEPS more timed steps than SHORT. Kernel compilation and
-// autotuning happen in the warm-up, so LONG minus SHORT is STEPS steady steps alone.
-// Prints, per kernel name, its launches and time per step, largest first.
+// LOG is a `regnet bench --backend wgpu --steps STEPS` run with CubeCL's per-kernel timing
+// on (`CUBECL_DEBUG_LOG=LOG CUBECL_DEBUG_OPTION=profile`; scripts/profile-gpu runs it).
+// Once the warm-up's kernel compilation and autotuning are done, every step launches the
+// same kernels in the same order, so the log ends in STEPS repeats of one sequence: the
+// script finds the shortest such period and reports the mean step over those repeats
+// (CubeCL's own device probes, which it runs in between, left out). Prints, per kernel,
+// its launches and time per step, largest first, as Markdown for BENCHMARKS.md.
 import { readFileSync } from "node:fs";
 
-const [short, long, stepsArg = "2"] = process.argv.slice(2);
-if (!short || !long) {
-  console.error("usage: node bench/kernel_profile.mjs SHORT.log LONG.log [STEPS]");
+const [log, stepsArg] = process.argv.slice(2);
+const steps = Number(stepsArg);
+if (!log || !(steps >= 2)) {
+  console.error("usage: node bench/kernel_profile.mjs LOG STEPS (at least 2 steps)");
   process.exit(2);
 }
-const steps = Number(stepsArg);
 
 // "| 1.234ms    | name": a duration as Rust's Debug prints it, then the kernel.
 const LINE = /^\|\s*([\d.]+)(ns|µs|us|ms|s)\s*\|\s*(.+?)\s*$/;
 const UNIT = { ns: 1e-6, µs: 1e-3, us: 1e-3, ms: 1, s: 1e3 };
+// CubeCL's measurements of the device itself, not the model's kernels.
+const PROBE = /Throughput|PrimeBuffer|LaunchOverhead/;
 
-/// Kernel name -> { launches, ms } over one log.
-function totals(path) {
-  const byName = new Map();
-  for (const line of readFileSync(path, "utf8").split("\n")) {
-    const m = LINE.exec(line);
-    if (!m) continue;
-    const name = m[3];
-    const entry = byName.get(name) ?? { launches: 0, ms: 0 };
-    entry.launches += 1;
-    entry.ms += Number(m[1]) * UNIT[m[2]];
-    byName.set(name, entry);
+const launches = [];
+for (const line of readFileSync(log, "utf8").split("\n")) {
+  const m = LINE.exec(line);
+  if (m && !PROBE.test(m[3])) launches.push({ name: m[3], ms: Number(m[1]) * UNIT[m[2]] });
+}
+
+// The shortest period the last `steps` steps repeat with.
+const names = launches.map((l) => l.name);
+const repeats = (p) => {
+  const end = names.length;
+  for (let i = 1; i <= p; i++) {
+    for (let s = 1; s < steps; s++) {
+      if (names[end - i] !== names[end - i - s * p]) return false;
+    }
   }
-  if (byName.size === 0) throw new Error(`${path}: no profiled kernels (was CUBECL_DEBUG_OPTION=profile set?)`);
-  return byName;
+  return true;
+};
+let period = 0;
+for (let p = 1; p * steps <= names.length; p++) {
+  if (repeats(p)) {
+    period = p;
+    break;
+  }
+}
+if (!period) {
+  console.error(`${log}: the last ${steps} steps do not repeat one kernel sequence (still autotuning? was CUBECL_DEBUG_OPTION=profile set?)`);
+  process.exit(1);
 }
 
-const a = totals(short);
-const b = totals(long);
-const rows = [];
-for (const [name, { launches, ms }] of b) {
-  const before = a.get(name) ?? { launches: 0, ms: 0 };
-  const n = (launches - before.launches) / steps;
-  const t = (ms - before.ms) / steps;
-  if (n > 0 || t > 0.001) rows.push({ name, n, t });
+const byName = new Map();
+for (const { name, ms } of launches.slice(-period * steps)) {
+  const entry = byName.get(name) ?? { n: 0, t: 0 };
+  entry.n += 1 / steps;
+  entry.t += ms / steps;
+  byName.set(name, entry);
 }
-rows.sort((x, y) => y.t - x.t);
+const rows = [...byName].map(([name, e]) => ({ name, ...e })).sort((a, b) => b.t - a.t);
 const total = rows.reduce((s, r) => s + r.t, 0);
-console.log(`per step: ${total.toFixed(2)} ms in ${rows.reduce((s, r) => s + r.n, 0).toFixed(0)} launches`);
+console.log(`${total.toFixed(1)} ms of kernels per step in ${period} launches (mean of the last ${steps} steps)\n`);
 console.log("| ms/step | share | launches/step | kernel |");
 console.log("| ---: | ---: | ---: | --- |");
-for (const { name, n, t } of rows) {
-  const short = name.length > 110 ? `${name.slice(0, 107)}...` : name;
-  console.log(`| ${t.toFixed(2)} | ${((100 * t) / total).toFixed(1)}% | ${n.toFixed(0)} | \`${short}\` |`);
+const shown = rows.filter((r) => r.t / total >= 0.01);
+for (const { name, n, t } of shown) {
+  const label = name.length > 90 ? `${name.slice(0, 87)}...` : name;
+  console.log(`| ${t.toFixed(1)} | ${((100 * t) / total).toFixed(1)}% | ${n.toFixed(0)} | \`${label}\` |`);
+}
+const rest = rows.slice(shown.length);
+if (rest.length) {
+  const t = rest.reduce((s, r) => s + r.t, 0);
+  const n = rest.reduce((s, r) => s + r.n, 0);
+  console.log(`| ${t.toFixed(1)} | ${((100 * t) / total).toFixed(1)}% | ${n.toFixed(0)} | ${rest.length} other kernels, each under 1% |`);
 }

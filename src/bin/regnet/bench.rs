@@ -8,6 +8,7 @@ use rand::{Rng, SeedableRng};
 use regnet_playground::data::cifar::{Split, IMAGE_BYTES};
 use regnet_playground::data::Cifar10;
 use regnet_playground::run::{memory, Recipe};
+use regnet_playground::train::ops::{use_layers, Layers};
 use regnet_playground::train::Trainer;
 use serde_json::json;
 
@@ -33,17 +34,17 @@ pub struct BenchArgs {
     /// running statistics, no gradients), as a run's evaluation does.
     #[arg(long)]
     eval: bool,
-    /// Run Burn's own layers instead of our kernels: the peer they are measured
-    /// against (BENCHMARKS.md).
-    #[arg(long)]
-    burn_layers: bool,
+    /// Which layers run: ours where measured faster ("measured"), ours wherever we
+    /// have them ("ours"), or Burn's own ("burn", the peer ours are measured against).
+    #[arg(long, value_enum, default_value_t = LayersArg::Measured)]
+    layers: LayersArg,
     #[arg(long)]
     json: bool,
 }
 
 pub fn run(a: &BenchArgs) -> Result<String, CliError> {
     let report = a.model.cifar_report()?;
-    regnet_playground::train::ops::use_burn_layers(a.burn_layers);
+    use_layers(a.layers.into());
     let device = a.backend.device()?;
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(0);
     let n = a.batch;
@@ -84,7 +85,7 @@ pub fn run(a: &BenchArgs) -> Result<String, CliError> {
         let out = json!({
             "backend": a.backend.name(),
             "mode": if a.eval { "eval" } else { "train" },
-            "layers": if a.burn_layers { "burn" } else { "ours" },
+            "layers": a.layers.name(),
             "params": report.complexity.params,
             "batch": n,
             "steps": a.steps,
@@ -109,4 +110,31 @@ fn peak_resident_bytes() -> Option<u64> {
     let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
     let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
     Some(kib * 1024)
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum LayersArg {
+    Measured,
+    Ours,
+    Burn,
+}
+
+impl LayersArg {
+    fn name(self) -> &'static str {
+        match self {
+            LayersArg::Measured => "measured",
+            LayersArg::Ours => "ours",
+            LayersArg::Burn => "burn",
+        }
+    }
+}
+
+impl From<LayersArg> for Layers {
+    fn from(a: LayersArg) -> Layers {
+        match a {
+            LayersArg::Measured => Layers::Measured,
+            LayersArg::Ours => Layers::Ours,
+            LayersArg::Burn => Layers::Burn,
+        }
+    }
 }

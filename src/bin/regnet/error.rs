@@ -30,6 +30,7 @@ pub enum CliError {
     Data { path: PathBuf, source: DataError },
     #[error(transparent)]
     Trainer(#[from] TrainerError),
+    #[cfg(not(feature = "gpu"))]
     #[error("this regnet was built without the GPU backend: build it with `cargo build --release --features gpu`")]
     NoGpuBackend,
     #[error("the loss became {loss} at step {step}: try a smaller --lr")]

@@ -1,6 +1,6 @@
 //! What our GPU kernels share: recognising Burn's CubeCL backend (wgpu natively and in
-//! the browser), reading its tensors in row-major order, making new ones, and sizing a
-//! launch. No op lives here; each is in `ops/` (`gpu.rs` beside the op's `cpu.rs`).
+//! the browser), reading its tensors in row-major order and making new ones. No op
+//! lives here; each is in `ops/` (`gpu.rs` beside the op's `cpu.rs`).
 //!
 //! The kernels are CubeCL, the language Burn's own GPU kernels are written in, so the
 //! same code compiles to SPIR-V for Vulkan (Mesa's lavapipe in the tests) and to WGSL
@@ -13,8 +13,6 @@ use burn::tensor::{DType, Shape};
 use burn_cubecl::kernel::into_contiguous;
 use burn_cubecl::ops::numeric::empty_device_contiguous_dtype;
 use burn_cubecl::CubeBackend;
-use cubecl::calculate_cube_count_elemwise;
-use cubecl::prelude::*;
 
 /// A tensor of Burn's CubeCL backend, which our GPU kernels read and write.
 pub type CubeTensor = FloatTensor<CubeBackend>;
@@ -44,12 +42,4 @@ pub fn empty(like: &CubeTensor, shape: impl Into<Shape>) -> CubeTensor {
         shape.into(),
         DType::F32,
     )
-}
-
-/// One unit per element of `like`'s `units`-element output: the cubes to launch and
-/// their size.
-pub fn elementwise(like: &CubeTensor, units: usize) -> (CubeCount, CubeDim) {
-    let dim = CubeDim::new(&like.client, units);
-    let count = calculate_cube_count_elemwise(&like.client, units, dim);
-    (count, dim)
 }

@@ -5,7 +5,7 @@
 //! functions run Burn's own operations (`generic`). A build without the `cpu` feature
 //! (the WebGPU worker) has no flex, so its layers are `generic`'s alone.
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicU8, Ordering};
 
 use burn::backend::autodiff::grads::Gradients;
 use burn::backend::autodiff::NodeId;
@@ -41,17 +41,46 @@ fn register<B: Backend, const N: usize>(
     }
 }
 
-/// Set when every layer is to run Burn's own operations (`generic`) instead of ours.
-static BURN_LAYERS: AtomicBool = AtomicBool::new(false);
-
-/// Makes every layer of this process run Burn's own operations instead of our kernels
-/// (`on`), or ours again: the peer our kernels are benchmarked against in the same run
-/// (`regnet bench --burn-layers`).
-pub fn use_burn_layers(on: bool) {
-    BURN_LAYERS.store(on, Ordering::Relaxed);
+/// Which implementation of the layers a process runs, where there is a choice.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Layers {
+    /// Ours where they are measured faster than Burn's: on flex (BENCHMARKS.md). On
+    /// the GPU, Burn's: our GPU kernels are slower than Burn's on Mesa's lavapipe and
+    /// not yet measured on a real GPU (issue 16).
+    Measured,
+    /// Ours wherever we have them (on flex and, for 3x3 convolutions, on the GPU).
+    Ours,
+    /// Burn's own operations everywhere (`generic`): the peer ours are benchmarked
+    /// against in the same run.
+    Burn,
 }
 
-/// Whether our kernels may run (`use_burn_layers` has not switched them off).
-fn ours() -> bool {
-    !BURN_LAYERS.load(Ordering::Relaxed)
+/// `Layers` as a number, for the process-wide setting.
+static LAYERS: AtomicU8 = AtomicU8::new(Layers::Measured as u8);
+
+/// Makes every layer of this process run `layers` (`regnet bench --layers`); the
+/// default is `Layers::Measured`.
+pub fn use_layers(layers: Layers) {
+    LAYERS.store(layers as u8, Ordering::Relaxed);
+}
+
+/// The setting `use_layers` made.
+fn layers() -> Layers {
+    match LAYERS.load(Ordering::Relaxed) {
+        x if x == Layers::Ours as u8 => Layers::Ours,
+        x if x == Layers::Burn as u8 => Layers::Burn,
+        _ => Layers::Measured,
+    }
+}
+
+/// Whether our kernels may run on flex.
+#[cfg(feature = "cpu")]
+fn ours_on_flex() -> bool {
+    layers() != Layers::Burn
+}
+
+/// Whether our kernels may run on the GPU.
+#[cfg(feature = "gpu")]
+fn ours_on_gpu() -> bool {
+    layers() == Layers::Ours
 }

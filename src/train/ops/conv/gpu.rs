@@ -1,23 +1,25 @@
-//! The convolution's kernels on Burn's CubeCL backend (wgpu): the forward pass and both
-//! gradients, each one launch over every group and image.
+//! The convolution on Burn's CubeCL backend (wgpu), when `ops::Layers::Ours` asks for
+//! it: the forward pass and the input gradient are Burn's own (for a grouped layer each
+//! is already one launch over every group: a direct kernel and a transposed one), the
+//! weight gradient is ours, one launch where Burn's launches one convolution per group
+//! (burn-cubecl 0.22, `conv_weight_grad_groups`) and copies around each.
 //!
-//! Burn's own GPU convolution has fast paths (implicit GEMM) only for ungrouped layers;
-//! a grouped one, which every RegNet 3x3 layer is, runs a direct kernel forwards, and
-//! its weight gradient launches one convolution per group (burn-cubecl 0.22,
-//! `conv_weight_grad_groups`). These kernels index NCHW activations and
-//! `[c_out, c_in / groups, k, k]` weights in row-major order:
-//! - the forward pass and the input gradient give each unit one element of their
-//!   output, a sum over one group's channels and the k x k taps, so neighbouring units
-//!   read neighbouring pixels;
-//! - the weight gradient gives each cube one (output channel, input channel) pair: its
-//!   units split the batch's pixels between them, each keeps the k x k sums in
-//!   registers, and the cube adds them up in shared memory.
+//! The weight gradient gives each cube one (output channel, input channel) pair: its
+//! units split the batch's pixels between them, neighbouring units on neighbouring
+//! pixels of row-major NCHW activations, each keeps the k x k sums in registers, and the
+//! cube adds them up in shared memory. On lavapipe it is slower than Burn's per-group
+//! convolutions, whose direct kernel reads four channels at a time (BENCHMARKS.md).
 
+use burn::backend::ops::ModuleOps;
+use burn::tensor::ops::ConvOptions;
+use burn::tensor::Shape;
+use burn_cubecl::kernel::conv::conv_data_backward;
 use burn_cubecl::CubeBackend;
 use cubecl::prelude::*;
+use cubecl::std::FastDivmod;
 
 use super::{ConvOps, ConvShape};
-use crate::train::gpu::{contiguous, elementwise, empty, CubeTensor};
+use crate::train::gpu::{contiguous, empty, CubeTensor};
 
 /// The units of one weight-gradient cube: a power of two (its shared-memory sum halves
 /// the count each round), and at most 256, WebGPU's default limit on a workgroup.
@@ -37,7 +39,6 @@ struct Dims {
     /// Input and output channels per group.
     cg: usize,
     og: usize,
-    stride: usize,
 }
 
 fn dims(s: &ConvShape) -> DimsLaunch {
@@ -53,124 +54,22 @@ fn dims(s: &ConvShape) -> DimsLaunch {
         wo,
         c_in / s.groups,
         c_out / s.groups,
-        s.stride,
     )
-}
-
-/// `y[n, co, oh, ow]` = the sum over channel `ci` of `co`'s group and taps (kh, kw) of
-/// `x[n, ci, oh * stride + kh - pad, ow * stride + kw - pad] * weight[co, ci, kh, kw]`,
-/// outside the image counting as zero. One unit per element of `y`.
-#[cube(launch)]
-fn forward_kernel<F: Float>(
-    x: &Tensor<F>,
-    weight: &Tensor<F>,
-    y: &mut Tensor<F>,
-    d: Dims,
-    #[comptime] k: usize,
-    #[define(F)] _dtype: ElemType,
-) {
-    if ABSOLUTE_POS >= y.len() {
-        terminate!();
-    }
-    let pad = k / 2;
-    let ow = ABSOLUTE_POS % d.wo;
-    let rest = ABSOLUTE_POS / d.wo;
-    let oh = rest % d.ho;
-    let rest = rest / d.ho;
-    let co = rest % d.c_out;
-    let n = rest / d.c_out;
-    let group = co / d.og;
-    let plane = d.h * d.w;
-    let x_group = (n * d.c_in + group * d.cg) * plane;
-    let w_row = co * d.cg * k * k;
-    // The taps' rows and columns, shifted by `pad` so they stay unsigned.
-    let (top, left) = (oh * d.stride, ow * d.stride);
-    let mut sum = F::new(0.0);
-    for ci in 0..d.cg {
-        let x_channel = x_group + ci * plane;
-        let w_channel = w_row + ci * k * k;
-        #[unroll]
-        for kh in 0..k {
-            let ih = top + kh;
-            if ih >= pad && ih < d.h + pad {
-                let x_row = x_channel + (ih - pad) * d.w;
-                #[unroll]
-                for kw in 0..k {
-                    let iw = left + kw;
-                    if iw >= pad && iw < d.w + pad {
-                        sum += x[x_row + iw - pad] * weight[w_channel + kh * k + kw];
-                    }
-                }
-            }
-        }
-    }
-    y[ABSOLUTE_POS] = sum;
-}
-
-/// `dx[n, ci, ih, iw]` = the sum over output channel `co` of `ci`'s group and taps
-/// (kh, kw) with `ih = oh * stride + kh - pad` (and the same for columns) of
-/// `dy[n, co, oh, ow] * weight[co, ci, kh, kw]`. One unit per element of `dx`.
-#[cube(launch)]
-fn grad_x_kernel<F: Float>(
-    dy: &Tensor<F>,
-    weight: &Tensor<F>,
-    dx: &mut Tensor<F>,
-    d: Dims,
-    #[comptime] k: usize,
-    #[define(F)] _dtype: ElemType,
-) {
-    if ABSOLUTE_POS >= dx.len() {
-        terminate!();
-    }
-    let pad = k / 2;
-    let iw = ABSOLUTE_POS % d.w;
-    let rest = ABSOLUTE_POS / d.w;
-    let ih = rest % d.h;
-    let rest = rest / d.h;
-    let c = rest % d.c_in;
-    let n = rest / d.c_in;
-    let group = c / d.cg;
-    let ci = c % d.cg;
-    let plane = d.ho * d.wo;
-    let dy_group = (n * d.c_out + group * d.og) * plane;
-    // `oh * stride = ih + pad - kh`: only taps with a whole, in-range `oh` count.
-    let (down, right) = (ih + pad, iw + pad);
-    let mut sum = F::new(0.0);
-    for o in 0..d.og {
-        let dy_channel = dy_group + o * plane;
-        let w_channel = ((group * d.og + o) * d.cg + ci) * k * k;
-        #[unroll]
-        for kh in 0..k {
-            if down >= kh && (down - kh) % d.stride == 0 {
-                let oh = (down - kh) / d.stride;
-                if oh < d.ho {
-                    let dy_row = dy_channel + oh * d.wo;
-                    #[unroll]
-                    for kw in 0..k {
-                        if right >= kw && (right - kw) % d.stride == 0 {
-                            let ow = (right - kw) / d.stride;
-                            if ow < d.wo {
-                                sum += dy[dy_row + ow] * weight[w_channel + kh * k + kw];
-                            }
-                        }
-                    }
-                }
-            }
-        }
-    }
-    dx[ABSOLUTE_POS] = sum;
 }
 
 /// `dw[co, ci, kh, kw]` = the sum over images `n` and output pixels (oh, ow) of
 /// `dy[n, co, oh, ow] * x[n, ci of co's group, oh * stride + kh - pad, ...]`. Cube
 /// `co * cg + ci` computes the k x k taps of that pair, with `units` units.
-#[cube(launch)]
+#[cube(launch_unchecked)]
 fn grad_w_kernel<F: Float>(
     x: &Tensor<F>,
     dy: &Tensor<F>,
     dw: &mut Tensor<F>,
+    plane_out: FastDivmod<usize>,
+    wo: FastDivmod<usize>,
     d: Dims,
     #[comptime] k: usize,
+    #[comptime] stride: usize,
     #[comptime] units: usize,
     #[define(F)] _dtype: ElemType,
 ) {
@@ -186,19 +85,17 @@ fn grad_w_kernel<F: Float>(
     let co = pair / d.cg;
     let ci = pair % d.cg;
     let group = co / d.og;
-    let plane_out = d.ho * d.wo;
     let plane_in = d.h * d.w;
-    let pixels = d.batch * plane_out;
+    let pixels = d.batch * d.ho * d.wo;
 
     let mut acc = Array::<F>::new(taps);
     let mut p = unit;
     while p < pixels {
-        let n = p / plane_out;
-        let r = p % plane_out;
-        let (oh, ow) = (r / d.wo, r % d.wo);
-        let g = dy[(n * d.c_out + co) * plane_out + r];
+        let (n, r) = plane_out.div_mod(p);
+        let (oh, ow) = wo.div_mod(r);
+        let g = dy[(n * d.c_out + co) * d.ho * d.wo + r];
         let x_channel = (n * d.c_in + group * d.cg + ci) * plane_in;
-        let (top, left) = (oh * d.stride, ow * d.stride);
+        let (top, left) = (oh * stride, ow * stride);
         #[unroll]
         for kh in 0..k {
             let ih = top + kh;
@@ -240,6 +137,12 @@ fn grad_w_kernel<F: Float>(
     }
 }
 
+/// Burn's description of the layer `shape` describes.
+fn options(shape: &ConvShape) -> ConvOptions<2> {
+    let pad = shape.weight[2] / 2;
+    ConvOptions::new([shape.stride; 2], [pad; 2], [1, 1], shape.groups)
+}
+
 /// The element type the kernels are compiled for (`contiguous` checks the tensors').
 fn f32_type() -> ElemType {
     ElemType::Float(cubecl::ir::FloatKind::F32)
@@ -257,43 +160,26 @@ fn pair_cubes(pairs: usize) -> CubeCount {
 const MAX_CUBES: usize = 65_535;
 
 impl ConvOps for CubeBackend {
+    /// Burn's own convolution: for a grouped layer already one launch (its direct
+    /// kernel, which is faster than a plain one of ours on lavapipe; BENCHMARKS.md).
     fn same_conv(x: CubeTensor, weight: CubeTensor, stride: usize, groups: usize) -> CubeTensor {
         let shape = ConvShape::new(x.meta.shape(), weight.meta.shape(), stride, groups);
-        let d = dims(&shape);
-        let (x, weight) = (contiguous(x), contiguous(weight));
-        let y = empty(&x, shape.output());
-        let (count, dim) = elementwise(&y, y.meta.num_elements());
-        forward_kernel::launch(
-            &y.client,
-            count,
-            dim,
-            x.into_tensor_arg(),
-            weight.into_tensor_arg(),
-            y.clone().into_tensor_arg(),
-            d,
-            shape.weight[2],
-            f32_type(),
-        );
-        y
+        <CubeBackend as ModuleOps<CubeBackend>>::conv2d(x, weight, None, options(&shape))
     }
 
+    /// Burn's own input gradient: one launch for a grouped layer too (a transposed
+    /// convolution), as fast as a plain kernel of ours on lavapipe.
     fn same_conv_grad_x(grad: CubeTensor, weight: CubeTensor, shape: ConvShape) -> CubeTensor {
-        let d = dims(&shape);
-        let (dy, weight) = (contiguous(grad), contiguous(weight));
-        let dx = empty(&dy, shape.x);
-        let (count, dim) = elementwise(&dx, dx.meta.num_elements());
-        grad_x_kernel::launch(
-            &dx.client,
-            count,
-            dim,
-            dy.into_tensor_arg(),
-            weight.into_tensor_arg(),
-            dx.clone().into_tensor_arg(),
-            d,
-            shape.weight[2],
-            f32_type(),
-        );
-        dx
+        conv_data_backward(
+            grad,
+            weight,
+            Shape::new(shape.x),
+            options(&shape),
+            Default::default(),
+        )
+        .expect(
+            "Burn's transposed convolution takes every layer (its direct kernel is the fallback)",
+        )
     }
 
     fn same_conv_grad_w(x: CubeTensor, grad: CubeTensor, shape: ConvShape) -> CubeTensor {
@@ -301,18 +187,25 @@ impl ConvOps for CubeBackend {
         let (x, dy) = (contiguous(x), contiguous(grad));
         let dw = empty(&x, shape.weight);
         let pairs = shape.weight[0] * shape.weight[1];
-        grad_w_kernel::launch(
-            &dw.client,
-            pair_cubes(pairs),
-            CubeDim::new_1d(GRAD_W_UNITS as u32),
-            x.into_tensor_arg(),
-            dy.into_tensor_arg(),
-            dw.clone().into_tensor_arg(),
-            d,
-            shape.weight[2],
-            GRAD_W_UNITS,
-            f32_type(),
-        );
+        // SAFETY: every index the kernel forms is inside its tensor: its bounds are
+        // `d`, which `dims` derives from the same shapes, and the tensors are row-major.
+        unsafe {
+            grad_w_kernel::launch_unchecked(
+                &dw.client,
+                pair_cubes(pairs),
+                CubeDim::new_1d(GRAD_W_UNITS as u32),
+                x.into_tensor_arg(),
+                dy.into_tensor_arg(),
+                dw.clone().into_tensor_arg(),
+                shape.output()[2] * shape.output()[3],
+                shape.output()[3],
+                d,
+                shape.weight[2],
+                shape.stride,
+                GRAD_W_UNITS,
+                f32_type(),
+            )
+        };
         dw
     }
 }

@@ -10,10 +10,11 @@
 //! pass and both gradients, the images spread over threads, the weight gradient
 //! accumulated in place (`cpu`).
 //!
-//! On Burn's CubeCL backend (wgpu), the 3x3 layers run our kernels (`gpu`): Burn's
-//! own GPU convolution has no fast path for grouped layers, and differentiates their
-//! weights one group at a time. The 1x1 layers, ungrouped, keep Burn's conv2d and its
-//! GEMM paths. The measurements behind these choices are in BENCHMARKS.md.
+//! On Burn's CubeCL backend (wgpu) the 3x3 layers can take a weight gradient of ours
+//! (`gpu`): Burn's own differentiates a grouped layer's weights one group at a time.
+//! Ours is correct (tested against Burn's) but not yet faster: on Mesa's lavapipe it is
+//! slower than Burn's per-group kernels, so GPU runs keep Burn's conv2d unless asked
+//! (`ops::Layers`). The measurements behind these choices are in BENCHMARKS.md.
 
 use burn::backend::tensor::FloatTensor;
 use burn::backend::{backend_extension, Backend, Dispatch};
@@ -49,17 +50,14 @@ pub fn same_conv(x: Tensor<4>, weight: Tensor<4>, stride: usize, groups: usize) 
 }
 
 /// Whether a `k` x `k` convolution on `device` runs our kernels: every one on flex,
-/// the 3x3 ones on the GPU (unless `use_burn_layers` switched ours off).
+/// the 3x3 ones on the GPU, as `use_layers` allows (by default, flex only).
 fn runs_ours(device: &Device, k: usize) -> bool {
-    if !super::ours() {
-        return false;
-    }
     #[cfg(feature = "cpu")]
-    if crate::train::cpu::on_flex(device) {
+    if super::ours_on_flex() && crate::train::cpu::on_flex(device) {
         return true;
     }
     #[cfg(feature = "gpu")]
-    if k == 3 && crate::train::gpu::on_cube(device) {
+    if k == 3 && super::ours_on_gpu() && crate::train::gpu::on_cube(device) {
         return true;
     }
     let _ = (device, k);
@@ -236,6 +234,7 @@ mod tests {
     #[cfg(feature = "gpu")]
     #[test]
     fn conv3x3_on_the_gpu_matches_burn() {
+        crate::train::ops::use_layers(crate::train::ops::Layers::Ours);
         let gpu = &Device::wgpu(Default::default());
         conv3x3_dense_grouped_strided(gpu);
         // A weight gradient longer than one cube's units (2 * 16 * 16 = 512 pixels

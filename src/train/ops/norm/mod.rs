@@ -35,7 +35,7 @@ pub fn batch_norm_add_relu(bn: &BatchNorm, x: Tensor<4>, shortcut: Tensor<4>) ->
 
 fn apply(bn: &BatchNorm, x: Tensor<4>, residual: Option<Tensor<4>>, relu: bool) -> Tensor<4> {
     let device = x.device();
-    if !(super::ours() && on_flex(&device)) {
+    if !(super::ours_on_flex() && on_flex(&device)) {
         return match residual {
             None => generic::batch_norm(bn, x, relu),
             Some(r) => generic::batch_norm_add_relu(bn, x, r),

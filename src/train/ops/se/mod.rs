@@ -24,7 +24,7 @@ mod cpu;
 pub fn squeeze_excite(x: Tensor<4>, reduce: &Conv2d, expand: &Conv2d) -> Tensor<4> {
     let device = x.device();
     let biases = reduce.bias.as_ref().zip(expand.bias.as_ref());
-    let Some((b1, b2)) = biases.filter(|_| super::ours() && on_flex(&device)) else {
+    let Some((b1, b2)) = biases.filter(|_| super::ours_on_flex() && on_flex(&device)) else {
         return generic::squeeze_excite(x, reduce, expand);
     };
     let params = SeParams {
