@@ -60,9 +60,33 @@ for (const { name, ms } of launches.slice(-period * steps)) {
   entry.t += ms / steps;
   byName.set(name, entry);
 }
+// Kinds of kernel, by the names Burn and CubeCL give them (the first that matches).
+const KINDS = [
+  ["convolution (direct, transposed, ours)", /Conv|GradW|Col2im|Im2col/],
+  ["matrix product (1x1 convolutions)", /Matmul/],
+  ["copy (layout changes)", /Copy|SliceAssign|Slice/],
+  ["fused element-wise", /ElemwiseFuse/],
+  ["element-wise, unfused", /Binop|Unary|Full|Cast|Mask|Clamp/],
+  ["reduction (batch norm, pooling, loss)", /Reduce|Sum|Pool|Argmax/],
+];
+const kindOf = (name) => (KINDS.find(([, re]) => re.test(name)) ?? ["other"])[0];
+const kinds = new Map();
+for (const [name, { n, t }] of byName) {
+  const k = kinds.get(kindOf(name)) ?? { n: 0, t: 0 };
+  k.n += n;
+  k.t += t;
+  kinds.set(kindOf(name), k);
+}
+
 const rows = [...byName].map(([name, e]) => ({ name, ...e })).sort((a, b) => b.t - a.t);
 const total = rows.reduce((s, r) => s + r.t, 0);
 console.log(`${total.toFixed(1)} ms of kernels per step in ${period} launches (mean of the last ${steps} steps)\n`);
+console.log("| kind | ms/step | share | launches/step |");
+console.log("| --- | ---: | ---: | ---: |");
+for (const [kind, { n, t }] of [...kinds].sort((a, b) => b[1].t - a[1].t)) {
+  console.log(`| ${kind} | ${t.toFixed(1)} | ${((100 * t) / total).toFixed(1)}% | ${n.toFixed(0)} |`);
+}
+console.log("");
 console.log("| ms/step | share | launches/step | kernel |");
 console.log("| ---: | ---: | ---: | --- |");
 const shown = rows.filter((r) => r.t / total >= 0.01);
