@@ -1,9 +1,11 @@
 //! The RegNet's training layers as Burn backend extensions, one folder per op, laid
 //! out as Burn's custom-kernel example: `mod.rs` has the public function the model
 //! calls and the op's traits, `backward.rs` wires it into autodiff, `cpu.rs` (and its
-//! helpers) holds the kernels for the flex backend. On any other backend the public
-//! functions run Burn's own operations (`generic`). A build without the `cpu` feature
-//! (the WebGPU worker) has no flex, so its layers are `generic`'s alone.
+//! helpers) holds the kernels for the flex backend, and `gpu.rs` those for Burn's
+//! CubeCL backend (wgpu; so far the convolution's). Where an op has no kernel of ours,
+//! or `Layers` says not to run it, the public functions run Burn's own operations
+//! (`generic`). A build without the `cpu` feature (the WebGPU worker) has no flex, so
+//! its batch norm and squeeze-excitation are `generic`'s alone.
 
 use std::sync::atomic::{AtomicU8, Ordering};
 
