@@ -621,3 +621,31 @@ fn emitted_pycls_sweeps_are_what_pycls_loads() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("already launched"));
     std::fs::remove_dir_all(&root).ok();
 }
+
+#[test]
+fn bench_times_our_layers_and_burns_on_the_same_network() {
+    let args = |layers: &'static str| {
+        [
+            "bench",
+            "--preset",
+            "mini-regnetx",
+            "--batch",
+            "4",
+            "--steps",
+            "1",
+            "--warmup",
+            "0",
+            "--layers",
+            layers,
+            "--json",
+        ]
+    };
+    for layers in ["measured", "ours", "burn"] {
+        let v = json(&args(layers));
+        assert_eq!(v["layers"], layers);
+        assert_eq!(v["params"], 111_818);
+        assert!(v["images_per_s"].as_f64().unwrap() > 0.0, "{v}");
+    }
+    let out = regnet(&args("fastest"));
+    assert_eq!(out.status.code(), Some(2));
+}
