@@ -28,6 +28,7 @@ impl Geometry {
         } = shape;
         let [batch, c_in, h, w] = x;
         let [c_out, cg, kernel, kernel_w] = weight;
+        let [_, _, ho, wo] = shape.output();
         assert!(
             stride >= 1
                 && groups >= 1
@@ -46,8 +47,8 @@ impl Geometry {
             groups,
             kernel,
             stride,
-            ho: (h - 1) / stride + 1,
-            wo: (w - 1) / stride + 1,
+            ho,
+            wo,
         }
     }
     pub(super) fn pad(&self) -> usize {

@@ -25,8 +25,8 @@ use crate::train::gpu::{contiguous, empty, CubeTensor};
 /// the count each round), and at most 256, WebGPU's default limit on a workgroup.
 const GRAD_W_UNITS: usize = 256;
 
-/// The sizes every kernel is given, as launch arguments (so one compiled kernel serves
-/// every layer of a kernel size).
+/// The layer's sizes, as launch arguments (so one compiled kernel serves every layer of
+/// a kernel size and stride).
 #[derive(CubeLaunch, CubeType, Clone, Copy)]
 struct Dims {
     batch: usize,
@@ -60,13 +60,14 @@ fn dims(s: &ConvShape) -> DimsLaunch {
 /// `dw[co, ci, kh, kw]` = the sum over images `n` and output pixels (oh, ow) of
 /// `dy[n, co, oh, ow] * x[n, ci of co's group, oh * stride + kh - pad, ...]`. Cube
 /// `co * cg + ci` computes the k x k taps of that pair, with `units` units.
+/// `image_pixels` and `row_pixels` divide by `ho * wo` and `wo`.
 #[cube(launch_unchecked)]
 fn grad_w_kernel<F: Float>(
     x: &Tensor<F>,
     dy: &Tensor<F>,
     dw: &mut Tensor<F>,
-    plane_out: FastDivmod<usize>,
-    wo: FastDivmod<usize>,
+    image_pixels: FastDivmod<usize>,
+    row_pixels: FastDivmod<usize>,
     d: Dims,
     #[comptime] k: usize,
     #[comptime] stride: usize,
@@ -86,14 +87,15 @@ fn grad_w_kernel<F: Float>(
     let ci = pair % d.cg;
     let group = co / d.og;
     let plane_in = d.h * d.w;
-    let pixels = d.batch * d.ho * d.wo;
+    let plane_out = d.ho * d.wo;
+    let pixels = d.batch * plane_out;
 
     let mut acc = Array::<F>::new(taps);
     let mut p = unit;
     while p < pixels {
-        let (n, r) = plane_out.div_mod(p);
-        let (oh, ow) = wo.div_mod(r);
-        let g = dy[(n * d.c_out + co) * d.ho * d.wo + r];
+        let (n, r) = image_pixels.div_mod(p);
+        let (oh, ow) = row_pixels.div_mod(r);
+        let g = dy[(n * d.c_out + co) * plane_out + r];
         let x_channel = (n * d.c_in + group * d.cg + ci) * plane_in;
         let (top, left) = (oh * stride, ow * stride);
         #[unroll]
@@ -183,7 +185,7 @@ impl ConvOps for CubeBackend {
     }
 
     fn same_conv_grad_w(x: CubeTensor, grad: CubeTensor, shape: ConvShape) -> CubeTensor {
-        let d = dims(&shape);
+        let [_, _, ho, wo] = shape.output();
         let (x, dy) = (contiguous(x), contiguous(grad));
         let dw = empty(&x, shape.weight);
         let pairs = shape.weight[0] * shape.weight[1];
@@ -197,9 +199,9 @@ impl ConvOps for CubeBackend {
                 x.into_tensor_arg(),
                 dy.into_tensor_arg(),
                 dw.clone().into_tensor_arg(),
-                shape.output()[2] * shape.output()[3],
-                shape.output()[3],
-                d,
+                ho * wo,
+                wo,
+                dims(&shape),
                 shape.weight[2],
                 shape.stride,
                 GRAD_W_UNITS,

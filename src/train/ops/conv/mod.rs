@@ -125,11 +125,11 @@ impl ConvShape {
         }
     }
 
-    /// The output's shape, `[batch, c_out, ho, wo]` ("same" padding: k / 2).
+    /// The output's shape, `[batch, c_out, ho, wo]`: with "same" padding (k / 2, k odd)
+    /// a row of `n` pixels gives `(n - 1) / stride + 1`.
     pub fn output(&self) -> [usize; 4] {
         let [batch, _, h, w] = self.x;
-        let k = self.weight[2];
-        let out = |n: usize| (n + 2 * (k / 2) - k) / self.stride + 1;
+        let out = |n: usize| (n - 1) / self.stride + 1;
         [batch, self.weight[0], out(h), out(w)]
     }
 }
