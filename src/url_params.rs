@@ -6,7 +6,7 @@
 //! page declares its own section and adds it to `SECTIONS`.
 
 use crate::design::{Dataset, RegNetParams};
-use crate::run::{BackendChoice, Recipe};
+use crate::run::{BackendChoice, Layers, Recipe};
 
 /// What values a parameter takes. Ranges are the sliders' ranges.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -329,6 +329,24 @@ pub const BACKEND: ParamDef = ParamDef {
         },
     },
 };
+pub const LAYERS: ParamDef = ParamDef {
+    key: "layers",
+    label: "layers",
+    help: "Whose layer kernels train the model (the same model either way, to float rounding): measured: ours where measured faster than Burn's; ours: ours wherever we have them; burn: Burn's own, to compare speeds.",
+    kind: Kind::Choice(&["measured", "ours", "burn"]),
+    snap: Snap::Free,
+    section: Section::Recipe,
+    advanced: true,
+    field: Field::Token {
+        get: |s| s.layers.name(),
+        set: |s, token| {
+            s.layers = Layers::ALL
+                .into_iter()
+                .find(|l| l.name() == token)
+                .unwrap_or_default()
+        },
+    },
+};
 pub const SEED: ParamDef = ParamDef {
     key: "seed",
     label: "seed",
@@ -348,7 +366,16 @@ pub const SEED: ParamDef = ParamDef {
 pub const MODEL: [ParamDef; 9] = [D, Q, W0, WA, WM, G, B, SE, DATA];
 
 /// How the Train panel trains it, in URL order (after the model).
-pub const RECIPE: [ParamDef; 7] = [TRAIN_IMAGES, TEST_IMAGES, EPOCHS, BATCH, LR, BACKEND, SEED];
+pub const RECIPE: [ParamDef; 8] = [
+    TRAIN_IMAGES,
+    TEST_IMAGES,
+    EPOCHS,
+    BATCH,
+    LR,
+    BACKEND,
+    LAYERS,
+    SEED,
+];
 
 /// Every section, in URL order.
 pub const SECTIONS: [&[ParamDef]; 2] = [&MODEL, &RECIPE];
@@ -375,6 +402,7 @@ pub struct PageState {
     pub dataset: Dataset,
     pub recipe: Recipe,
     pub backend: BackendChoice,
+    pub layers: Layers,
 }
 
 /// A parsed link: the state to show and what had to be fixed to get it.
@@ -579,12 +607,14 @@ mod tests {
                 ..Recipe::default()
             },
             backend: BackendChoice::Cpu,
+            layers: Layers::Burn,
         };
         let qs = state.query_string();
         assert_eq!(
             qs,
             "?d=12&q=8&w0=96&wa=19.5&wm=2.942&g=8&b=1&se=1&data=cifar10\
-             &train-images=5000&test-images=2000&epochs=5&batch=128&lr=0.05&backend=cpu&seed=7"
+             &train-images=5000&test-images=2000&epochs=5&batch=128&lr=0.05&backend=cpu\
+             &layers=burn&seed=7"
         );
         let back = parse(&qs[1..]);
         assert_eq!(back.state, state);

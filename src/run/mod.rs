@@ -17,4 +17,4 @@ pub mod spec;
 pub use progress::{Diverged, Progress, StepReport};
 pub use recipe::Recipe;
 pub use record::{EpochPoint, RunCurves, RunRecord, RunStatus, RECORD_SCHEMA};
-pub use spec::{BackendChoice, RunId, RunSpec, SweepSlot};
+pub use spec::{BackendChoice, Layers, RunId, RunSpec, SweepSlot};

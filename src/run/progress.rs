@@ -206,6 +206,7 @@ mod tests {
             net: NetSpec::new(&MINI_REGNETX.params().shape().unwrap(), Dataset::Cifar10),
             recipe,
             backend: BackendChoice::Cpu,
+            layers: Default::default(),
             sweep: None,
         };
         let facts = RunFacts {

@@ -169,6 +169,7 @@ mod tests {
             net: NetSpec::new(&RegNetParams::default().shape().unwrap(), Dataset::Cifar10),
             recipe: Recipe::default(),
             backend: BackendChoice::Cpu,
+            layers: Default::default(),
             sweep: None,
         };
         let commands = [

@@ -350,6 +350,7 @@ mod tests {
             net: NetSpec::new(&MINI_REGNETX.params().shape().unwrap(), Dataset::Cifar10),
             recipe: Recipe::default(),
             backend,
+            layers: Default::default(),
             sweep: None,
         }
     }

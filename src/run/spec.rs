@@ -52,8 +52,45 @@ impl BackendChoice {
     }
 }
 
+/// Which implementation of the training layers a run uses, where there is a choice
+/// (`train::ops`): ours or Burn's own. A speed setting only: every choice trains the
+/// same model, to float rounding (the ops' tests check ours against Burn's).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Layers {
+    /// Ours where they are measured faster than Burn's (BENCHMARKS.md): every one on
+    /// flex; on the GPU the batch norm, whose two launches replace Burn's dozens. The
+    /// GPU convolution's weight gradient stays Burn's: ours is slower on Mesa's
+    /// lavapipe, and no real GPU has measured either yet (issue 16).
+    #[default]
+    Measured,
+    /// Ours wherever we have them (on flex and, for batch norms and 3x3 convolutions,
+    /// on the GPU).
+    Ours,
+    /// Burn's own operations everywhere: the peer ours are benchmarked against.
+    Burn,
+}
+
+impl Layers {
+    /// Every choice, in the order the page and the CLI list them.
+    pub const ALL: [Layers; 3] = [Layers::Measured, Layers::Ours, Layers::Burn];
+
+    /// The token the URL, the CLI and the records use.
+    pub fn name(self) -> &'static str {
+        match self {
+            Layers::Measured => "measured",
+            Layers::Ours => "ours",
+            Layers::Burn => "burn",
+        }
+    }
+
+    fn is_measured(&self) -> bool {
+        *self == Layers::Measured
+    }
+}
+
 /// Everything a run needs: the network (its dataset inside), the recipe (its seed
-/// inside), the backend, and an id and a label to find it by.
+/// inside), the backend and its layers, and an id and a label to find it by.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RunSpec {
     pub id: RunId,
@@ -62,6 +99,10 @@ pub struct RunSpec {
     pub net: NetSpec,
     pub recipe: Recipe,
     pub backend: BackendChoice,
+    /// Absent in records (and messages) of the default, and in those written before
+    /// the choice existed.
+    #[serde(default, skip_serializing_if = "Layers::is_measured")]
+    pub layers: Layers,
     /// Where the run sits in a sweep (`regnet sweep`); absent for single runs and in
     /// records written before sweeps existed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -94,6 +135,16 @@ mod tests {
         assert_eq!(RunId::next(Some(RunId(1_000)), 1_000), RunId(1_001));
         assert_eq!(RunId::next(Some(RunId(1_000)), 900), RunId(1_001));
         assert_eq!(RunId::next(Some(RunId(1_000)), 5_000), RunId(5_000));
+    }
+
+    #[test]
+    fn layers_tokens_are_the_serde_names() {
+        for l in Layers::ALL {
+            assert_eq!(
+                serde_json::to_string(&l).unwrap(),
+                format!("\"{}\"", l.name())
+            );
+        }
     }
 
     #[test]

@@ -130,6 +130,7 @@ impl SweepPlan {
                     net,
                     recipe: self.recipe,
                     backend: BackendChoice::Cpu,
+                    layers: Default::default(),
                     sweep: Some(Box::new(SweepSlot {
                         index,
                         model: model.clone(),

@@ -518,6 +518,7 @@ mod tests {
                 net: NetSpec::new(&MINI_REGNETX.params().shape().unwrap(), Dataset::Cifar10),
                 recipe: Recipe::default(),
                 backend: BackendChoice::Auto,
+                layers: Default::default(),
                 sweep: None,
             },
             state: JobState::Waiting,

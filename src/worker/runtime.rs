@@ -460,6 +460,8 @@ async fn start(state: &State, spec: RunSpec) -> Result<(), Stop> {
         Target::Cpu
     };
     memory::check(&spec.net, spec.recipe.batch, target).map_err(|e| Stop::Failed(e.to_string()))?;
+    // The worker trains one run at a time, so the process-wide setting is this run's.
+    crate::train::ops::use_layers(spec.layers);
     let mut trainer = Trainer::new(&spec.net, spec.recipe, &data, &backend.device)
         .map_err(|e| Stop::Failed(e.to_string()))?;
     let spec = RunSpec {

@@ -14,7 +14,7 @@ use crate::run::placement::{Browser, WorkerKind};
 use crate::run::protocol::{Command, DataStatus, Event};
 use crate::run::record::{RunFacts, RunRecord};
 use crate::run::session::{BackendInfo, Curves, Effect, Phase, Session, StepInfo};
-use crate::run::{BackendChoice, Recipe, RunSpec};
+use crate::run::{BackendChoice, Layers, Recipe, RunSpec};
 
 /// Starts a training worker of `kind` (a threaded one with a pool of `threads`, or of
 /// every core the browser reports). The CPU workers are ES modules; the WebGPU one a
@@ -281,8 +281,15 @@ impl Training {
         }
     }
 
-    /// Starts a run of `net` with `recipe`, named `label`.
-    pub fn start(self, label: String, net: NetSpec, recipe: Recipe, backend: BackendChoice) {
+    /// Starts a run of `net` with `recipe`, named `label`, on `backend` with `layers`.
+    pub fn start(
+        self,
+        label: String,
+        net: NetSpec,
+        recipe: Recipe,
+        backend: BackendChoice,
+        layers: Layers,
+    ) {
         let now_ms = js_sys::Date::now() as u64;
         self.choice.set_value(backend);
         let fresh = self.browser_now().worker_for(backend) != self.kind.get_untracked();
@@ -293,6 +300,7 @@ impl Training {
                 net,
                 recipe,
                 backend,
+                layers,
                 sweep: None,
             };
             if fresh {

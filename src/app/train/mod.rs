@@ -16,7 +16,7 @@ use crate::report::Report;
 use crate::run::memory::{self, Target};
 use crate::run::session::Phase;
 use crate::run::{BackendChoice, Recipe};
-use crate::url_params::{BACKEND, RECIPE};
+use crate::url_params::{BACKEND, LAYERS, RECIPE};
 
 fn minutes(seconds: f64) -> String {
     let s = seconds.max(0.0).round() as u64;
@@ -63,6 +63,7 @@ pub fn TrainPanel(report: Memo<Report>) -> impl IntoView {
             spec.get_untracked(),
             recipe.get_untracked(),
             backend.get_untracked(),
+            state.with_untracked(|s| s.layers),
         );
     };
     let epochs = Signal::derive(move || recipe.with(|r| r.epochs));
@@ -79,7 +80,7 @@ pub fn TrainPanel(report: Memo<Report>) -> impl IntoView {
             <div class="recipe">
                 {RECIPE
                     .iter()
-                    .filter(|d| d.key != BACKEND.key)
+                    .filter(|d| d.key != BACKEND.key && d.key != LAYERS.key)
                     .map(|def| {
                         let (key, (min, max), step) = (def.key, def.bounds(), def.step());
                         view! {
@@ -111,6 +112,22 @@ pub fn TrainPanel(report: Memo<Report>) -> impl IntoView {
                         <option value="cpu">"CPU only"</option>
                     </select>
                 </label>
+                <details class="advanced">
+                <summary>"advanced"</summary>
+                <label title=LAYERS.help>
+                    {LAYERS.label}
+                    <select
+                        data-testid="train-layers"
+                        prop:value=move || state.with(|s| s.get(LAYERS.key))
+                        prop:disabled=move || phase.with(Phase::active)
+                        on:change=move |ev| url.set(vec![(LAYERS.key, event_target_value(&ev))], false)
+                    >
+                        <option value="measured">"ours where faster"</option>
+                        <option value="ours">"ours everywhere"</option>
+                        <option value="burn">"Burn's"</option>
+                    </select>
+                </label>
+                </details>
             </div>
             <p class=move || if fit.with(Result::is_ok) { "muted" } else { "error" } data-testid="memory-estimate">
                 {move || match fit.get() {

@@ -121,11 +121,7 @@ enum LayersArg {
 
 impl LayersArg {
     fn name(self) -> &'static str {
-        match self {
-            LayersArg::Measured => "measured",
-            LayersArg::Ours => "ours",
-            LayersArg::Burn => "burn",
-        }
+        Layers::from(self).name()
     }
 }
 

@@ -132,6 +132,7 @@ pub fn run(a: &SweepArgs) -> Result<String, CliError> {
             net,
             recipe: trainer.recipe,
             backend: a.backend.choice(),
+            layers: Default::default(),
             sweep: Some(Box::new(SweepSlot {
                 index: i,
                 model: model.clone(),

@@ -55,6 +55,7 @@ pub fn run(a: &TrainArgs) -> Result<String, CliError> {
         // The trainer's recipe: its data counts are the subsets it really has.
         recipe: trainer.recipe,
         backend: a.backend.choice(),
+        layers: Default::default(),
         sweep: None,
     };
     let (record, outcome) = train(trainer, spec, a.backend.name(), &MultiProgress::new());

@@ -43,3 +43,8 @@ pub fn empty(like: &CubeTensor, shape: impl Into<Shape>) -> CubeTensor {
         DType::F32,
     )
 }
+
+/// The element type our kernels are compiled for (`contiguous` checks the tensors').
+pub fn f32_type() -> cubecl::ir::ElemType {
+    cubecl::ir::ElemType::Float(cubecl::ir::FloatKind::F32)
+}

@@ -2,10 +2,10 @@
 //! out as Burn's custom-kernel example: `mod.rs` has the public function the model
 //! calls and the op's traits, `backward.rs` wires it into autodiff, `cpu.rs` (and its
 //! helpers) holds the kernels for the flex backend, and `gpu.rs` those for Burn's
-//! CubeCL backend (wgpu; so far the convolution's). Where an op has no kernel of ours,
-//! or `Layers` says not to run it, the public functions run Burn's own operations
-//! (`generic`). A build without the `cpu` feature (the WebGPU worker) has no flex, so
-//! its batch norm and squeeze-excitation are `generic`'s alone.
+//! CubeCL backend (wgpu; so far the convolution's and the batch norm's). Where an op has
+//! no kernel of ours, or `Layers` says not to run it, the public functions run Burn's
+//! own operations (`generic`). A build without the `cpu` feature (the WebGPU worker) has
+//! no flex, so its squeeze-excitation is `generic`'s alone.
 
 use std::sync::atomic::{AtomicU8, Ordering};
 
@@ -14,17 +14,17 @@ use burn::backend::autodiff::NodeId;
 use burn::backend::tensor::FloatTensor;
 use burn::backend::Backend;
 
+pub use crate::run::Layers;
+
 pub mod conv;
 pub mod generic;
-#[cfg(feature = "cpu")]
 pub mod norm;
 #[cfg(feature = "cpu")]
 pub mod se;
 
 pub use conv::same_conv;
 #[cfg(not(feature = "cpu"))]
-pub use generic::{batch_norm, batch_norm_add_relu, squeeze_excite};
-#[cfg(feature = "cpu")]
+pub use generic::squeeze_excite;
 pub use norm::{batch_norm, batch_norm_add_relu};
 #[cfg(feature = "cpu")]
 pub use se::squeeze_excite;
@@ -41,20 +41,6 @@ fn register<B: Backend, const N: usize>(
             grads.register::<B>(node, value);
         }
     }
-}
-
-/// Which implementation of the layers a process runs, where there is a choice.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Layers {
-    /// Ours where they are measured faster than Burn's: on flex (BENCHMARKS.md). On
-    /// the GPU, Burn's: our GPU kernels are slower than Burn's on Mesa's lavapipe and
-    /// not yet measured on a real GPU (issue 16).
-    Measured,
-    /// Ours wherever we have them (on flex and, for 3x3 convolutions, on the GPU).
-    Ours,
-    /// Burn's own operations everywhere (`generic`): the peer ours are benchmarked
-    /// against in the same run.
-    Burn,
 }
 
 /// `Layers` as a number, for the process-wide setting.
@@ -75,14 +61,34 @@ fn layers() -> Layers {
     }
 }
 
-/// Whether our kernels may run on flex.
-#[cfg(feature = "cpu")]
-fn ours_on_flex() -> bool {
-    layers() != Layers::Burn
+/// Where a layer on some device may run our kernels, as `use_layers` allows.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Ours {
+    /// On flex (by default).
+    #[cfg_attr(not(feature = "cpu"), allow(dead_code))]
+    Flex,
+    /// On Burn's CubeCL backend.
+    #[cfg_attr(not(feature = "gpu"), allow(dead_code))]
+    Gpu,
+    /// Nowhere: Burn's own operations.
+    No,
 }
 
-/// Whether our kernels may run on the GPU.
-#[cfg(feature = "gpu")]
-fn ours_on_gpu() -> bool {
-    layers() == Layers::Ours
+/// Where a layer on `device` runs our kernels, as `use_layers` allows: on flex unless
+/// `Layers::Burn`; on the GPU with `Layers::Ours`, and with `Layers::Measured` when
+/// `gpu_measured_faster` (the op's GPU kernels have been measured faster than Burn's).
+fn ours_on(device: &burn::prelude::Device, gpu_measured_faster: bool) -> Ours {
+    let layers = layers();
+    #[cfg(feature = "cpu")]
+    if layers != Layers::Burn && crate::train::cpu::on_flex(device) {
+        return Ours::Flex;
+    }
+    #[cfg(feature = "gpu")]
+    if (layers == Layers::Ours || (layers == Layers::Measured && gpu_measured_faster))
+        && crate::train::gpu::on_cube(device)
+    {
+        return Ours::Gpu;
+    }
+    let _ = (device, layers, gpu_measured_faster);
+    Ours::No
 }

@@ -19,7 +19,7 @@ use cubecl::prelude::*;
 use cubecl::std::FastDivmod;
 
 use super::{ConvOps, ConvShape};
-use crate::train::gpu::{contiguous, empty, CubeTensor};
+use crate::train::gpu::{contiguous, empty, f32_type, CubeTensor};
 
 /// The units of one weight-gradient cube: a power of two (its shared-memory sum halves
 /// the count each round), and at most 256, WebGPU's default limit on a workgroup.
@@ -143,11 +143,6 @@ fn grad_w_kernel<F: Float>(
 fn options(shape: &ConvShape) -> ConvOptions<2> {
     let pad = shape.weight[2] / 2;
     ConvOptions::new([shape.stride; 2], [pad; 2], [1, 1], shape.groups)
-}
-
-/// The element type the kernels are compiled for (`contiguous` checks the tensors').
-fn f32_type() -> ElemType {
-    ElemType::Float(cubecl::ir::FloatKind::F32)
 }
 
 /// The cubes of the weight gradient, one per (output channel, input channel) pair,

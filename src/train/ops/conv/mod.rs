@@ -50,18 +50,14 @@ pub fn same_conv(x: Tensor<4>, weight: Tensor<4>, stride: usize, groups: usize) 
 }
 
 /// Whether a `k` x `k` convolution on `device` runs our kernels: every one on flex,
-/// the 3x3 ones on the GPU, as `use_layers` allows (by default, flex only).
+/// the 3x3 ones on the GPU, as `use_layers` allows (by default, flex only: ours is
+/// slower on the GPU so far).
 fn runs_ours(device: &Device, k: usize) -> bool {
-    #[cfg(feature = "cpu")]
-    if super::ours_on_flex() && crate::train::cpu::on_flex(device) {
-        return true;
+    match super::ours_on(device, false) {
+        super::Ours::Flex => true,
+        super::Ours::Gpu => k == 3,
+        super::Ours::No => false,
     }
-    #[cfg(feature = "gpu")]
-    if k == 3 && super::ours_on_gpu() && crate::train::gpu::on_cube(device) {
-        return true;
-    }
-    let _ = (device, k);
-    false
 }
 
 /// The convolution and its two gradients as backend operations. Autodiff calls the

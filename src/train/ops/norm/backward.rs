@@ -1,21 +1,20 @@
 //! `bn_train` under autodiff: checkpoints its inputs, keeps the statistics the
-//! gradients need, and calls `NormGrads` backwards. The mean and variance leave the
-//! graph untracked (they only update the running statistics). `bn_infer` under
-//! autodiff is Burn's own batch norm.
+//! gradients need, and calls the gradients' operations backwards. The mean and
+//! variance leave the graph untracked (they only update the running statistics).
+//! `bn_infer` under autodiff is Burn's own batch norm (the trait's default).
 
 use burn::backend::autodiff::checkpoint::base::Checkpointer;
 use burn::backend::autodiff::checkpoint::strategy::CheckpointStrategy;
 use burn::backend::autodiff::grads::Gradients;
 use burn::backend::autodiff::ops::{Backward, Ops, OpsKind};
 use burn::backend::autodiff::NodeId;
-use burn::backend::ops::{ActivationOps, FloatTensorOps};
 use burn::backend::tensor::FloatTensor;
-use burn::backend::{Autodiff, Backend};
+use burn::backend::{Autodiff, AutodiffBackend, Backend};
 
-use super::{BnInputs, BnOutput, BnRunning, BnStats, NormGrads, NormOps, NormShape};
+use super::{train_grads, BnInputs, BnOutput, BnStats, NormOps, NormShape};
 use crate::train::ops::register;
 
-impl<B: NormOps + NormGrads, C: CheckpointStrategy> NormOps for Autodiff<B, C> {
+impl<B: NormOps, C: CheckpointStrategy> NormOps for Autodiff<B, C> {
     fn bn_train(
         x: FloatTensor<Self>,
         gamma: FloatTensor<Self>,
@@ -40,35 +39,55 @@ impl<B: NormOps + NormGrads, C: CheckpointStrategy> NormOps for Autodiff<B, C> {
         tracked::<B, C, 4>([x, gamma, beta, residual], shape)
     }
 
-    fn bn_infer(
+    /// Not differentiated again: the gradients are constants to autodiff (nothing here
+    /// takes a second derivative).
+    fn bn_train_grads(
         x: FloatTensor<Self>,
-        params: BnRunning<Self>,
+        gamma: FloatTensor<Self>,
+        beta: FloatTensor<Self>,
+        offset: FloatTensor<Self>,
+        variance: FloatTensor<Self>,
+        grad: FloatTensor<Self>,
         epsilon: f64,
         relu: bool,
-    ) -> FloatTensor<Self> {
-        let y = by_parts::<Self>(x, params, epsilon);
-        if relu {
-            Self::relu(y)
-        } else {
-            y
-        }
+    ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>) {
+        let [x, gamma, beta, offset, variance, grad] =
+            [x, gamma, beta, offset, variance, grad].map(Self::inner);
+        let (dx, dgamma, dbeta) =
+            B::bn_train_grads(x, gamma, beta, offset, variance, grad, epsilon, relu);
+        (
+            Self::from_inner(dx),
+            Self::from_inner(dgamma),
+            Self::from_inner(dbeta),
+        )
     }
 
-    fn bn_add_relu_infer(
+    fn bn_add_relu_train_grads(
         x: FloatTensor<Self>,
-        params: BnRunning<Self>,
+        gamma: FloatTensor<Self>,
+        beta: FloatTensor<Self>,
         residual: FloatTensor<Self>,
+        offset: FloatTensor<Self>,
+        variance: FloatTensor<Self>,
+        grad: FloatTensor<Self>,
         epsilon: f64,
-    ) -> FloatTensor<Self> {
-        let y = by_parts::<Self>(x, params, epsilon);
-        Self::relu(Self::float_add(y, residual))
+    ) -> (
+        FloatTensor<Self>,
+        FloatTensor<Self>,
+        FloatTensor<Self>,
+        FloatTensor<Self>,
+    ) {
+        let [x, gamma, beta, residual, offset, variance, grad] =
+            [x, gamma, beta, residual, offset, variance, grad].map(Self::inner);
+        let (dx, dgamma, dbeta, dr) =
+            B::bn_add_relu_train_grads(x, gamma, beta, residual, offset, variance, grad, epsilon);
+        (
+            Self::from_inner(dx),
+            Self::from_inner(dgamma),
+            Self::from_inner(dbeta),
+            Self::from_inner(dr),
+        )
     }
-}
-
-/// Inference batch norm from Burn's own operation, tracked as Burn tracks it (a frozen
-/// batch norm on a training device still passes gradients to its input).
-fn by_parts<B: Backend>(x: FloatTensor<B>, p: BnRunning<B>, epsilon: f64) -> FloatTensor<B> {
-    B::batch_norm(x, p.gamma, p.beta, p.mean, p.variance, epsilon)
 }
 
 /// The backward pass of a `bn_train` call with `N` inputs: x, gamma, beta [, residual].
@@ -88,7 +107,7 @@ fn named<B: Backend, const N: usize>(inputs: [FloatTensor<B>; N]) -> BnInputs<B>
     }
 }
 
-impl<B: NormOps + NormGrads, const N: usize> Backward<B, N> for NormBackward<N> {
+impl<B: NormOps, const N: usize> Backward<B, N> for NormBackward<N> {
     /// The inputs (checkpointed) and the statistics.
     type State = ([NodeId; N], BnStats<B>, NormShape);
 
@@ -101,7 +120,7 @@ impl<B: NormOps + NormGrads, const N: usize> Backward<B, N> for NormBackward<N> 
         let grad = grads.consume::<B>(&ops.node);
         let (inputs, stats, shape) = ops.state;
         let inputs = named(inputs.map(|n| checkpointer.retrieve_node_output(n)));
-        let d = B::bn_train_grads(inputs, stats, grad, shape);
+        let d = train_grads::<B>(inputs, stats, grad, shape);
         let mut values = [Some(d.x), Some(d.gamma), Some(d.beta), d.residual].into_iter();
         let values = std::array::from_fn(|_| values.next().flatten());
         register::<B, N>(grads, ops.parents.map(|p| p.map(|n| n.id)), values);
@@ -109,7 +128,7 @@ impl<B: NormOps + NormGrads, const N: usize> Backward<B, N> for NormBackward<N> 
 }
 
 /// `bn_train` on `inputs` (x, gamma, beta [, residual]), recorded for autodiff.
-fn tracked<B: NormOps + NormGrads, C: CheckpointStrategy, const N: usize>(
+fn tracked<B: NormOps, C: CheckpointStrategy, const N: usize>(
     inputs: [FloatTensor<Autodiff<B, C>>; N],
     shape: NormShape,
 ) -> BnOutput<Autodiff<B, C>> {

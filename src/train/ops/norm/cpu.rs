@@ -5,7 +5,7 @@
 use burn::backend::{Flex, TensorMetadata};
 use rayon::prelude::*;
 
-use super::{BnInputs, BnOutput, BnRunning, BnStats, NormGrads, NormOps, NormShape};
+use super::{BnInputs, BnOutput, BnRunning, BnStats, NormOps, NormShape};
 use crate::train::cpu::{self, contiguous, f32s, tensor, zeroed_chunks, FlexTensor, Layout};
 
 /// Partial sums kept per lane, so the compiler vectorises the reductions (float
@@ -179,6 +179,53 @@ impl NormOps for Flex {
         };
         infer(x, params, Some(residual), shape)
     }
+
+    fn bn_train_grads(
+        x: FlexTensor,
+        gamma: FlexTensor,
+        beta: FlexTensor,
+        offset: FlexTensor,
+        variance: FlexTensor,
+        grad: FlexTensor,
+        epsilon: f64,
+        relu: bool,
+    ) -> (FlexTensor, FlexTensor, FlexTensor) {
+        let inputs = BnInputs {
+            x,
+            gamma,
+            beta,
+            residual: None,
+        };
+        let stats = BnStats { offset, variance };
+        let d = backward(inputs, stats, grad, NormShape { epsilon, relu });
+        (d.x, d.gamma, d.beta)
+    }
+
+    fn bn_add_relu_train_grads(
+        x: FlexTensor,
+        gamma: FlexTensor,
+        beta: FlexTensor,
+        residual: FlexTensor,
+        offset: FlexTensor,
+        variance: FlexTensor,
+        grad: FlexTensor,
+        epsilon: f64,
+    ) -> (FlexTensor, FlexTensor, FlexTensor, FlexTensor) {
+        let inputs = BnInputs {
+            x,
+            gamma,
+            beta,
+            residual: Some(residual),
+        };
+        let stats = BnStats { offset, variance };
+        let shape = NormShape {
+            epsilon,
+            relu: true,
+        };
+        let d = backward(inputs, stats, grad, shape);
+        let dr = d.residual.expect("a residual's gradient comes with it");
+        (d.x, d.gamma, d.beta, dr)
+    }
 }
 
 /// Where a channel's mean lies: `offset` past `first`, the channel's first value. The
@@ -330,100 +377,100 @@ fn infer(
     tensor(output(f32s(&x), l, &affine, &residual, shape.relu), x_shape)
 }
 
-impl NormGrads for Flex {
-    fn bn_train_grads(
-        inputs: BnInputs<Flex>,
-        stats: BnStats<Flex>,
-        grad: FlexTensor,
-        shape: NormShape,
-    ) -> BnInputs<Flex> {
-        let BnInputs {
-            x,
-            gamma,
-            beta,
-            residual,
-        } = inputs;
-        let BnStats { offset, variance } = stats;
-        let x_shape = x.shape();
-        let l = Layout::of(&x_shape);
-        let (x, grad) = (contiguous(&x), contiguous(&grad));
-        let (xs, dy) = (f32s(&x), f32s(&grad));
-        let (gamma, beta) = (channel_values(&gamma), channel_values(&beta));
-        let (offset, variance) = (channel_values(&offset), channel_values(&variance));
-        let centres: Vec<Centre> = (firsts(xs, l).into_iter().zip(offset))
-            .map(|(first, offset)| Centre { first, offset })
-            .collect();
-        let inv_std: Vec<f64> = variance
-            .iter()
-            .map(|&v| 1.0 / (v as f64 + shape.epsilon).sqrt())
-            .collect();
-        // The ReLU passes the gradient where its input (the batch norm's output, plus
-        // the residual) was positive; without one, an open gate passes everything.
-        // Branch-free, so the loops vectorise.
-        let gates: Vec<Affine> = (0..l.channels)
-            .map(|c| {
-                let (v, e) = (variance[c] as f64, shape.epsilon);
-                match shape.relu {
-                    true => Affine::new(centres[c], v, gamma[c], beta[c], e),
-                    false => Affine::OPEN,
-                }
-            })
-            .collect();
-        // Sums of g and g * (x - mean), g the gradient the ReLU passes. With a residual,
-        // g is also the residual's gradient: written out here, and read back (instead
-        // of recomputing the gate) by the last pass.
-        let residual = Residual::new(residual.as_ref(), l);
-        let (sums, passed) = channel_sums(l, residual.present(), |n, c, acc, passed| {
-            let at = n * l.channels + c;
-            let (gate, centre) = (gates[c], centres[c]);
-            let (x_row, dy_row) = (l.row(xs, at), l.row(dy, at));
-            if !residual.present() {
-                return add_lanes(x_row, dy_row, acc, |v, d| {
-                    let g = if gate.at(v) > 0.0 { d } else { 0.0 };
-                    [g, g * centre.of(v)]
-                });
+/// The gradients of `bn_train` on flex: one pass for the sums, one for the input's
+/// gradient (with a residual, the first also writes the gradient the ReLU passes).
+fn backward(
+    inputs: BnInputs<Flex>,
+    stats: BnStats<Flex>,
+    grad: FlexTensor,
+    shape: NormShape,
+) -> BnInputs<Flex> {
+    let BnInputs {
+        x,
+        gamma,
+        beta,
+        residual,
+    } = inputs;
+    let BnStats { offset, variance } = stats;
+    let x_shape = x.shape();
+    let l = Layout::of(&x_shape);
+    let (x, grad) = (contiguous(&x), contiguous(&grad));
+    let (xs, dy) = (f32s(&x), f32s(&grad));
+    let (gamma, beta) = (channel_values(&gamma), channel_values(&beta));
+    let (offset, variance) = (channel_values(&offset), channel_values(&variance));
+    let centres: Vec<Centre> = (firsts(xs, l).into_iter().zip(offset))
+        .map(|(first, offset)| Centre { first, offset })
+        .collect();
+    let inv_std: Vec<f64> = variance
+        .iter()
+        .map(|&v| 1.0 / (v as f64 + shape.epsilon).sqrt())
+        .collect();
+    // The ReLU passes the gradient where its input (the batch norm's output, plus
+    // the residual) was positive; without one, an open gate passes everything.
+    // Branch-free, so the loops vectorise.
+    let gates: Vec<Affine> = (0..l.channels)
+        .map(|c| {
+            let (v, e) = (variance[c] as f64, shape.epsilon);
+            match shape.relu {
+                true => Affine::new(centres[c], v, gamma[c], beta[c], e),
+                false => Affine::OPEN,
             }
-            let res_row = residual.row(at);
-            for (((g, &v), &d), &r) in passed.iter_mut().zip(x_row).zip(dy_row).zip(res_row) {
-                *g = if gate.at(v) + r > 0.0 { d } else { 0.0 };
-            }
-            add_lanes(x_row, passed, acc, |v, g| [g, g * centre.of(v)])
-        });
-        let mut dgamma = Vec::with_capacity(l.channels);
-        let mut dbeta = Vec::with_capacity(l.channels);
-        // dx = a * (g - mean(g) - xhat * mean(g * xhat)), g the masked gradient,
-        // written as a * g + k1 * (x - mean) + k0 per channel.
-        let mut coef = Vec::with_capacity(l.channels);
-        for (c, [s, s_centred]) in sums.into_iter().enumerate() {
-            let is = inv_std[c];
-            let g_xhat = s_centred * is;
-            let a = gamma[c] as f64 * is;
-            let k1 = -a * is * g_xhat / l.count();
-            let k0 = -a * s / l.count();
-            dgamma.push(g_xhat as f32);
-            dbeta.push(s as f32);
-            coef.push([a as f32, k1 as f32, k0 as f32]);
-        }
-        let dx = l.map_rows(|r, c| {
-            let ([a, k1, k0], centre) = (coef[c], centres[c]);
-            let (x_row, dy_row) = (l.row(xs, r), l.row(dy, r));
-            let passed_row = residual.present().then(|| l.row(&passed, r));
-            // Either the passed gradient as is, or dy gated here.
-            let (g_row, gate) = match passed_row {
-                Some(p) => (p, Affine::OPEN),
-                None => (dy_row, gates[c]),
-            };
-            x_row.iter().zip(g_row).map(move |(&v, &d)| {
+        })
+        .collect();
+    // Sums of g and g * (x - mean), g the gradient the ReLU passes. With a residual,
+    // g is also the residual's gradient: written out here, and read back (instead
+    // of recomputing the gate) by the last pass.
+    let residual = Residual::new(residual.as_ref(), l);
+    let (sums, passed) = channel_sums(l, residual.present(), |n, c, acc, passed| {
+        let at = n * l.channels + c;
+        let (gate, centre) = (gates[c], centres[c]);
+        let (x_row, dy_row) = (l.row(xs, at), l.row(dy, at));
+        if !residual.present() {
+            return add_lanes(x_row, dy_row, acc, |v, d| {
                 let g = if gate.at(v) > 0.0 { d } else { 0.0 };
-                a * g + k1 * centre.of(v) + k0
-            })
-        });
-        let dr = residual.present().then(|| tensor(passed, x_shape.clone()));
-        BnInputs {
-            x: tensor(dx, x_shape),
-            gamma: channel_tensor(dgamma),
-            beta: channel_tensor(dbeta),
-            residual: dr,
+                [g, g * centre.of(v)]
+            });
         }
+        let res_row = residual.row(at);
+        for (((g, &v), &d), &r) in passed.iter_mut().zip(x_row).zip(dy_row).zip(res_row) {
+            *g = if gate.at(v) + r > 0.0 { d } else { 0.0 };
+        }
+        add_lanes(x_row, passed, acc, |v, g| [g, g * centre.of(v)])
+    });
+    let mut dgamma = Vec::with_capacity(l.channels);
+    let mut dbeta = Vec::with_capacity(l.channels);
+    // dx = a * (g - mean(g) - xhat * mean(g * xhat)), g the masked gradient,
+    // written as a * g + k1 * (x - mean) + k0 per channel.
+    let mut coef = Vec::with_capacity(l.channels);
+    for (c, [s, s_centred]) in sums.into_iter().enumerate() {
+        let is = inv_std[c];
+        let g_xhat = s_centred * is;
+        let a = gamma[c] as f64 * is;
+        let k1 = -a * is * g_xhat / l.count();
+        let k0 = -a * s / l.count();
+        dgamma.push(g_xhat as f32);
+        dbeta.push(s as f32);
+        coef.push([a as f32, k1 as f32, k0 as f32]);
+    }
+    let dx = l.map_rows(|r, c| {
+        let ([a, k1, k0], centre) = (coef[c], centres[c]);
+        let (x_row, dy_row) = (l.row(xs, r), l.row(dy, r));
+        let passed_row = residual.present().then(|| l.row(&passed, r));
+        // Either the passed gradient as is, or dy gated here.
+        let (g_row, gate) = match passed_row {
+            Some(p) => (p, Affine::OPEN),
+            None => (dy_row, gates[c]),
+        };
+        x_row.iter().zip(g_row).map(move |(&v, &d)| {
+            let g = if gate.at(v) > 0.0 { d } else { 0.0 };
+            a * g + k1 * centre.of(v) + k0
+        })
+    });
+    let dr = residual.present().then(|| tensor(passed, x_shape.clone()));
+    BnInputs {
+        x: tensor(dx, x_shape),
+        gamma: channel_tensor(dgamma),
+        beta: channel_tensor(dbeta),
+        residual: dr,
     }
 }

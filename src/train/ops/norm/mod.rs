@@ -1,25 +1,30 @@
 //! Batch norm with the ReLU that follows most of them (and, at a block's end, the
-//! shortcut added before it), fast on the CPU, in training and in inference.
+//! shortcut added before it), fast on the CPU and the GPU, in training and (on the CPU)
+//! in inference.
 //!
 //! Burn builds a training batch norm's statistics and gradients out of generic tensor
 //! operations: each reduction first copies the activation with batch and channel axes
-//! swapped, and forward plus backward read it about fifteen times. On flex, this one
-//! reads it twice each way, and folds the shortcut and the ReLU into the same passes
-//! (backward recomputes the ReLU's mask from the input and the shortcut, so nothing more
-//! is kept). In inference (a run's evaluation) Burn's batch norm, the sum and the ReLU
-//! are separate passes; on flex this is one. Every other backend runs Burn's own
-//! `BatchNorm` and `relu`.
+//! swapped, and forward plus backward read it about fifteen times. Ours reads it twice
+//! each way, and folds the shortcut and the ReLU into the same passes (backward
+//! recomputes the ReLU's mask from the input and the shortcut, so nothing more is kept):
+//! on flex over threads (`cpu`), on Burn's CubeCL backend in one launch each way
+//! (`gpu`). In inference (a run's evaluation) Burn's batch norm, the sum and the ReLU
+//! are separate passes on flex; ours is one. On the GPU, inference stays Burn's, whose
+//! fusion already makes it one element-wise kernel. Which runs where is `ops::Layers`'
+//! choice (on the GPU, ours only when asked, until measured faster).
 
 use burn::backend::tensor::FloatTensor;
 use burn::backend::{backend_extension, Backend, Dispatch, ExtensionType};
 use burn::nn::BatchNorm;
 use burn::prelude::*;
 
-use super::generic;
-use crate::train::cpu::on_flex;
+use super::{generic, ours_on, Ours};
 
 mod backward;
+#[cfg(feature = "cpu")]
 mod cpu;
+#[cfg(feature = "gpu")]
+mod gpu;
 
 /// `bn` applied to `x`, then a ReLU when `relu`: what `relu(bn.forward(x))` computes,
 /// running statistics included.
@@ -35,15 +40,18 @@ pub fn batch_norm_add_relu(bn: &BatchNorm, x: Tensor<4>, shortcut: Tensor<4>) ->
 
 fn apply(bn: &BatchNorm, x: Tensor<4>, residual: Option<Tensor<4>>, relu: bool) -> Tensor<4> {
     let device = x.device();
-    if !(super::ours_on_flex() && on_flex(&device)) {
-        return match residual {
-            None => generic::batch_norm(bn, x, relu),
-            Some(r) => generic::batch_norm_add_relu(bn, x, r),
-        };
-    }
     // As Burn's `BatchNorm::forward` chooses.
-    if !(device.is_autodiff() && bn.training.is_enabled()) {
-        return infer(bn, x, residual, relu);
+    let training = device.is_autodiff() && bn.training.is_enabled();
+    match ours_on(&device, true) {
+        Ours::Flex if !training => return infer(bn, x, residual, relu),
+        Ours::Flex => {}
+        Ours::Gpu if training => {}
+        Ours::Gpu | Ours::No => {
+            return match residual {
+                None => generic::batch_norm(bn, x, relu),
+                Some(r) => generic::batch_norm_add_relu(bn, x, r),
+            }
+        }
     }
     let (x, gamma, beta) = (
         x.into_dispatch(),
@@ -75,7 +83,7 @@ fn apply(bn: &BatchNorm, x: Tensor<4>, residual: Option<Tensor<4>>, relu: bool) 
     Tensor::from_dispatch(y)
 }
 
-/// Inference on flex: the running statistics, read, not updated.
+/// Inference (on flex): the running statistics, read, not updated.
 fn infer(bn: &BatchNorm, x: Tensor<4>, residual: Option<Tensor<4>>, relu: bool) -> Tensor<4> {
     let device = x.device();
     let params = BnRunning {
@@ -98,6 +106,7 @@ fn infer(bn: &BatchNorm, x: Tensor<4>, residual: Option<Tensor<4>>, relu: bool) 
 /// What an inference batch norm reads per channel: the scale and shift, and the
 /// running mean and variance.
 #[derive(ExtensionType)]
+#[extension_type(fusion: cfg(feature = "gpu"))]
 pub struct BnRunning<B: Backend> {
     pub gamma: FloatTensor<B>,
     pub beta: FloatTensor<B>,
@@ -118,6 +127,7 @@ pub struct BnInputs<B: Backend> {
 /// per channel, and the mean's offset from the channel's first value (`x[0, c, 0, 0]`):
 /// in f32 the mean itself is too coarse far from zero for the backward pass.
 #[derive(ExtensionType)]
+#[extension_type(fusion: cfg(feature = "gpu"))]
 pub struct BnOutput<B: Backend> {
     pub y: FloatTensor<B>,
     pub mean: FloatTensor<B>,
@@ -141,10 +151,18 @@ pub struct NormShape {
 }
 
 /// Batch norm (+ ReLU), and batch norm + residual + ReLU, in training and in inference,
-/// as backend operations. The training ones' gradients are `NormGrads`; the inference
-/// ones are differentiable where Burn's batch norm is (under autodiff they are Burn's).
-#[backend_extension(Flex, Autodiff)]
+/// and the training ones' gradients, as backend operations. Autodiff calls the gradients
+/// backwards (`backward`); under fusion each operation is one opaque step between the
+/// fused ones. Inference is Burn's batch norm unless a backend has its own (flex), and
+/// differentiable where Burn's is (under autodiff it is Burn's).
+#[backend_extension(
+    Flex: cfg(feature = "cpu"),
+    Cube: cfg(feature = "gpu"),
+    Autodiff,
+    Fusion: cfg(feature = "gpu")
+)]
 pub trait NormOps: Backend {
+    #[fusion(meta = |x, gamma, _beta, _epsilon, _relu| train_meta(x, gamma))]
     fn bn_train(
         x: FloatTensor<Self>,
         gamma: FloatTensor<Self>,
@@ -153,6 +171,7 @@ pub trait NormOps: Backend {
         relu: bool,
     ) -> BnOutput<Self>;
 
+    #[fusion(meta = |x, gamma, _beta, _residual, _epsilon| train_meta(x, gamma))]
     fn bn_add_relu_train(
         x: FloatTensor<Self>,
         gamma: FloatTensor<Self>,
@@ -161,33 +180,133 @@ pub trait NormOps: Backend {
         epsilon: f64,
     ) -> BnOutput<Self>;
 
+    /// The gradients of `bn_train` for x, gamma and beta, from the output's gradient
+    /// and the statistics `bn_train` returned.
+    #[fusion(meta = |x, gamma, _beta, _offset, _variance, _grad, _epsilon, _relu| {
+        (x.clone(), gamma.clone(), gamma.clone())
+    })]
+    #[allow(clippy::too_many_arguments)]
+    fn bn_train_grads(
+        x: FloatTensor<Self>,
+        gamma: FloatTensor<Self>,
+        beta: FloatTensor<Self>,
+        offset: FloatTensor<Self>,
+        variance: FloatTensor<Self>,
+        grad: FloatTensor<Self>,
+        epsilon: f64,
+        relu: bool,
+    ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>);
+
+    /// The gradients of `bn_add_relu_train` for x, gamma, beta and the residual (the
+    /// gradient the ReLU passes).
+    #[fusion(meta = |x, gamma, _beta, _residual, _offset, _variance, _grad, _epsilon| {
+        (x.clone(), gamma.clone(), gamma.clone(), x.clone())
+    })]
+    #[allow(clippy::too_many_arguments)]
+    fn bn_add_relu_train_grads(
+        x: FloatTensor<Self>,
+        gamma: FloatTensor<Self>,
+        beta: FloatTensor<Self>,
+        residual: FloatTensor<Self>,
+        offset: FloatTensor<Self>,
+        variance: FloatTensor<Self>,
+        grad: FloatTensor<Self>,
+        epsilon: f64,
+    ) -> (
+        FloatTensor<Self>,
+        FloatTensor<Self>,
+        FloatTensor<Self>,
+        FloatTensor<Self>,
+    );
+
     /// Batch norm in inference (`(x - mean) / sqrt(variance + epsilon) * gamma + beta`
     /// on the running statistics), then a ReLU when `relu`.
+    #[fusion(default)]
     fn bn_infer(
         x: FloatTensor<Self>,
         #[extension_type] params: BnRunning<Self>,
         epsilon: f64,
         relu: bool,
-    ) -> FloatTensor<Self>;
+    ) -> FloatTensor<Self> {
+        let y = by_parts::<Self>(x, params, epsilon);
+        if relu {
+            Self::relu(y)
+        } else {
+            y
+        }
+    }
 
     /// `relu(residual + bn(x))` in inference.
+    #[fusion(default)]
     fn bn_add_relu_infer(
         x: FloatTensor<Self>,
         #[extension_type] params: BnRunning<Self>,
         residual: FloatTensor<Self>,
         epsilon: f64,
-    ) -> FloatTensor<Self>;
+    ) -> FloatTensor<Self> {
+        let y = by_parts::<Self>(x, params, epsilon);
+        Self::relu(Self::float_add(y, residual))
+    }
 }
 
-/// The gradients of a training batch norm for each of its inputs (for the residual:
-/// the gradient the ReLU passes).
-pub trait NormGrads: Backend {
-    fn bn_train_grads(
-        inputs: BnInputs<Self>,
-        stats: BnStats<Self>,
-        grad: FloatTensor<Self>,
-        shape: NormShape,
-    ) -> BnInputs<Self>;
+/// Inference batch norm from Burn's own operation (and tracked as Burn tracks it: a
+/// frozen batch norm on a training device still passes gradients to its input).
+fn by_parts<B: Backend>(x: FloatTensor<B>, p: BnRunning<B>, epsilon: f64) -> FloatTensor<B> {
+    B::batch_norm(x, p.gamma, p.beta, p.mean, p.variance, epsilon)
+}
+
+/// What a training batch norm's output looks like to Burn's fusion: `y` like `x`, the
+/// statistics like `gamma`.
+#[cfg(feature = "gpu")]
+fn train_meta(
+    x: &burn::backend::fusion::custom::TensorSpec,
+    gamma: &burn::backend::fusion::custom::TensorSpec,
+) -> BnOutputMetadata {
+    BnOutputMetadata {
+        y: x.clone(),
+        mean: gamma.clone(),
+        variance: gamma.clone(),
+        offset: gamma.clone(),
+    }
+}
+
+/// The gradients of a training batch norm, from whichever of its two operations ran.
+fn train_grads<B: NormOps>(
+    inputs: BnInputs<B>,
+    stats: BnStats<B>,
+    grad: FloatTensor<B>,
+    shape: NormShape,
+) -> BnInputs<B> {
+    let BnInputs {
+        x,
+        gamma,
+        beta,
+        residual,
+    } = inputs;
+    let BnStats { offset, variance } = stats;
+    let e = shape.epsilon;
+    match residual {
+        None => {
+            let (x, gamma, beta) =
+                B::bn_train_grads(x, gamma, beta, offset, variance, grad, e, shape.relu);
+            BnInputs {
+                x,
+                gamma,
+                beta,
+                residual: None,
+            }
+        }
+        Some(r) => {
+            let (x, gamma, beta, r) =
+                B::bn_add_relu_train_grads(x, gamma, beta, r, offset, variance, grad, e);
+            BnInputs {
+                x,
+                gamma,
+                beta,
+                residual: Some(r),
+            }
+        }
+    }
 }
 
 #[cfg(test)]
@@ -206,24 +325,24 @@ mod tests {
         AddRelu,
     }
 
-    /// Ours against Burn's `BatchNorm` (+ residual) (+ `relu`) on flex: output, the
+    /// Ours against Burn's `BatchNorm` (+ residual) (+ `relu`) on `device`: output, the
     /// gradients (the residual's too) and the running statistics after one step, on an
     /// input drawn around `mean`. Burn gets the input minus `mean` (batch norm does not
     /// see the shift, but for the running mean): in f32 its own results lose too much
     /// far from zero to be the reference. The input is on a grid of 1/64, so adding
     /// `mean` (an integer) is exact.
-    fn check(shape: [usize; 4], mean: f64, tail: Tail) {
-        let device = Device::flex().autodiff();
+    fn check(device: &Device, shape: [usize; 4], mean: f64, tail: Tail) {
+        let device = &device.clone().autodiff();
         let normal = Distribution::Normal(0.5, 2.0);
-        let centred = Tensor::<4>::random(shape, Distribution::Normal(0.0, 2.0), &device);
+        let centred = Tensor::<4>::random(shape, Distribution::Normal(0.0, 2.0), device);
         let centred = centred.mul_scalar(64.0).round().div_scalar(64.0);
-        let shortcut = Tensor::<4>::random(shape, normal, &device);
-        let upstream = Tensor::<4>::random(shape, normal, &device);
-        let gamma = Tensor::<1>::random([shape[1]], normal, &device);
-        let beta = Tensor::<1>::random([shape[1]], normal, &device);
+        let shortcut = Tensor::<4>::random(shape, normal, device);
+        let upstream = Tensor::<4>::random(shape, normal, device);
+        let gamma = Tensor::<1>::random([shape[1]], normal, device);
+        let beta = Tensor::<1>::random([shape[1]], normal, device);
         let run = |ours: bool| {
             // A fresh layer per run: clones share their running statistics.
-            let mut bn = BatchNormConfig::new(shape[1]).init(&device);
+            let mut bn = BatchNormConfig::new(shape[1]).init(device);
             bn.gamma = bn.gamma.map(|_| gamma.clone().require_grad());
             bn.beta = bn.beta.map(|_| beta.clone().require_grad());
             let x = if ours {
@@ -280,20 +399,39 @@ mod tests {
         }
     }
 
+    /// The shapes, means and tails both backends are checked on.
+    fn batch_norm_cases(device: &Device) {
+        use Tail::*;
+        check(device, [4, 3, 5, 5], 0.5, Nothing);
+        check(device, [4, 3, 5, 5], 0.5, Relu);
+        check(device, [3, 5, 6, 7], 0.5, Relu);
+        check(device, [2, 4, 1, 1], 0.5, Nothing);
+        check(device, [4, 3, 5, 5], 0.5, AddRelu);
+        check(device, [2, 4, 1, 1], 0.5, AddRelu);
+        // Several blocks of images, rows longer than the lanes (on flex) and channels
+        // longer than a cube's units (on the GPU), a mean far from zero (the sums must
+        // not cancel).
+        check(device, [19, 6, 4, 5], 1000.0, Relu);
+        check(device, [17, 3, 6, 6], -1000.0, Nothing);
+        check(device, [18, 5, 7, 5], 0.5, AddRelu);
+    }
+
     #[test]
     fn batch_norm_matches_burn_with_and_without_relu_and_residual() {
-        use Tail::*;
-        check([4, 3, 5, 5], 0.5, Nothing);
-        check([4, 3, 5, 5], 0.5, Relu);
-        check([3, 5, 6, 7], 0.5, Relu);
-        check([2, 4, 1, 1], 0.5, Nothing);
-        check([4, 3, 5, 5], 0.5, AddRelu);
-        check([2, 4, 1, 1], 0.5, AddRelu);
-        // Several blocks of images, rows longer than the lanes, a mean far from zero
-        // (the sums must not cancel).
-        check([19, 6, 4, 5], 1000.0, Relu);
-        check([17, 3, 6, 6], -1000.0, Nothing);
-        check([18, 5, 7, 5], 0.5, AddRelu);
+        batch_norm_cases(&Device::flex());
+    }
+
+    /// On Burn's wgpu backend (Mesa's lavapipe here, `--features gpu`), with our GPU
+    /// layers asked for.
+    #[cfg(feature = "gpu")]
+    #[test]
+    fn batch_norm_on_the_gpu_matches_burn() {
+        crate::train::ops::use_layers(crate::train::ops::Layers::Ours);
+        let gpu = &Device::wgpu(Default::default());
+        assert_eq!(super::ours_on(&gpu.clone().autodiff(), true), Ours::Gpu);
+        batch_norm_cases(gpu);
+        // A channel over many cubes' worth of units, with a residual.
+        check(gpu, [32, 4, 16, 16], 3.0, Tail::AddRelu);
     }
 
     /// Inference (the running statistics) against Burn's `BatchNorm` in inference, with

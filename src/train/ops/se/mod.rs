@@ -14,7 +14,6 @@ use burn::nn::conv::Conv2d;
 use burn::prelude::*;
 
 use super::generic;
-use crate::train::cpu::on_flex;
 
 mod backward;
 mod cpu;
@@ -24,7 +23,8 @@ mod cpu;
 pub fn squeeze_excite(x: Tensor<4>, reduce: &Conv2d, expand: &Conv2d) -> Tensor<4> {
     let device = x.device();
     let biases = reduce.bias.as_ref().zip(expand.bias.as_ref());
-    let Some((b1, b2)) = biases.filter(|_| super::ours_on_flex() && on_flex(&device)) else {
+    let Some((b1, b2)) = biases.filter(|_| super::ours_on(&device, false) == super::Ours::Flex)
+    else {
         return generic::squeeze_excite(x, reduce, expand);
     };
     let params = SeParams {
