@@ -112,7 +112,7 @@ pub fn TrainPanel(report: Memo<Report>) -> impl IntoView {
                         <option value="cpu">"CPU only"</option>
                     </select>
                 </label>
-                <details class="advanced">
+                <details class="advanced" data-testid="train-advanced">
                 <summary>"advanced"</summary>
                 <label title=LAYERS.help>
                     {LAYERS.label}

@@ -1,5 +1,6 @@
 //! Batch norm's training kernels on Burn's CubeCL backend (wgpu): one launch forward
-//! and one backward, the residual and the ReLU folded in, where Burn's batch norm is a
+//! and one backward (and a tiny one before it that packs the per-channel inputs), the
+//! residual and the ReLU folded in, where Burn's batch norm is a
 //! dozen launches each way (reductions over a copy with batch and channel axes swapped,
 //! and element-wise kernels around them).
 //!
@@ -128,20 +129,40 @@ fn bn_forward_kernel<F: Float>(
     }
 }
 
+/// Gathers the backward pass's per-channel inputs into one `[4, channels]` tensor
+/// (gamma, beta, offset, variance), so the backward kernel binds 8 storage buffers: a
+/// WebGPU device gives a kernel 10 by default, and wgpu takes one of them for itself.
+#[cube(launch_unchecked)]
+fn bn_pack_kernel<F: Float>(
+    gamma: &Tensor<F>,
+    beta: &Tensor<F>,
+    offset: &Tensor<F>,
+    variance: &Tensor<F>,
+    params: &mut Tensor<F>,
+    channels: usize,
+    #[define(F)] _dtype: ElemType,
+) {
+    let c = ABSOLUTE_POS;
+    if c < channels {
+        params[c] = gamma[c];
+        params[channels + c] = beta[c];
+        params[2 * channels + c] = offset[c];
+        params[3 * channels + c] = variance[c];
+    }
+}
+
 /// Backward: cube `c` sums channel c's gradient `g` (the output's, where the ReLU
 /// passed it) and `g * (x - mean)`, writes gamma's and beta's gradients, then the
 /// input's, `a * g + k1 * (x - mean) + k0`, and with `has_residual` the residual's
 /// (`g`). The ReLU's mask is recomputed from x (and the residual), as the forward
-/// kernel computed it. Without `has_residual`, `residual` and `dr` are not touched.
+/// kernel computed it. `params` is `bn_pack_kernel`'s. Without `has_residual`,
+/// `residual` and `dr` are not touched.
 #[cube(launch_unchecked)]
 #[allow(clippy::too_many_arguments)]
 fn bn_backward_kernel<F: Float>(
     x: &Tensor<F>,
-    gamma: &Tensor<F>,
-    beta: &Tensor<F>,
+    params: &Tensor<F>,
     residual: &Tensor<F>,
-    offset: &Tensor<F>,
-    variance: &Tensor<F>,
     dy: &Tensor<F>,
     dx: &mut Tensor<F>,
     dgamma: &mut Tensor<F>,
@@ -159,11 +180,11 @@ fn bn_backward_kernel<F: Float>(
     let unit = UNIT_POS_X as usize;
     let count = d.batch * d.plane;
     let first = x[c * d.plane];
-    let shift = offset[c];
-    let root = F::sqrt(variance[c] + F::cast_from(epsilon));
+    let shift = params[2 * d.channels + c];
+    let root = F::sqrt(params[3 * d.channels + c] + F::cast_from(epsilon));
     // As the forward kernel computes them, so the ReLU's mask is the same.
-    let a = gamma[c] / root;
-    let b = beta[c];
+    let a = params[c] / root;
+    let b = params[d.channels + c];
 
     let mut s = F::new(0.0);
     let mut s_centred = F::new(0.0);
@@ -319,19 +340,34 @@ fn backward(
     };
     let (d, plane) = dims(&x);
     let (cubes, units) = launch_shape(&x);
-    // SAFETY: as in `forward`; `dr` is written only with a residual, and then has x's
-    // shape.
+    let params = empty(&x, [4 * channels]);
+    // SAFETY: the kernel writes `params[k * channels + c]` for k < 4 and c < channels,
+    // the units past `channels` writing nothing, and reads the four row-major
+    // per-channel tensors at c.
+    unsafe {
+        bn_pack_kernel::launch_unchecked(
+            &x.client,
+            CubeCount::Static(channels.div_ceil(UNITS) as u32, 1, 1),
+            CubeDim::new_1d(UNITS as u32),
+            gamma.into_tensor_arg(),
+            beta.into_tensor_arg(),
+            offset.into_tensor_arg(),
+            variance.into_tensor_arg(),
+            params.clone().into_tensor_arg(),
+            channels,
+            f32_type(),
+        )
+    };
+    // SAFETY: as in `forward`; `params` holds 4 * channels values, and `dr` is written
+    // only with a residual, and then has x's shape.
     unsafe {
         bn_backward_kernel::launch_unchecked(
             &x.client,
             cubes,
             units,
             x.clone().into_tensor_arg(),
-            gamma.into_tensor_arg(),
-            beta.into_tensor_arg(),
+            params.into_tensor_arg(),
             residual.into_tensor_arg(),
-            offset.into_tensor_arg(),
-            variance.into_tensor_arg(),
             grad.into_tensor_arg(),
             dx.clone().into_tensor_arg(),
             dgamma.clone().into_tensor_arg(),
