@@ -57,6 +57,14 @@ fn sum_pairs<F: Float>(sums: &mut Shared<[F]>, unit: usize, #[comptime] units: u
     }
 }
 
+/// Where value `p` of channel `c` lies in a row-major NCHW activation, `p` counting
+/// the channel's values image by image (`plane` divides by the pixels per image).
+#[cube]
+fn element(plane: &FastDivmod<usize>, d: &Dims, c: usize, p: usize) -> usize {
+    let (n, r) = plane.div_mod(p);
+    (n * d.channels + c) * d.plane + r
+}
+
 /// Forward: cube `c` computes channel c's mean and biased variance over the batch,
 /// writes them (and the mean's offset from the channel's first value), then
 /// `y = (x - mean) * gamma / sqrt(variance + epsilon) + beta` (+ residual) (ReLU).
@@ -89,8 +97,7 @@ fn bn_forward_kernel<F: Float>(
     let mut s2 = F::new(0.0);
     let mut p = unit;
     while p < count {
-        let (n, r) = plane.div_mod(p);
-        let v = x[(n * d.channels + c) * d.plane + r] - first;
+        let v = x[element(&plane, &d, c, p)] - first;
         s += v;
         s2 += v * v;
         p += units;
@@ -115,8 +122,7 @@ fn bn_forward_kernel<F: Float>(
     let b = beta[c];
     let mut p = unit;
     while p < count {
-        let (n, r) = plane.div_mod(p);
-        let at = (n * d.channels + c) * d.plane + r;
+        let at = element(&plane, &d, c, p);
         let mut t = (x[at] - first - shift) * a + b;
         if has_residual {
             t += residual[at];
@@ -190,8 +196,7 @@ fn bn_backward_kernel<F: Float>(
     let mut s_centred = F::new(0.0);
     let mut p = unit;
     while p < count {
-        let (n, r) = plane.div_mod(p);
-        let at = (n * d.channels + c) * d.plane + r;
+        let at = element(&plane, &d, c, p);
         let centred = x[at] - first - shift;
         let g = passed::<F>(dy[at], centred, a, b, residual, at, relu, has_residual);
         s += g;
@@ -215,8 +220,7 @@ fn bn_backward_kernel<F: Float>(
     let k0 = F::new(0.0) - a * sums[0] / total;
     let mut p = unit;
     while p < count {
-        let (n, r) = plane.div_mod(p);
-        let at = (n * d.channels + c) * d.plane + r;
+        let at = element(&plane, &d, c, p);
         let centred = x[at] - first - shift;
         let g = passed::<F>(dy[at], centred, a, b, residual, at, relu, has_residual);
         dx[at] = a * g + k1 * centred + k0;
@@ -263,6 +267,13 @@ fn launch_shape(x: &CubeTensor) -> (CubeCount, CubeDim) {
     )
 }
 
+/// The residual, row-major, and whether there is one: without, `x` stands in (a kernel
+/// binds a tensor either way, and does not read this one).
+fn stand_in(residual: Option<CubeTensor>, x: &CubeTensor) -> (CubeTensor, bool) {
+    let present = residual.is_some();
+    (contiguous(residual.unwrap_or_else(|| x.clone())), present)
+}
+
 fn forward(
     x: CubeTensor,
     gamma: CubeTensor,
@@ -272,9 +283,7 @@ fn forward(
     relu: bool,
 ) -> BnOutput<CubeBackend> {
     let [x, gamma, beta] = [x, gamma, beta].map(contiguous);
-    let has_residual = residual.is_some();
-    // Without one, `x` stands in: the kernel does not read it.
-    let residual = contiguous(residual.unwrap_or_else(|| x.clone()));
+    let (residual, has_residual) = stand_in(residual, &x);
     let channels = x.shape()[1];
     let y = empty(&x, x.shape());
     let [mean, variance, offset] = [(); 3].map(|_| empty(&x, [channels]));
@@ -328,8 +337,7 @@ fn backward(
 ) -> (CubeTensor, CubeTensor, CubeTensor, Option<CubeTensor>) {
     let [x, gamma, beta, offset, variance, grad] =
         [x, gamma, beta, offset, variance, grad].map(contiguous);
-    let has_residual = residual.is_some();
-    let residual = contiguous(residual.unwrap_or_else(|| x.clone()));
+    let (residual, has_residual) = stand_in(residual, &x);
     let channels = x.shape()[1];
     let dx = empty(&x, x.shape());
     let [dgamma, dbeta] = [(); 2].map(|_| empty(&x, [channels]));
