@@ -745,6 +745,22 @@ mod tests {
         }
     }
 
+    /// The link's tokens are the ones runs and records use (`Layers::name`), so each
+    /// opens its own choice.
+    #[test]
+    fn every_layers_choice_opens_from_its_token() {
+        for layers in Layers::ALL {
+            let p = parse(&format!("layers={}", layers.name()));
+            assert_eq!(p.state.layers, layers);
+            assert!(p.notices.is_empty(), "{:?}", p.notices);
+        }
+        assert_eq!(
+            parse("").state.layers,
+            Layers::Measured,
+            "old links: the default"
+        );
+    }
+
     #[test]
     fn the_seed_is_in_the_link() {
         let p = parse("seed=123456789");

@@ -11,7 +11,8 @@
 //! (`gpu`). In inference (a run's evaluation) Burn's batch norm, the sum and the ReLU
 //! are separate passes on flex; ours is one. On the GPU, inference stays Burn's, whose
 //! fusion already makes it one element-wise kernel. Which runs where is `ops::Layers`'
-//! choice (on the GPU, ours only when asked, until measured faster).
+//! choice: by default ours on flex and, in training, on the GPU (measured faster on
+//! Mesa's lavapipe; BENCHMARKS.md).
 
 use burn::backend::tensor::FloatTensor;
 use burn::backend::{backend_extension, Backend, Dispatch, ExtensionType};
