@@ -4,50 +4,138 @@
 //! dozen launches each way (reductions over a copy with batch and channel axes swapped,
 //! and element-wise kernels around them).
 //!
-//! Each cube owns one channel: its units split the channel's values (neighbouring units
-//! on neighbouring pixels of row-major NCHW activations), add up the channel's sums,
-//! combine them in shared memory, and then, in the same launch, read the channel again
-//! to write the output (or the input's gradient). So nothing is written between the
-//! two passes, and no second launch waits for the first.
+//! Each cube owns a tile of channels: its units split the tile's values, add up each
+//! channel's sums, combine them in shared memory, and then, in the same launch, read the
+//! channels again to write the output (or the input's gradient). So nothing is written
+//! between the two passes, and no second launch waits for the first.
+//!
+//! The kernels keep the activation's layout, so that no copy is made on either side of
+//! them. Burn's convolutions compute channels-last (NHWC) and hand back a view of that
+//! as NCHW; a batch norm that wrote row-major NCHW would have its input copied into
+//! NCHW, and the next convolution would copy its output back. So an input that is
+//! channels-last in memory is read and written as it lies, a tile of neighbouring
+//! channels per cube (neighbouring units on neighbouring channels); any other is made
+//! row-major NCHW, a tile of one channel (neighbouring units on neighbouring pixels).
+//! The other activations (the residual, the output's gradient) are brought into the
+//! input's layout, and the outputs are made in it.
 //!
 //! As on flex, the sums are of `x - first` (`first` the channel's first value, near its
 //! mean), so the variance does not cancel away in f32 far from zero; `offset` is the
 //! mean's distance from `first`.
 
 use burn::backend::TensorMetadata;
+use burn_cubecl::ops::{permute_nchw_to_nhwc, permute_nhwc_to_nchw};
+use burn_cubecl::CubeBackend;
 use cubecl::prelude::*;
 use cubecl::std::FastDivmod;
 
 use super::{BnOutput, NormOps};
 use crate::train::gpu::{contiguous, empty, f32_type, CubeTensor};
-use burn_cubecl::CubeBackend;
 
 /// The units of one channel's cube: a power of two (the shared-memory sums halve the
 /// count each round), and at most 256, WebGPU's default limit on a workgroup.
 const UNITS: usize = 256;
 
-/// The activation's sizes, as launch arguments (one compiled kernel serves every layer).
+/// The most channels one cube takes in a channels-last activation: 16 neighbouring
+/// floats, 64 bytes, are read together.
+const MAX_TILE: usize = 16;
+
+/// The fewest cubes a channels-last layer is split into while its tile can shrink: a
+/// tile as wide as a narrow layer would leave a GPU's (or lavapipe's threads) idle.
+const MIN_CUBES: usize = 8;
+
+/// The activation's sizes and the cube's tile, as launch arguments (one compiled kernel
+/// serves every layer of a layout).
 #[derive(CubeLaunch, CubeType, Clone, Copy)]
 struct Dims {
     batch: usize,
     channels: usize,
     plane: usize,
+    /// Channels per cube: a power of two that divides the cube's units.
+    tile: usize,
 }
 
-fn dims(x: &CubeTensor) -> (DimsLaunch, usize) {
-    let shape = x.shape();
-    let (batch, channels, plane) = (shape[0], shape[1], shape[2] * shape[3]);
-    (DimsLaunch::new(batch, channels, plane), plane)
+/// An activation's memory layout, as the kernels read and write it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Layout {
+    /// Row-major NCHW.
+    Nchw,
+    /// Row-major NHWC, seen as NCHW (the layout of Burn's convolutions' outputs).
+    ChannelsLast,
 }
 
-/// Adds `sums[0]` and `sums[units]` (each unit's pair at `sums[unit]` and
-/// `sums[units + unit]`) over the cube's units: afterwards `sums[0]` and `sums[units]`
-/// hold the totals, and every unit may read them. Called by every unit of the cube.
+impl Layout {
+    /// The layout `x` lies in: channels-last if it is that exactly, else NCHW (which
+    /// `arrange` makes it).
+    fn of(x: &CubeTensor) -> Self {
+        let [n, c, h, w] = x.shape().dims();
+        let strides = x.meta.strides();
+        let packed = [h * w * c, 1, w * c, c];
+        // A size-1 axis has no stride to speak of.
+        let channels_last = [n, c, h, w]
+            .iter()
+            .zip(strides.iter().zip(packed))
+            .all(|(&size, (&stride, want))| size == 1 || stride == want);
+        match channels_last {
+            true => Layout::ChannelsLast,
+            false => Layout::Nchw,
+        }
+    }
+
+    /// `t` in this layout: a copy only when it lies otherwise.
+    fn arrange(self, t: CubeTensor) -> CubeTensor {
+        match self {
+            Layout::Nchw => contiguous(t),
+            Layout::ChannelsLast if Layout::of(&t) == self => t,
+            Layout::ChannelsLast => permute_nhwc_to_nchw(contiguous(permute_nchw_to_nhwc(t))),
+        }
+    }
+
+    /// A new activation of `like`'s shape in this layout, its values unset.
+    fn empty(self, like: &CubeTensor) -> CubeTensor {
+        let [n, c, h, w] = like.shape().dims();
+        match self {
+            Layout::Nchw => empty(like, [n, c, h, w]),
+            Layout::ChannelsLast => permute_nhwc_to_nchw(empty(like, [n, h, w, c])),
+        }
+    }
+
+    /// The channels per cube for `channels` channels: one in NCHW, where a channel's
+    /// values lie together; in channels-last, the widest power of two up to `MAX_TILE`
+    /// that still gives `MIN_CUBES` cubes.
+    fn tile(self, channels: usize) -> usize {
+        let mut tile = match self {
+            Layout::Nchw => 1,
+            Layout::ChannelsLast => MAX_TILE,
+        };
+        while tile > 1 && channels.div_ceil(tile) < MIN_CUBES {
+            tile /= 2;
+        }
+        tile
+    }
+
+    fn dims(self, x: &CubeTensor) -> (DimsLaunch, usize, CubeCount) {
+        let [batch, channels, h, w] = x.shape().dims();
+        let plane = h * w;
+        let tile = self.tile(channels);
+        let d = DimsLaunch::new(batch, channels, plane, tile);
+        (
+            d,
+            plane,
+            CubeCount::Static(channels.div_ceil(tile) as u32, 1, 1),
+        )
+    }
+}
+
+/// Adds `sums[lc]` and `sums[units + lc]` (each unit's pair at `sums[unit]` and
+/// `sums[units + unit]`, `unit = lane * tile + lc`) over the cube's lanes: afterwards
+/// `sums[lc]` and `sums[units + lc]` hold channel `lc`'s totals, and every unit may
+/// read them. Called by every unit of the cube.
 #[cube]
-fn sum_pairs<F: Float>(sums: &mut Shared<[F]>, unit: usize, #[comptime] units: usize) {
+fn sum_pairs<F: Float>(sums: &mut Shared<[F]>, unit: usize, tile: usize, #[comptime] units: usize) {
     sync_cube();
     let mut half = comptime![units / 2].runtime();
-    while half > 0 {
+    while half >= tile {
         if unit < half {
             sums[unit] = sums[unit] + sums[unit + half];
             sums[units + unit] = sums[units + unit] + sums[units + unit + half];
@@ -57,18 +145,43 @@ fn sum_pairs<F: Float>(sums: &mut Shared<[F]>, unit: usize, #[comptime] units: u
     }
 }
 
-/// Where value `p` of channel `c` lies in a row-major NCHW activation, `p` counting
-/// the channel's values image by image (`plane` divides by the pixels per image).
+/// Where value `p` of channel `c` lies, `p` counting the channel's values image by
+/// image (`plane` divides by the pixels per image).
 #[cube]
-fn element(plane: &FastDivmod<usize>, d: &Dims, c: usize, p: usize) -> usize {
-    let (n, r) = plane.div_mod(p);
-    (n * d.channels + c) * d.plane + r
+fn element(
+    plane: &FastDivmod<usize>,
+    d: &Dims,
+    c: usize,
+    p: usize,
+    #[comptime] channels_last: bool,
+) -> usize {
+    if channels_last {
+        p * d.channels + c
+    } else {
+        let (n, r) = plane.div_mod(p);
+        (n * d.channels + c) * d.plane + r
+    }
 }
 
-/// Forward: cube `c` computes channel c's mean and biased variance over the batch,
-/// writes them (and the mean's offset from the channel's first value), then
-/// `y = (x - mean) * gamma / sqrt(variance + epsilon) + beta` (+ residual) (ReLU).
-/// Without `has_residual`, `residual` is not read.
+/// This unit's channel and lane in its cube's tile, and how many of the channel's
+/// values it visits: none past the last channel (such a unit only joins the cube's
+/// barriers).
+#[cube]
+fn place(d: &Dims) -> (usize, usize, usize) {
+    let unit = UNIT_POS_X as usize;
+    let c = CUBE_POS_X as usize * d.tile + unit % d.tile;
+    let lane = unit / d.tile;
+    let mut count = d.batch * d.plane;
+    if c >= d.channels {
+        count = 0;
+    }
+    (c, lane, count)
+}
+
+/// Forward: for each channel c of its tile, a cube computes c's mean and biased
+/// variance over the batch, writes them (and the mean's offset from the channel's
+/// first value), then `y = (x - mean) * gamma / sqrt(variance + epsilon) + beta`
+/// (+ residual) (ReLU). Without `has_residual`, `residual` is not read.
 #[cube(launch_unchecked)]
 #[allow(clippy::too_many_arguments)]
 fn bn_forward_kernel<F: Float>(
@@ -85,44 +198,52 @@ fn bn_forward_kernel<F: Float>(
     epsilon: f32,
     #[comptime] relu: bool,
     #[comptime] has_residual: bool,
+    #[comptime] channels_last: bool,
     #[comptime] units: usize,
     #[define(F)] _dtype: ElemType,
 ) {
-    let c = CUBE_POS_X as usize;
     let unit = UNIT_POS_X as usize;
-    let count = d.batch * d.plane;
-    let first = x[c * d.plane];
+    let (c, lane, count) = place(&d);
+    let lanes = units / d.tile;
+    let mut first = F::new(0.0);
+    if count > 0 {
+        first = x[element(&plane, &d, c, 0, channels_last)];
+    }
 
     let mut s = F::new(0.0);
     let mut s2 = F::new(0.0);
-    let mut p = unit;
+    let mut p = lane;
     while p < count {
-        let v = x[element(&plane, &d, c, p)] - first;
+        let v = x[element(&plane, &d, c, p, channels_last)] - first;
         s += v;
         s2 += v * v;
-        p += units;
+        p += lanes;
     }
     let mut sums = Shared::<[F]>::new_slice(comptime![2 * units]);
     sums[unit] = s;
     sums[units + unit] = s2;
-    sum_pairs::<F>(&mut sums, unit, units);
+    sum_pairs::<F>(&mut sums, unit, d.tile, units);
+    if count == 0 {
+        terminate!();
+    }
 
+    let lc = unit % d.tile;
     let total = F::cast_from(count);
-    let shift = sums[0] / total;
-    let mut var = sums[units] / total - shift * shift;
+    let shift = sums[lc] / total;
+    let mut var = sums[units + lc] / total - shift * shift;
     if var < F::new(0.0) {
         var = F::new(0.0);
     }
-    if unit == 0 {
+    if lane == 0 {
         mean[c] = first + shift;
         variance[c] = var;
         offset[c] = shift;
     }
     let a = gamma[c] / F::sqrt(var + F::cast_from(epsilon));
     let b = beta[c];
-    let mut p = unit;
+    let mut p = lane;
     while p < count {
-        let at = element(&plane, &d, c, p);
+        let at = element(&plane, &d, c, p, channels_last);
         let mut t = (x[at] - first - shift) * a + b;
         if has_residual {
             t += residual[at];
@@ -131,7 +252,7 @@ fn bn_forward_kernel<F: Float>(
             t = F::new(0.0);
         }
         y[at] = t;
-        p += units;
+        p += lanes;
     }
 }
 
@@ -157,12 +278,12 @@ fn bn_pack_kernel<F: Float>(
     }
 }
 
-/// Backward: cube `c` sums channel c's gradient `g` (the output's, where the ReLU
-/// passed it) and `g * (x - mean)`, writes gamma's and beta's gradients, then the
-/// input's, `a * g + k1 * (x - mean) + k0`, and with `has_residual` the residual's
-/// (`g`). The ReLU's mask is recomputed from x (and the residual), as the forward
-/// kernel computed it. `params` is `bn_pack_kernel`'s. Without `has_residual`,
-/// `residual` and `dr` are not touched.
+/// Backward: for each channel c of its tile, a cube sums c's gradient `g` (the
+/// output's, where the ReLU passed it) and `g * (x - mean)`, writes gamma's and beta's
+/// gradients, then the input's, `a * g + k1 * (x - mean) + k0`, and with
+/// `has_residual` the residual's (`g`). The ReLU's mask is recomputed from x (and the
+/// residual), as the forward kernel computed it. `params` is `bn_pack_kernel`'s.
+/// Without `has_residual`, `residual` and `dr` are not touched.
 #[cube(launch_unchecked)]
 #[allow(clippy::too_many_arguments)]
 fn bn_backward_kernel<F: Float>(
@@ -179,55 +300,68 @@ fn bn_backward_kernel<F: Float>(
     epsilon: f32,
     #[comptime] relu: bool,
     #[comptime] has_residual: bool,
+    #[comptime] channels_last: bool,
     #[comptime] units: usize,
     #[define(F)] _dtype: ElemType,
 ) {
-    let c = CUBE_POS_X as usize;
     let unit = UNIT_POS_X as usize;
-    let count = d.batch * d.plane;
-    let first = x[c * d.plane];
-    let shift = params[2 * d.channels + c];
-    let root = F::sqrt(params[3 * d.channels + c] + F::cast_from(epsilon));
-    // As the forward kernel computes them, so the ReLU's mask is the same.
-    let a = params[c] / root;
-    let b = params[d.channels + c];
+    let (c, lane, count) = place(&d);
+    let lanes = units / d.tile;
+    // Read only for a channel that exists (units past the last join the barrier).
+    let mut first = F::new(0.0);
+    let mut shift = F::new(0.0);
+    let mut root = F::new(1.0);
+    let mut a = F::new(0.0);
+    let mut b = F::new(0.0);
+    if count > 0 {
+        first = x[element(&plane, &d, c, 0, channels_last)];
+        shift = params[2 * d.channels + c];
+        root = F::sqrt(params[3 * d.channels + c] + F::cast_from(epsilon));
+        // As the forward kernel computes them, so the ReLU's mask is the same.
+        a = params[c] / root;
+        b = params[d.channels + c];
+    }
 
     let mut s = F::new(0.0);
     let mut s_centred = F::new(0.0);
-    let mut p = unit;
+    let mut p = lane;
     while p < count {
-        let at = element(&plane, &d, c, p);
+        let at = element(&plane, &d, c, p, channels_last);
         let centred = x[at] - first - shift;
         let g = passed::<F>(dy[at], centred, a, b, residual, at, relu, has_residual);
         s += g;
         s_centred += g * centred;
-        p += units;
+        p += lanes;
     }
     let mut sums = Shared::<[F]>::new_slice(comptime![2 * units]);
     sums[unit] = s;
     sums[units + unit] = s_centred;
-    sum_pairs::<F>(&mut sums, unit, units);
+    sum_pairs::<F>(&mut sums, unit, d.tile, units);
+    if count == 0 {
+        terminate!();
+    }
 
+    let lc = unit % d.tile;
     let total = F::cast_from(count);
     let inv_std = F::new(1.0) / root;
-    let g_xhat = sums[units] * inv_std;
-    if unit == 0 {
+    let g_xhat = sums[units + lc] * inv_std;
+    if lane == 0 {
         dgamma[c] = g_xhat;
-        dbeta[c] = sums[0];
+        dbeta[c] = sums[lc];
     }
     // dx = a * (g - mean(g) - xhat * mean(g * xhat)), as a * g + k1 * centred + k0.
     let k1 = F::new(0.0) - a * inv_std * g_xhat / total;
-    let k0 = F::new(0.0) - a * sums[0] / total;
-    let mut p = unit;
+    let k0 = F::new(0.0) - a * sums[lc] / total;
+    let mut p = lane;
     while p < count {
-        let at = element(&plane, &d, c, p);
+        let at = element(&plane, &d, c, p, channels_last);
         let centred = x[at] - first - shift;
         let g = passed::<F>(dy[at], centred, a, b, residual, at, relu, has_residual);
         dx[at] = a * g + k1 * centred + k0;
         if has_residual {
             dr[at] = g;
         }
-        p += units;
+        p += lanes;
     }
 }
 
@@ -258,20 +392,20 @@ fn passed<F: Float>(
     g
 }
 
-/// One cube per channel, `UNITS` units each.
-fn launch_shape(x: &CubeTensor) -> (CubeCount, CubeDim) {
-    let channels = x.shape()[1] as u32;
-    (
-        CubeCount::Static(channels, 1, 1),
-        CubeDim::new_1d(UNITS as u32),
-    )
+/// The residual in `layout`, and whether there is one: without, `x` stands in (a
+/// kernel binds a tensor either way, and does not read this one).
+fn stand_in(residual: Option<CubeTensor>, x: &CubeTensor, layout: Layout) -> (CubeTensor, bool) {
+    match residual {
+        Some(r) => (layout.arrange(r), true),
+        None => (x.clone(), false),
+    }
 }
 
-/// The residual, row-major, and whether there is one: without, `x` stands in (a kernel
-/// binds a tensor either way, and does not read this one).
-fn stand_in(residual: Option<CubeTensor>, x: &CubeTensor) -> (CubeTensor, bool) {
-    let present = residual.is_some();
-    (contiguous(residual.unwrap_or_else(|| x.clone())), present)
+/// `x` in the layout the kernels will use for it (see the module's doc), and that
+/// layout.
+fn arranged(x: CubeTensor) -> (CubeTensor, Layout) {
+    let layout = Layout::of(&x);
+    (layout.arrange(x), layout)
 }
 
 fn forward(
@@ -282,21 +416,22 @@ fn forward(
     epsilon: f64,
     relu: bool,
 ) -> BnOutput<CubeBackend> {
-    let [x, gamma, beta] = [x, gamma, beta].map(contiguous);
-    let (residual, has_residual) = stand_in(residual, &x);
+    let (x, layout) = arranged(x);
+    let [gamma, beta] = [gamma, beta].map(contiguous);
+    let (residual, has_residual) = stand_in(residual, &x, layout);
     let channels = x.shape()[1];
-    let y = empty(&x, x.shape());
+    let y = layout.empty(&x);
     let [mean, variance, offset] = [(); 3].map(|_| empty(&x, [channels]));
-    let (d, plane) = dims(&x);
-    let (cubes, units) = launch_shape(&x);
+    let (d, plane, cubes) = layout.dims(&x);
     // SAFETY: every index the kernel forms is inside its tensor: the activations' are
-    // below batch * channels * plane, the per-channel ones below channels (one cube
-    // each), all from `x`'s shape, which the other tensors share; all are row-major.
+    // below batch * channels * plane, in the layout all of them share (`arrange`,
+    // `empty`), the per-channel ones below channels (the units of a tile past the last
+    // channel read and write nothing), all from `x`'s shape.
     unsafe {
         bn_forward_kernel::launch_unchecked(
             &x.client,
             cubes,
-            units,
+            CubeDim::new_1d(UNITS as u32),
             x.clone().into_tensor_arg(),
             gamma.into_tensor_arg(),
             beta.into_tensor_arg(),
@@ -310,6 +445,7 @@ fn forward(
             epsilon as f32,
             relu,
             has_residual,
+            layout == Layout::ChannelsLast,
             UNITS,
             f32_type(),
         )
@@ -335,19 +471,19 @@ fn backward(
     epsilon: f64,
     relu: bool,
 ) -> (CubeTensor, CubeTensor, CubeTensor, Option<CubeTensor>) {
-    let [x, gamma, beta, offset, variance, grad] =
-        [x, gamma, beta, offset, variance, grad].map(contiguous);
-    let (residual, has_residual) = stand_in(residual, &x);
+    let (x, layout) = arranged(x);
+    let grad = layout.arrange(grad);
+    let [gamma, beta, offset, variance] = [gamma, beta, offset, variance].map(contiguous);
+    let (residual, has_residual) = stand_in(residual, &x, layout);
     let channels = x.shape()[1];
-    let dx = empty(&x, x.shape());
+    let dx = layout.empty(&x);
     let [dgamma, dbeta] = [(); 2].map(|_| empty(&x, [channels]));
     // Not written without a residual.
     let dr = match has_residual {
-        true => empty(&x, x.shape()),
+        true => layout.empty(&x),
         false => empty(&x, [1]),
     };
-    let (d, plane) = dims(&x);
-    let (cubes, units) = launch_shape(&x);
+    let (d, plane, cubes) = layout.dims(&x);
     let params = empty(&x, [4 * channels]);
     // SAFETY: the kernel writes `params[k * channels + c]` for k < 4 and c < channels,
     // the units past `channels` writing nothing, and reads the four row-major
@@ -367,12 +503,12 @@ fn backward(
         )
     };
     // SAFETY: as in `forward`; `params` holds 4 * channels values, and `dr` is written
-    // only with a residual, and then has x's shape.
+    // only with a residual, and then has x's shape and layout.
     unsafe {
         bn_backward_kernel::launch_unchecked(
             &x.client,
             cubes,
-            units,
+            CubeDim::new_1d(UNITS as u32),
             x.clone().into_tensor_arg(),
             params.into_tensor_arg(),
             residual.into_tensor_arg(),
@@ -386,6 +522,7 @@ fn backward(
             epsilon as f32,
             relu,
             has_residual,
+            layout == Layout::ChannelsLast,
             UNITS,
             f32_type(),
         )
@@ -448,5 +585,39 @@ impl NormOps for CubeBackend {
             dbeta,
             dr.expect("a residual's gradient comes with it"),
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use burn::backend::ops::FloatTensorOps;
+    use burn::backend::DispatchDevice;
+    use burn::prelude::Device;
+    use burn::tensor::FloatDType;
+
+    /// A Burn convolution's output (NHWC memory seen as NCHW) is read as it lies;
+    /// anything else is made NCHW, and `arrange` brings either into either.
+    #[test]
+    fn layouts_are_recognised_and_arranged() {
+        let wgpu = Device::wgpu(Default::default());
+        let DispatchDevice::Cube(device) = wgpu.as_dispatch() else {
+            panic!("wgpu runs on Burn's CubeCL backend");
+        };
+        let any = CubeBackend::float_empty([1].into(), &device, FloatDType::F32);
+        let nchw = empty(&any, [2, 3, 4, 5]);
+        assert_eq!(Layout::of(&nchw), Layout::Nchw);
+        let nhwc = Layout::ChannelsLast.empty(&nchw);
+        assert_eq!(nhwc.shape().dims::<4>(), [2, 3, 4, 5]);
+        assert_eq!(Layout::of(&nhwc), Layout::ChannelsLast);
+        assert_eq!(
+            Layout::of(&Layout::ChannelsLast.arrange(nchw.clone())),
+            Layout::ChannelsLast
+        );
+        assert_eq!(Layout::of(&Layout::Nchw.arrange(nhwc)), Layout::Nchw);
+        // Tiles: as wide as gives 8 cubes, 16 at most, one in NCHW.
+        let tiles = [400, 128, 100, 30, 15, 4].map(|c| Layout::ChannelsLast.tile(c));
+        assert_eq!(tiles, [16, 16, 8, 4, 2, 1]);
+        assert_eq!(Layout::Nchw.tile(400), 1);
     }
 }

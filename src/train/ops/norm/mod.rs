@@ -331,13 +331,22 @@ mod tests {
     /// input drawn around `mean`. Burn gets the input minus `mean` (batch norm does not
     /// see the shift, but for the running mean): in f32 its own results lose too much
     /// far from zero to be the reference. The input is on a grid of 1/64, so adding
-    /// `mean` (an integer) is exact.
-    fn check(device: &Device, shape: [usize; 4], mean: f64, tail: Tail) {
+    /// `mean` (an integer) is exact. With `channels_last`, the input and the shortcut
+    /// lie in memory as NHWC (as Burn's convolutions leave their outputs), the upstream
+    /// gradient as NCHW.
+    fn check(device: &Device, shape: [usize; 4], mean: f64, tail: Tail, channels_last: bool) {
         let device = &device.clone().autodiff();
         let normal = Distribution::Normal(0.5, 2.0);
-        let centred = Tensor::<4>::random(shape, Distribution::Normal(0.0, 2.0), device);
+        let activation = |distribution| match channels_last {
+            false => Tensor::<4>::random(shape, distribution, device),
+            true => {
+                let [n, c, h, w] = shape;
+                Tensor::<4>::random([n, h, w, c], distribution, device).permute([0, 3, 1, 2])
+            }
+        };
+        let centred = activation(Distribution::Normal(0.0, 2.0));
         let centred = centred.mul_scalar(64.0).round().div_scalar(64.0);
-        let shortcut = Tensor::<4>::random(shape, normal, device);
+        let shortcut = activation(normal);
         let upstream = Tensor::<4>::random(shape, normal, device);
         let gamma = Tensor::<1>::random([shape[1]], normal, device);
         let beta = Tensor::<1>::random([shape[1]], normal, device);
@@ -395,31 +404,34 @@ mod tests {
             let worst = crate::train::worst_relative_error(a, b);
             assert!(
                 worst < 1e-3,
-                "{what}: relative error {worst} for {shape:?}, {tail:?}"
+                "{what}: relative error {worst} for {shape:?}, {tail:?}, channels last \
+                 {channels_last}"
             );
         }
     }
 
-    /// The shapes, means and tails both backends are checked on.
-    fn batch_norm_cases(device: &Device) {
+    /// The shapes, means and tails both backends are checked on, laid out as NCHW and,
+    /// with `channels_last`, as NHWC.
+    fn batch_norm_cases(device: &Device, channels_last: bool) {
         use Tail::*;
-        check(device, [4, 3, 5, 5], 0.5, Nothing);
-        check(device, [4, 3, 5, 5], 0.5, Relu);
-        check(device, [3, 5, 6, 7], 0.5, Relu);
-        check(device, [2, 4, 1, 1], 0.5, Nothing);
-        check(device, [4, 3, 5, 5], 0.5, AddRelu);
-        check(device, [2, 4, 1, 1], 0.5, AddRelu);
+        let check = |shape, mean, tail| check(device, shape, mean, tail, channels_last);
+        check([4, 3, 5, 5], 0.5, Nothing);
+        check([4, 3, 5, 5], 0.5, Relu);
+        check([3, 5, 6, 7], 0.5, Relu);
+        check([2, 4, 1, 1], 0.5, Nothing);
+        check([4, 3, 5, 5], 0.5, AddRelu);
+        check([2, 4, 1, 1], 0.5, AddRelu);
         // Several blocks of images, rows longer than the lanes (on flex) and channels
         // longer than a cube's units (on the GPU), a mean far from zero (the sums must
         // not cancel).
-        check(device, [19, 6, 4, 5], 1000.0, Relu);
-        check(device, [17, 3, 6, 6], -1000.0, Nothing);
-        check(device, [18, 5, 7, 5], 0.5, AddRelu);
+        check([19, 6, 4, 5], 1000.0, Relu);
+        check([17, 3, 6, 6], -1000.0, Nothing);
+        check([18, 5, 7, 5], 0.5, AddRelu);
     }
 
     #[test]
     fn batch_norm_matches_burn_with_and_without_relu_and_residual() {
-        batch_norm_cases(&Device::flex());
+        batch_norm_cases(&Device::flex(), false);
     }
 
     /// On Burn's wgpu backend (Mesa's lavapipe here, `--features gpu`), with our GPU
@@ -430,9 +442,15 @@ mod tests {
         crate::train::ops::use_layers(crate::train::ops::Layers::Ours);
         let gpu = &Device::wgpu(Default::default());
         assert_eq!(super::ours_on(&gpu.clone().autodiff(), true), Ours::Gpu);
-        batch_norm_cases(gpu);
-        // A channel over many cubes' worth of units, with a residual.
-        check(gpu, [32, 4, 16, 16], 3.0, Tail::AddRelu);
+        for channels_last in [false, true] {
+            batch_norm_cases(gpu, channels_last);
+            // A channel over many cubes' worth of units, with a residual.
+            check(gpu, [32, 4, 16, 16], 3.0, Tail::AddRelu, channels_last);
+            // Channels-last tiles of 16, 4 and 2 channels, each last tile part empty.
+            check(gpu, [8, 200, 3, 3], 0.5, Tail::AddRelu, channels_last);
+            check(gpu, [5, 30, 4, 4], 0.5, Tail::Relu, channels_last);
+            check(gpu, [6, 15, 3, 5], -1000.0, Tail::Nothing, channels_last);
+        }
     }
 
     /// Inference (the running statistics) against Burn's `BatchNorm` in inference, with
