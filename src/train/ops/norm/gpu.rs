@@ -604,7 +604,7 @@ mod tests {
         let DispatchDevice::Cube(device) = wgpu.as_dispatch() else {
             panic!("wgpu runs on Burn's CubeCL backend");
         };
-        let any = CubeBackend::float_empty([1].into(), &device, FloatDType::F32);
+        let any = CubeBackend::float_empty([1].into(), device, FloatDType::F32);
         let nchw = empty(&any, [2, 3, 4, 5]);
         assert_eq!(Layout::of(&nchw), Layout::Nchw);
         let nhwc = Layout::ChannelsLast.empty(&nchw);
