@@ -64,6 +64,7 @@ for (const { name, ms } of launches.slice(-period * steps)) {
 const KINDS = [
   ["convolution (direct, transposed, ours)", /Conv|GradW|Col2im|Im2col/],
   ["batch norm (ours)", /^Bn(Forward|Backward|Pack)Kernel/],
+  ["squeeze-excitation (ours)", /^Se(Gate|Scale|Backward|Weights)Kernel/],
   ["matrix product (1x1 convolutions)", /Matmul/],
   ["copy (layout changes)", /Copy|SliceAssign|Slice/],
   ["fused element-wise", /ElemwiseFuse/],

@@ -124,14 +124,15 @@ test('a WebGPU worker that gets no GPU device hands the run to a CPU worker, whi
 
 test('our GPU layers train as Burn\'s do on WebGPU: the same loss at every step', async () => {
   // The same seeded run twice in one WebGPU worker on SwiftShader: Burn's own layers,
-  // then ours everywhere (our batch norm forward and backward and our 3x3 weight
-  // gradient, compiled by CubeCL to WGSL and validated by Chromium). The first WebGPU
+  // then ours everywhere (our batch norm and squeeze-excitation forward and backward,
+  // in both layouts, and our 3x3 weight gradient, compiled by CubeCL to WGSL and
+  // validated by Chromium), on the tiny model with SE (a RegNetY). The first WebGPU
   // test runs the default layers (ours where measured faster).
   const browser = await launch(['--enable-unsafe-webgpu']);
   try {
     const page = await newPage(browser);
     await recordWorkerMessages(page);
-    await openApp(page, withData.url, `${TINY}&layers=burn&seed=5`);
+    await openApp(page, withData.url, `${TINY.replace('se=0', 'se=0.25')}&layers=burn&seed=5`);
     assert.equal(await page.getByTestId('train-layers').inputValue(), 'burn', 'the link sets the layers');
     await page.getByText(/server has the CIFAR-10 archive/).waitFor({ timeout: 60_000 });
     await setRecipe(page, { train: 100, epochs: 1 });

@@ -1,6 +1,7 @@
 //! What our GPU kernels share: recognising Burn's CubeCL backend (wgpu natively and in
-//! the browser), reading its tensors in row-major order and making new ones. No op
-//! lives here; each is in `ops/` (`gpu.rs` beside the op's `cpu.rs`).
+//! the browser), reading its tensors in row-major order or as they lie (`layout`) and
+//! making new ones. No op lives here; each is in `ops/` (`gpu.rs` beside the op's
+//! `cpu.rs`).
 //!
 //! The kernels are CubeCL, the language Burn's own GPU kernels are written in, so the
 //! same code compiles to SPIR-V for Vulkan (Mesa's lavapipe in the tests) and to WGSL
@@ -13,6 +14,9 @@ use burn::tensor::{DType, Shape};
 use burn_cubecl::kernel::into_contiguous;
 use burn_cubecl::ops::numeric::empty_device_contiguous_dtype;
 use burn_cubecl::CubeBackend;
+
+mod layout;
+pub use layout::Layout;
 
 /// A tensor of Burn's CubeCL backend, which our GPU kernels read and write.
 pub type CubeTensor = FloatTensor<CubeBackend>;

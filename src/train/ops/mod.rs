@@ -19,14 +19,10 @@ pub use crate::run::Layers;
 pub mod conv;
 pub mod generic;
 pub mod norm;
-#[cfg(feature = "cpu")]
 pub mod se;
 
 pub use conv::same_conv;
-#[cfg(not(feature = "cpu"))]
-pub use generic::squeeze_excite;
 pub use norm::{batch_norm, batch_norm_add_relu};
-#[cfg(feature = "cpu")]
 pub use se::squeeze_excite;
 
 /// Hands input `i` its gradient `values[i]`, for every input autodiff tracks

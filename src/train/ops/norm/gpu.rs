@@ -10,27 +10,24 @@
 //! between the two passes, and no second launch waits for the first.
 //!
 //! The kernels keep the activation's layout, so that no copy is made on either side of
-//! them. Burn's convolutions compute channels-last (NHWC) and hand back a view of that
-//! as NCHW; a batch norm that wrote row-major NCHW would have its input copied into
-//! NCHW, and the next convolution would copy its output back. So an input that is
-//! channels-last in memory is read and written as it lies, a tile of neighbouring
-//! channels per cube (neighbouring units on neighbouring channels); any other is made
-//! row-major NCHW, a tile of one channel (neighbouring units on neighbouring pixels).
-//! The other activations (the residual, the output's gradient) are brought into the
-//! input's layout, and the outputs are made in it.
+//! them (`gpu::Layout`): an input that is channels-last in memory is read and written
+//! as it lies, a tile of neighbouring channels per cube (neighbouring units on
+//! neighbouring channels); any other is made row-major NCHW, a tile of one channel
+//! (neighbouring units on neighbouring pixels). The other activations (the residual,
+//! the output's gradient) are brought into the input's layout, and the outputs are
+//! made in it.
 //!
 //! As on flex, the sums are of `x - first` (`first` the channel's first value, near its
 //! mean), so the variance does not cancel away in f32 far from zero; `offset` is the
 //! mean's distance from `first`.
 
 use burn::backend::TensorMetadata;
-use burn_cubecl::ops::{permute_nchw_to_nhwc, permute_nhwc_to_nchw};
 use burn_cubecl::CubeBackend;
 use cubecl::prelude::*;
 use cubecl::std::FastDivmod;
 
 use super::{BnOutput, NormOps};
-use crate::train::gpu::{contiguous, empty, f32_type, CubeTensor};
+use crate::train::gpu::{contiguous, empty, f32_type, CubeTensor, Layout};
 
 /// The units of one channel's cube: a power of two (the shared-memory sums halve the
 /// count each round), and at most 256, WebGPU's default limit on a workgroup.
@@ -55,78 +52,32 @@ struct Dims {
     tile: usize,
 }
 
-/// An activation's memory layout, as the kernels read and write it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Layout {
-    /// Row-major NCHW.
-    Nchw,
-    /// Row-major NHWC, seen as NCHW (the layout of Burn's convolutions' outputs).
-    ChannelsLast,
+/// The channels per cube for `channels` channels in `layout`: one in NCHW, where a
+/// channel's values lie together; in channels-last, the widest power of two up to
+/// `MAX_TILE` that still gives `MIN_CUBES` cubes.
+fn tile(layout: Layout, channels: usize) -> usize {
+    let mut tile = match layout {
+        Layout::Nchw => 1,
+        Layout::ChannelsLast => MAX_TILE,
+    };
+    while tile > 1 && channels.div_ceil(tile) < MIN_CUBES {
+        tile /= 2;
+    }
+    tile
 }
 
-impl Layout {
-    /// The layout `x` lies in: channels-last if it is that exactly, else NCHW (which
-    /// `arrange` makes it).
-    fn of(x: &CubeTensor) -> Self {
-        let [n, c, h, w] = x.shape().dims();
-        let strides = x.meta.strides();
-        let packed = [h * w * c, 1, w * c, c];
-        // A size-1 axis has no stride to speak of.
-        let channels_last = [n, c, h, w]
-            .iter()
-            .zip(strides.iter().zip(packed))
-            .all(|(&size, (&stride, want))| size == 1 || stride == want);
-        match channels_last {
-            true => Layout::ChannelsLast,
-            false => Layout::Nchw,
-        }
-    }
-
-    /// `t` in this layout: a copy only when it lies otherwise.
-    fn arrange(self, t: CubeTensor) -> CubeTensor {
-        match self {
-            Layout::Nchw => contiguous(t),
-            Layout::ChannelsLast if Layout::of(&t) == self => t,
-            Layout::ChannelsLast => permute_nhwc_to_nchw(contiguous(permute_nchw_to_nhwc(t))),
-        }
-    }
-
-    /// A new activation of `like`'s shape in this layout, its values unset.
-    fn empty(self, like: &CubeTensor) -> CubeTensor {
-        let [n, c, h, w] = like.shape().dims();
-        match self {
-            Layout::Nchw => empty(like, [n, c, h, w]),
-            Layout::ChannelsLast => permute_nhwc_to_nchw(empty(like, [n, h, w, c])),
-        }
-    }
-
-    /// The channels per cube for `channels` channels: one in NCHW, where a channel's
-    /// values lie together; in channels-last, the widest power of two up to `MAX_TILE`
-    /// that still gives `MIN_CUBES` cubes.
-    fn tile(self, channels: usize) -> usize {
-        let mut tile = match self {
-            Layout::Nchw => 1,
-            Layout::ChannelsLast => MAX_TILE,
-        };
-        while tile > 1 && channels.div_ceil(tile) < MIN_CUBES {
-            tile /= 2;
-        }
-        tile
-    }
-
-    fn dims(self, x: &CubeTensor) -> (DimsLaunch, usize, CubeCount) {
-        let [batch, channels, h, w] = x.shape().dims();
-        let plane = h * w;
-        let tile = self.tile(channels);
-        let d = DimsLaunch::new(batch, channels, plane, tile);
-        (
-            d,
-            plane,
-            CubeCount::Static(channels.div_ceil(tile) as u32, 1, 1),
-        )
-    }
+/// The kernels' sizes, the pixels per image and the cubes for `x` in `layout`.
+fn dims(layout: Layout, x: &CubeTensor) -> (DimsLaunch, usize, CubeCount) {
+    let [batch, channels, h, w] = x.shape().dims();
+    let plane = h * w;
+    let tile = tile(layout, channels);
+    let d = DimsLaunch::new(batch, channels, plane, tile);
+    (
+        d,
+        plane,
+        CubeCount::Static(channels.div_ceil(tile) as u32, 1, 1),
+    )
 }
-
 /// Adds `sums[lc]` and `sums[units + lc]` (each unit's pair at `sums[unit]` and
 /// `sums[units + unit]`, `unit = lane * tile + lc`) over the cube's lanes: afterwards
 /// `sums[lc]` and `sums[units + lc]` hold channel `lc`'s totals, and every unit may
@@ -401,13 +352,6 @@ fn stand_in(residual: Option<CubeTensor>, x: &CubeTensor, layout: Layout) -> (Cu
     }
 }
 
-/// `x` in the layout the kernels will use for it (see the module's doc), and that
-/// layout.
-fn arranged(x: CubeTensor) -> (CubeTensor, Layout) {
-    let layout = Layout::of(&x);
-    (layout.arrange(x), layout)
-}
-
 fn forward(
     x: CubeTensor,
     gamma: CubeTensor,
@@ -416,13 +360,13 @@ fn forward(
     epsilon: f64,
     relu: bool,
 ) -> BnOutput<CubeBackend> {
-    let (x, layout) = arranged(x);
+    let (x, layout) = Layout::arranged(x);
     let [gamma, beta] = [gamma, beta].map(contiguous);
     let (residual, has_residual) = stand_in(residual, &x, layout);
     let channels = x.shape()[1];
     let y = layout.empty(&x);
     let [mean, variance, offset] = [(); 3].map(|_| empty(&x, [channels]));
-    let (d, plane, cubes) = layout.dims(&x);
+    let (d, plane, cubes) = dims(layout, &x);
     // SAFETY: every index the kernel forms is inside its tensor: the activations' are
     // below batch * channels * plane, in the layout all of them share (`arrange`,
     // `empty`), the per-channel ones below channels (the units of a tile past the last
@@ -445,7 +389,7 @@ fn forward(
             epsilon as f32,
             relu,
             has_residual,
-            layout == Layout::ChannelsLast,
+            layout.channels_last(),
             UNITS,
             f32_type(),
         )
@@ -471,7 +415,7 @@ fn backward(
     epsilon: f64,
     relu: bool,
 ) -> (CubeTensor, CubeTensor, CubeTensor, Option<CubeTensor>) {
-    let (x, layout) = arranged(x);
+    let (x, layout) = Layout::arranged(x);
     let grad = layout.arrange(grad);
     let [gamma, beta, offset, variance] = [gamma, beta, offset, variance].map(contiguous);
     let (residual, has_residual) = stand_in(residual, &x, layout);
@@ -483,7 +427,7 @@ fn backward(
         true => layout.empty(&x),
         false => empty(&x, [1]),
     };
-    let (d, plane, cubes) = layout.dims(&x);
+    let (d, plane, cubes) = dims(layout, &x);
     let params = empty(&x, [4 * channels]);
     // SAFETY: the kernel writes `params[k * channels + c]` for k < 4 and c < channels,
     // the units past `channels` writing nothing, and reads the four row-major
@@ -522,7 +466,7 @@ fn backward(
             epsilon as f32,
             relu,
             has_residual,
-            layout == Layout::ChannelsLast,
+            layout.channels_last(),
             UNITS,
             f32_type(),
         )
@@ -591,33 +535,12 @@ impl NormOps for CubeBackend {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use burn::backend::ops::FloatTensorOps;
-    use burn::backend::DispatchDevice;
-    use burn::prelude::Device;
-    use burn::tensor::FloatDType;
 
-    /// A Burn convolution's output (NHWC memory seen as NCHW) is read as it lies;
-    /// anything else is made NCHW, and `arrange` brings either into either.
+    /// Tiles: as wide as gives 8 cubes, 16 at most, one in NCHW.
     #[test]
-    fn layouts_are_recognised_and_arranged() {
-        let wgpu = Device::wgpu(Default::default());
-        let DispatchDevice::Cube(device) = wgpu.as_dispatch() else {
-            panic!("wgpu runs on Burn's CubeCL backend");
-        };
-        let any = CubeBackend::float_empty([1].into(), device, FloatDType::F32);
-        let nchw = empty(&any, [2, 3, 4, 5]);
-        assert_eq!(Layout::of(&nchw), Layout::Nchw);
-        let nhwc = Layout::ChannelsLast.empty(&nchw);
-        assert_eq!(nhwc.shape().dims::<4>(), [2, 3, 4, 5]);
-        assert_eq!(Layout::of(&nhwc), Layout::ChannelsLast);
-        assert_eq!(
-            Layout::of(&Layout::ChannelsLast.arrange(nchw.clone())),
-            Layout::ChannelsLast
-        );
-        assert_eq!(Layout::of(&Layout::Nchw.arrange(nhwc)), Layout::Nchw);
-        // Tiles: as wide as gives 8 cubes, 16 at most, one in NCHW.
-        let tiles = [400, 128, 100, 30, 15, 4].map(|c| Layout::ChannelsLast.tile(c));
+    fn tiles_leave_enough_cubes() {
+        let tiles = [400, 128, 100, 30, 15, 4].map(|c| tile(Layout::ChannelsLast, c));
         assert_eq!(tiles, [16, 16, 8, 4, 2, 1]);
-        assert_eq!(Layout::Nchw.tile(400), 1);
+        assert_eq!(tile(Layout::Nchw, 400), 1);
     }
 }

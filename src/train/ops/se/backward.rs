@@ -1,5 +1,5 @@
 //! `se_train` under autodiff: checkpoints the input and the two weights, keeps what
-//! the forward pass computed for the backward one, and calls `SeGrads` backwards.
+//! the forward pass computed for the backward one, and calls `se_train_grads` backwards.
 
 use burn::backend::autodiff::checkpoint::base::Checkpointer;
 use burn::backend::autodiff::checkpoint::strategy::CheckpointStrategy;
@@ -7,15 +7,15 @@ use burn::backend::autodiff::grads::Gradients;
 use burn::backend::autodiff::ops::{Backward, Ops, OpsKind};
 use burn::backend::autodiff::NodeId;
 use burn::backend::tensor::FloatTensor;
-use burn::backend::Autodiff;
+use burn::backend::{Autodiff, AutodiffBackend};
 
-use super::{SeGrads, SeKept, SeOps, SeOutput, SeParams};
+use super::{SeGradients, SeKept, SeOps, SeOutput, SeParams};
 use crate::train::ops::register;
 
 #[derive(Debug)]
 struct SeBackward;
 
-impl<B: SeOps + SeGrads> Backward<B, 5> for SeBackward {
+impl<B: SeOps> Backward<B, 5> for SeBackward {
     /// x, w1 and w2 (checkpointed), and what the forward pass kept.
     type State = ([NodeId; 3], SeKept<B>);
 
@@ -28,14 +28,14 @@ impl<B: SeOps + SeGrads> Backward<B, 5> for SeBackward {
         let grad = grads.consume::<B>(&ops.node);
         let ([x, w1, w2], kept) = ops.state;
         let [x, w1, w2] = [x, w1, w2].map(|n| checkpointer.retrieve_node_output(n));
-        let d = B::se_train_grads(x, [w1, w2], kept, grad);
+        let d = B::se_train_grads(x, w1, w2, kept, grad);
         let p = d.params;
         let values = [d.x, p.w1, p.b1, p.w2, p.b2].map(Some);
         register::<B, 5>(grads, ops.parents.map(|p| p.map(|n| n.id)), values);
     }
 }
 
-impl<B: SeOps + SeGrads, C: CheckpointStrategy> SeOps for Autodiff<B, C> {
+impl<B: SeOps, C: CheckpointStrategy> SeOps for Autodiff<B, C> {
     fn se_train(x: FloatTensor<Self>, params: SeParams<Self>) -> SeOutput<Self> {
         let SeParams { w1, b1, w2, b2 } = params;
         let inputs = [x, w1, b1, w2, b2];
@@ -69,5 +69,39 @@ impl<B: SeOps + SeGrads, C: CheckpointStrategy> SeOps for Autodiff<B, C> {
             gate: FloatTensor::<Self>::new(kept.gate),
         };
         SeOutput { y, kept }
+    }
+
+    /// Not differentiated again: the gradients are constants to autodiff (nothing here
+    /// takes a second derivative).
+    fn se_train_grads(
+        x: FloatTensor<Self>,
+        w1: FloatTensor<Self>,
+        w2: FloatTensor<Self>,
+        kept: SeKept<Self>,
+        grad: FloatTensor<Self>,
+    ) -> SeGradients<Self> {
+        let [x, w1, w2, grad] = [x, w1, w2, grad].map(Self::inner);
+        let SeKept {
+            pooled,
+            hidden,
+            gate,
+        } = kept;
+        let [pooled, hidden, gate] = [pooled, hidden, gate].map(Self::inner);
+        let kept = SeKept {
+            pooled,
+            hidden,
+            gate,
+        };
+        let SeGradients { x, params } = B::se_train_grads(x, w1, w2, kept, grad);
+        let SeParams { w1, b1, w2, b2 } = params;
+        SeGradients {
+            x: Self::from_inner(x),
+            params: SeParams {
+                w1: Self::from_inner(w1),
+                b1: Self::from_inner(b1),
+                w2: Self::from_inner(w2),
+                b2: Self::from_inner(b2),
+            },
+        }
     }
 }

@@ -3,7 +3,7 @@
 
 use burn::backend::{Flex, TensorMetadata};
 
-use super::{SeGradients, SeGrads, SeKept, SeOps, SeOutput, SeParams};
+use super::{SeGradients, SeKept, SeOps, SeOutput, SeParams};
 use crate::train::cpu::{self, contiguous, f32s, filled, gemm, tensor, FlexTensor, Layout, View};
 
 /// The activation's layout and the hidden layer's width (`w1` is `[r, c, 1, 1]`).
@@ -68,12 +68,11 @@ impl SeOps for Flex {
             },
         }
     }
-}
 
-impl SeGrads for Flex {
     fn se_train_grads(
         x: FlexTensor,
-        [w1, w2]: [FlexTensor; 2],
+        w1: FlexTensor,
+        w2: FlexTensor,
         kept: SeKept<Flex>,
         grad: FlexTensor,
     ) -> SeGradients<Flex> {
