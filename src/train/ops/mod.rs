@@ -2,10 +2,9 @@
 //! out as Burn's custom-kernel example: `mod.rs` has the public function the model
 //! calls and the op's traits, `backward.rs` wires it into autodiff, `cpu.rs` (and its
 //! helpers) holds the kernels for the flex backend, and `gpu.rs` those for Burn's
-//! CubeCL backend (wgpu; so far the convolution's and the batch norm's). Where an op has
-//! no kernel of ours, or `Layers` says not to run it, the public functions run Burn's
-//! own operations (`generic`). A build without the `cpu` feature (the WebGPU worker) has
-//! no flex, so its squeeze-excitation is `generic`'s alone.
+//! CubeCL backend (wgpu, natively and in the WebGPU worker). Where an op has no kernel
+//! of ours, or `Layers` says not to run it, the public functions run Burn's own
+//! operations (`generic`).
 
 use std::sync::atomic::{AtomicU8, Ordering};
 

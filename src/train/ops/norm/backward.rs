@@ -88,6 +88,20 @@ impl<B: NormOps, C: CheckpointStrategy> NormOps for Autodiff<B, C> {
             Self::from_inner(dr),
         )
     }
+
+    /// The inner backend's (the statistics are constants to autodiff).
+    fn bn_running(
+        mean: FloatTensor<Self>,
+        variance: FloatTensor<Self>,
+        batch_mean: FloatTensor<Self>,
+        batch_variance: FloatTensor<Self>,
+        momentum: f64,
+    ) -> (FloatTensor<Self>, FloatTensor<Self>) {
+        let [mean, variance, batch_mean, batch_variance] =
+            [mean, variance, batch_mean, batch_variance].map(Self::inner);
+        let (mean, variance) = B::bn_running(mean, variance, batch_mean, batch_variance, momentum);
+        (Self::from_inner(mean), Self::from_inner(variance))
+    }
 }
 
 /// The backward pass of a `bn_train` call with `N` inputs: x, gamma, beta [, residual].

@@ -1,5 +1,6 @@
 //! Batch norm's training kernels on Burn's CubeCL backend (wgpu): one launch forward
-//! and one backward (and a tiny one before it that packs the per-channel inputs), the
+//! (and a tiny one after it for the running statistics) and one backward (and a tiny
+//! one before it that packs the per-channel inputs), the
 //! residual and the ReLU folded in, where Burn's batch norm is a
 //! dozen launches each way (reductions over a copy with batch and channel axes swapped,
 //! and element-wise kernels around them).
@@ -226,6 +227,30 @@ fn bn_pack_kernel<F: Float>(
         params[channels + c] = beta[c];
         params[2 * channels + c] = offset[c];
         params[3 * channels + c] = variance[c];
+    }
+}
+
+/// The running statistics, `running * (1 - momentum) + batch * momentum`, a unit per
+/// channel, the mean's and the variance's in the same launch.
+#[cube(launch_unchecked)]
+#[allow(clippy::too_many_arguments)]
+fn bn_running_kernel<F: Float>(
+    mean: &Tensor<F>,
+    variance: &Tensor<F>,
+    batch_mean: &Tensor<F>,
+    batch_variance: &Tensor<F>,
+    new_mean: &mut Tensor<F>,
+    new_variance: &mut Tensor<F>,
+    channels: usize,
+    momentum: f32,
+    #[define(F)] _dtype: ElemType,
+) {
+    let c = ABSOLUTE_POS;
+    if c < channels {
+        let m = F::cast_from(momentum);
+        let kept = F::new(1.0) - m;
+        new_mean[c] = mean[c] * kept + batch_mean[c] * m;
+        new_variance[c] = variance[c] * kept + batch_variance[c] * m;
     }
 }
 
@@ -475,6 +500,38 @@ fn backward(
 }
 
 impl NormOps for CubeBackend {
+    fn bn_running(
+        mean: CubeTensor,
+        variance: CubeTensor,
+        batch_mean: CubeTensor,
+        batch_variance: CubeTensor,
+        momentum: f64,
+    ) -> (CubeTensor, CubeTensor) {
+        let [mean, variance, batch_mean, batch_variance] =
+            [mean, variance, batch_mean, batch_variance].map(contiguous);
+        let channels = mean.shape()[0];
+        let [new_mean, new_variance] = [(); 2].map(|_| empty(&mean, [channels]));
+        // SAFETY: the six tensors are row-major `[channels]`, and units past the last
+        // channel touch nothing.
+        unsafe {
+            bn_running_kernel::launch_unchecked(
+                &new_mean.client,
+                CubeCount::Static(channels.div_ceil(UNITS) as u32, 1, 1),
+                CubeDim::new_1d(UNITS as u32),
+                mean.into_tensor_arg(),
+                variance.into_tensor_arg(),
+                batch_mean.into_tensor_arg(),
+                batch_variance.into_tensor_arg(),
+                new_mean.clone().into_tensor_arg(),
+                new_variance.clone().into_tensor_arg(),
+                channels,
+                momentum as f32,
+                f32_type(),
+            )
+        };
+        (new_mean, new_variance)
+    }
+
     fn bn_train(
         x: CubeTensor,
         gamma: CubeTensor,

@@ -18,6 +18,7 @@ use burn::backend::tensor::FloatTensor;
 use burn::backend::{backend_extension, Backend, Dispatch, ExtensionType};
 use burn::nn::BatchNorm;
 use burn::prelude::*;
+use burn::tensor::Scalar;
 
 use super::{generic, ours_on, Ours};
 
@@ -68,19 +69,26 @@ fn apply(bn: &BatchNorm, x: Tensor<4>, residual: Option<Tensor<4>>, relu: bool) 
             <Dispatch as NormOps>::bn_add_relu_train(x, gamma, beta, r.into_dispatch(), bn.epsilon)
         }
     };
-    // As Burn's `BatchNorm::forward_train` updates them.
-    let m = bn.momentum;
-    let update = |state: &burn::module::RunningState<Tensor<1>>, batch: Tensor<1>| {
-        let running = state.value_sync().to_device(&device);
-        state.update(
-            running
-                .mul_scalar(1.0 - m)
-                .add(batch.detach().mul_scalar(m))
-                .detach(),
-        );
+    // As Burn's `BatchNorm::forward_train` updates them, in one operation.
+    let running = |state: &burn::module::RunningState<Tensor<1>>| {
+        state
+            .value_sync()
+            .to_device(&device)
+            .detach()
+            .into_dispatch()
     };
-    update(&bn.running_mean, Tensor::from_dispatch(mean));
-    update(&bn.running_var, Tensor::from_dispatch(variance));
+    let (running_mean, running_var) = <Dispatch as NormOps>::bn_running(
+        running(&bn.running_mean),
+        running(&bn.running_var),
+        mean,
+        variance,
+        bn.momentum,
+    );
+    let update = |state: &burn::module::RunningState<Tensor<1>>, value| {
+        state.update(Tensor::<1>::from_dispatch(value).detach());
+    };
+    update(&bn.running_mean, running_mean);
+    update(&bn.running_var, running_var);
     Tensor::from_dispatch(y)
 }
 
@@ -219,6 +227,28 @@ pub trait NormOps: Backend {
         FloatTensor<Self>,
         FloatTensor<Self>,
     );
+
+    /// The running mean and variance after a training step, each `running * (1 -
+    /// momentum) + batch * momentum` (the batch's `bn_train` returned): one operation,
+    /// so that a backend can make it one launch. Under Burn's fusion the eight
+    /// element-wise operations this is made of are sometimes left unfused, eight
+    /// launches per layer (BENCHMARKS.md).
+    #[fusion(meta = |mean, variance, _batch_mean, _batch_variance, _momentum| {
+        (mean.clone(), variance.clone())
+    })]
+    fn bn_running(
+        mean: FloatTensor<Self>,
+        variance: FloatTensor<Self>,
+        batch_mean: FloatTensor<Self>,
+        batch_variance: FloatTensor<Self>,
+        momentum: f64,
+    ) -> (FloatTensor<Self>, FloatTensor<Self>) {
+        let blend = |running, batch| {
+            let kept = Self::float_mul_scalar(running, Scalar::Float(1.0 - momentum));
+            Self::float_add(kept, Self::float_mul_scalar(batch, Scalar::Float(momentum)))
+        };
+        (blend(mean, batch_mean), blend(variance, batch_variance))
+    }
 
     /// Batch norm in inference (`(x - mean) / sqrt(variance + epsilon) * gamma + beta`
     /// on the running statistics), then a ReLU when `relu`.
