@@ -136,6 +136,11 @@ test('2 spaces x 3 models on 2 CPU workers: a reload keeps the finished runs, St
   assert.equal((await curves(fresh)).length, 0, 'a fresh profile has no trained sweep');
   await fresh.getByTestId('sweep-import').setInputFiles(files);
   await fresh.waitForURL(/show=anynetx-a/);
+  // The files are read one after the other: the link can show both before the second
+  // curve is drawn.
+  for (let waited = 0; (await curves(fresh)).length < drawn.length && waited < 10_000; waited += 100) {
+    await fresh.waitForTimeout(100);
+  }
   assert.deepEqual(await curves(fresh), drawn);
   assert.deepEqual(fresh.errors, []);
 });
