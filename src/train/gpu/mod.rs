@@ -48,6 +48,9 @@ pub fn empty(like: &CubeTensor, shape: impl Into<Shape>) -> CubeTensor {
     )
 }
 
+/// The most cubes along one axis of a launch (WebGPU's and Vulkan's minimum limit).
+pub const MAX_CUBES: usize = 65_535;
+
 /// The element type our kernels are compiled for (`contiguous` checks the tensors').
 pub fn f32_type() -> cubecl::ir::ElemType {
     cubecl::ir::ElemType::Float(cubecl::ir::FloatKind::F32)

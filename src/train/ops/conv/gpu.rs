@@ -19,7 +19,7 @@ use cubecl::prelude::*;
 use cubecl::std::FastDivmod;
 
 use super::{ConvOps, ConvShape};
-use crate::train::gpu::{contiguous, empty, f32_type, CubeTensor};
+use crate::train::gpu::{contiguous, empty, f32_type, CubeTensor, MAX_CUBES};
 
 /// The units of one weight-gradient cube: a power of two (its shared-memory sum halves
 /// the count each round), and at most 256, WebGPU's default limit on a workgroup.
@@ -152,9 +152,6 @@ fn pair_cubes(pairs: usize) -> CubeCount {
     let x = pairs.min(MAX_CUBES);
     CubeCount::Static(x as u32, pairs.div_ceil(x) as u32, 1)
 }
-
-/// The most cubes along one axis of a launch (WebGPU's and Vulkan's minimum limit).
-const MAX_CUBES: usize = 65_535;
 
 impl ConvOps for CubeBackend {
     /// Burn's own convolution: for a grouped layer already one launch (its direct

@@ -20,7 +20,7 @@ use cubecl::prelude::*;
 use cubecl::std::FastDivmod;
 
 use super::{SeGradients, SeKept, SeOps, SeOutput, SeParams};
-use crate::train::gpu::{contiguous, empty, f32_type, CubeTensor, Layout};
+use crate::train::gpu::{contiguous, empty, f32_type, CubeTensor, Layout, MAX_CUBES};
 
 /// The units of a cube: a power of two, at most 256 (WebGPU's default limit on a
 /// workgroup).
@@ -294,11 +294,8 @@ fn se_weights_kernel<F: Float>(
     }
 }
 
-/// The most cubes along one axis of a launch (WebGPU's and Vulkan's minimum limit);
-/// the element-wise kernels loop over what more would cover.
-const MAX_CUBES: usize = 65_535;
-
-/// Cubes of `UNITS` for `total` values, one value per unit up to `MAX_CUBES` cubes.
+/// Cubes of `UNITS` for `total` values, one value per unit up to `MAX_CUBES` cubes
+/// (the element-wise kernels loop over what more would cover).
 fn spread(total: usize) -> CubeCount {
     CubeCount::Static(total.div_ceil(UNITS).clamp(1, MAX_CUBES) as u32, 1, 1)
 }
