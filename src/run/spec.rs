@@ -59,13 +59,14 @@ impl BackendChoice {
 #[serde(rename_all = "lowercase")]
 pub enum Layers {
     /// Ours where they are measured faster than Burn's (BENCHMARKS.md): every one on
-    /// flex; on the GPU the batch norm and squeeze-and-excitation, whose few launches
-    /// replace Burn's dozens. The GPU convolution's weight gradient stays Burn's: ours
-    /// is slower on Mesa's lavapipe, and no real GPU has measured either yet (issue 16).
+    /// flex; on the GPU the batch norm, squeeze-and-excitation and the 3x3 layers'
+    /// weight gradient, whose few launches replace Burn's dozens (measured on Mesa's
+    /// lavapipe; no real GPU has measured them yet, issue 16).
     #[default]
     Measured,
-    /// Ours wherever we have them (on flex and, for batch norms, squeeze-and-excitation
-    /// and 3x3 convolutions, on the GPU).
+    /// Ours wherever we have them: today the same as `Measured`, kept so that a link
+    /// or a record that names it keeps its meaning, and for kernels of ours still
+    /// slower than Burn's.
     Ours,
     /// Burn's own operations everywhere: the peer ours are benchmarked against.
     Burn,

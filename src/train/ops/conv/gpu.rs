@@ -1,14 +1,16 @@
-//! The convolution on Burn's CubeCL backend (wgpu), when `ops::Layers::Ours` asks for
-//! it: the forward pass and the input gradient are Burn's own (for a grouped layer each
-//! is already one launch over every group: a direct kernel and a transposed one), the
-//! weight gradient is ours, one launch where Burn's launches one convolution per group
-//! (burn-cubecl 0.22, `conv_weight_grad_groups`) and copies around each.
+//! The 3x3 convolution on Burn's CubeCL backend (wgpu): the forward pass and the input
+//! gradient are Burn's own (for a grouped layer each is already one launch over every
+//! group: a direct kernel and a transposed one), the weight gradient is ours, two
+//! launches where Burn's launches one convolution per group (burn-cubecl 0.22,
+//! `conv_weight_grad_groups`) with a slice of the input, a slice of the gradient and
+//! a write into the result around each.
 //!
-//! The weight gradient gives each cube one (output channel, input channel) pair: its
-//! units split the batch's pixels between them, neighbouring units on neighbouring
-//! pixels of row-major NCHW activations, each keeps the k x k sums in registers, and the
-//! cube adds them up in shared memory. On lavapipe it is slower than Burn's per-group
-//! convolutions, whose direct kernel reads four channels at a time (BENCHMARKS.md).
+//! The weight gradient reads both activations channels-last, as Burn's convolutions
+//! and our batch norm leave them (`gpu::Layout`). Its first launch gives each unit one
+//! input channel and a few output channels of its group, for a chunk of the batch's
+//! output rows, and keeps the k x k sums of each pair in registers; the second adds the
+//! chunks up. The chunks are there for parallelism: a layer has too few weights to
+//! keep a GPU busy with one unit per weight group.
 
 use burn::backend::ops::ModuleOps;
 use burn::tensor::ops::ConvOptions;
@@ -16,14 +18,19 @@ use burn::tensor::Shape;
 use burn_cubecl::kernel::conv::conv_data_backward;
 use burn_cubecl::CubeBackend;
 use cubecl::prelude::*;
-use cubecl::std::FastDivmod;
 
 use super::{ConvOps, ConvShape};
-use crate::train::gpu::{contiguous, empty, f32_type, CubeTensor, MAX_CUBES};
+use crate::train::gpu::{empty, f32_type, CubeTensor, Layout, MAX_CUBES};
 
-/// The units of one weight-gradient cube: a power of two (its shared-memory sum halves
-/// the count each round), and at most 256, WebGPU's default limit on a workgroup.
-const GRAD_W_UNITS: usize = 256;
+/// The units of one cube of the weight gradient's launches (WebGPU's default limit on
+/// a workgroup is 256).
+const UNITS: usize = 256;
+
+/// About how many units the weight gradient's first launch should have: enough to keep
+/// a wide GPU busy. A layer with fewer (output block, input channel) pairs than this
+/// splits the batch's rows into that many more chunks, at the cost of one partial sum
+/// per chunk for the second launch to add up.
+const GRAD_W_TARGET_UNITS: usize = 16_384;
 
 /// The layer's sizes, as launch arguments (so one compiled kernel serves every layer of
 /// a kernel size and stride).
@@ -57,86 +64,151 @@ fn dims(s: &ConvShape) -> DimsLaunch {
     )
 }
 
-/// `dw[co, ci, kh, kw]` = the sum over images `n` and output pixels (oh, ow) of
-/// `dy[n, co, oh, ow] * x[n, ci of co's group, oh * stride + kh - pad, ...]`. Cube
-/// `co * cg + ci` computes the k x k taps of that pair, with `units` units.
-/// `image_pixels` and `row_pixels` divide by `ho * wo` and `wo`.
+/// How the weight gradient splits its work: `block` output channels per unit, and the
+/// batch's output rows (`batch * ho` of them) in `chunks` runs of `rows` each.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct GradWPlan {
+    block: usize,
+    rows: usize,
+    chunks: usize,
+}
+
+impl GradWPlan {
+    fn new(s: &ConvShape) -> Self {
+        let [batch, c_in, ..] = s.x;
+        let [_, c_out, ho, _] = s.output();
+        let og = c_out / s.groups;
+        // The widest block of 4 or fewer output channels that tiles a group.
+        let block = [4, 2, 1].into_iter().find(|b| og % b == 0).unwrap_or(1);
+        let per_chunk = c_out / block * (c_in / s.groups);
+        let total_rows = batch * ho;
+        let wanted = GRAD_W_TARGET_UNITS.div_ceil(per_chunk).clamp(1, total_rows);
+        let rows = total_rows.div_ceil(wanted);
+        GradWPlan {
+            block,
+            rows,
+            chunks: total_rows.div_ceil(rows),
+        }
+    }
+
+    /// The units of the first launch: a chunk, an output block and an input channel each.
+    fn units(&self, s: &ConvShape) -> usize {
+        self.chunks * s.weight[0] / self.block * s.weight[1]
+    }
+}
+
+/// This unit's place in a launch of `cubes(n)` cubes of `UNITS` units.
+#[cube]
+fn position() -> usize {
+    (CUBE_POS_Y as usize * CUBE_COUNT_X as usize + CUBE_POS_X as usize) * CUBE_DIM_X as usize
+        + UNIT_POS_X as usize
+}
+
+/// The weight gradient's first launch, on channels-last activations: `partial[chunk,
+/// co, ci, kh, kw]` = the sum, over the output pixels of the chunk's rows, of `dy[n, oh,
+/// ow, co] * x[n, oh * stride + kh - pad, ow * stride + kw - pad, ci of co's group]`.
+/// A unit takes one input channel and a block of `block` output channels of its group,
+/// and keeps their `block * k * k` sums in registers: per pixel it reads `block`
+/// gradients and `k * k` inputs for `block * k * k` products. Neighbouring units take
+/// neighbouring input channels, so their reads of `x` are adjacent.
 #[cube(launch_unchecked)]
 fn grad_w_kernel<F: Float>(
     x: &Tensor<F>,
     dy: &Tensor<F>,
-    dw: &mut Tensor<F>,
-    image_pixels: FastDivmod<usize>,
-    row_pixels: FastDivmod<usize>,
+    partial: &mut Tensor<F>,
     d: Dims,
+    rows: usize,
+    chunks: usize,
     #[comptime] k: usize,
     #[comptime] stride: usize,
-    #[comptime] units: usize,
+    #[comptime] block: usize,
     #[define(F)] _dtype: ElemType,
 ) {
-    let pair = CUBE_POS_Y as usize * CUBE_COUNT_X as usize + CUBE_POS_X as usize;
-    // Whole cubes leave (the last row of cubes overhangs), so the barriers below stay
-    // in uniform control flow.
-    if pair >= d.c_out * d.cg {
+    let unit = position();
+    let blocks = d.og / block;
+    let per_chunk = d.c_out / block * d.cg;
+    let chunk = unit / per_chunk;
+    if chunk >= chunks {
         terminate!();
     }
-    let unit = UNIT_POS_X as usize;
+    let within = unit % per_chunk;
+    let ci = within % d.cg;
+    let ob = within / d.cg;
+    let group = ob / blocks;
+    let co = group * d.og + (ob % blocks) * block;
+    let channel = group * d.cg + ci;
     let taps = comptime![k * k];
-    let pad = k / 2;
-    let co = pair / d.cg;
-    let ci = pair % d.cg;
-    let group = co / d.og;
-    let plane_in = d.h * d.w;
-    let plane_out = d.ho * d.wo;
-    let pixels = d.batch * plane_out;
+    let pad = comptime![k / 2];
 
-    let mut acc = Array::<F>::new(taps);
-    let mut p = unit;
-    while p < pixels {
-        let (n, r) = image_pixels.div_mod(p);
-        let (oh, ow) = row_pixels.div_mod(r);
-        let g = dy[(n * d.c_out + co) * plane_out + r];
-        let x_channel = (n * d.c_in + group * d.cg + ci) * plane_in;
-        let (top, left) = (oh * stride, ow * stride);
-        #[unroll]
-        for kh in 0..k {
-            let ih = top + kh;
-            if ih >= pad && ih < d.h + pad {
-                let x_row = x_channel + (ih - pad) * d.w;
-                #[unroll]
-                for kw in 0..k {
-                    let iw = left + kw;
-                    if iw >= pad && iw < d.w + pad {
-                        acc[kh * k + kw] += g * x[x_row + iw - pad];
+    let mut acc = Array::<F>::new(comptime![block * k * k]);
+    #[unroll]
+    for i in 0..comptime![block * k * k] {
+        acc[i] = F::new(0.0);
+    }
+    let first = chunk * rows;
+    let mut last = first + rows;
+    if last > d.batch * d.ho {
+        last = d.batch * d.ho;
+    }
+    for r in first..last {
+        let n = r / d.ho;
+        let top = (r % d.ho) * stride;
+        let mut g = Array::<F>::new(block);
+        for ow in 0..d.wo {
+            let at = (r * d.wo + ow) * d.c_out + co;
+            #[unroll]
+            for b in 0..block {
+                g[b] = dy[at + b];
+            }
+            let left = ow * stride;
+            #[unroll]
+            for kh in 0..k {
+                let ih = top + kh;
+                if ih >= pad && ih < d.h + pad {
+                    let x_row = (n * d.h + ih - pad) * d.w;
+                    #[unroll]
+                    for kw in 0..k {
+                        let iw = left + kw;
+                        if iw >= pad && iw < d.w + pad {
+                            let v = x[(x_row + iw - pad) * d.c_in + channel];
+                            #[unroll]
+                            for b in 0..block {
+                                acc[b * taps + kh * k + kw] += g[b] * v;
+                            }
+                        }
                     }
                 }
             }
         }
-        p += units;
     }
-
-    // Tap t's partial sums at `sums[t * units ..]`, halved each round.
-    let mut sums = Shared::new_slice(comptime![taps * units]);
+    let out = (chunk * d.c_out + co) * d.cg + ci;
     #[unroll]
-    for t in 0..taps {
-        sums[t * units + unit] = acc[t];
-    }
-    sync_cube();
-    let mut half = comptime![units / 2].runtime();
-    while half > 0 {
-        if unit < half {
-            #[unroll]
-            for t in 0..taps {
-                let at = t * units + unit;
-                sums[at] = sums[at] + sums[at + half];
-            }
+    for b in 0..block {
+        #[unroll]
+        for t in 0..taps {
+            partial[(out + b * d.cg) * taps + t] = acc[b * taps + t];
         }
-        sync_cube();
-        half /= 2;
     }
-    if unit < taps {
-        dw[pair * taps + unit] = sums[unit * units];
+}
+
+/// The weight gradient's second launch: `dw[i]` = the sum of the chunks' `partial[.., i]`.
+#[cube(launch_unchecked)]
+fn sum_chunks_kernel<F: Float>(
+    partial: &Tensor<F>,
+    dw: &mut Tensor<F>,
+    weights: usize,
+    chunks: usize,
+    #[define(F)] _dtype: ElemType,
+) {
+    let i = position();
+    if i >= weights {
+        terminate!();
     }
+    let mut s = F::new(0.0);
+    for c in 0..chunks {
+        s += partial[c * weights + i];
+    }
+    dw[i] = s;
 }
 
 /// Burn's description of the layer `shape` describes.
@@ -145,12 +217,12 @@ fn options(shape: &ConvShape) -> ConvOptions<2> {
     ConvOptions::new([shape.stride; 2], [pad; 2], [1, 1], shape.groups)
 }
 
-/// The cubes of the weight gradient, one per (output channel, input channel) pair,
-/// laid out over two axes: one axis allows 65,535 cubes, and a dense layer of 400
-/// channels has 160,000 pairs.
-fn pair_cubes(pairs: usize) -> CubeCount {
-    let x = pairs.min(MAX_CUBES);
-    CubeCount::Static(x as u32, pairs.div_ceil(x) as u32, 1)
+/// Cubes of `UNITS` units for `units` units (`position` numbers them), laid out over
+/// two axes when one (65,535 cubes at most) is too few.
+fn cubes(units: usize) -> CubeCount {
+    let cubes = units.div_ceil(UNITS);
+    let x = cubes.clamp(1, MAX_CUBES);
+    CubeCount::Static(x as u32, cubes.div_ceil(x) as u32, 1)
 }
 
 impl ConvOps for CubeBackend {
@@ -177,29 +249,80 @@ impl ConvOps for CubeBackend {
     }
 
     fn same_conv_grad_w(x: CubeTensor, grad: CubeTensor, shape: ConvShape) -> CubeTensor {
-        let [_, _, ho, wo] = shape.output();
-        let (x, dy) = (contiguous(x), contiguous(grad));
+        let x = Layout::ChannelsLast.arrange(x);
+        let dy = Layout::ChannelsLast.arrange(grad);
+        let plan = GradWPlan::new(&shape);
         let dw = empty(&x, shape.weight);
-        let pairs = shape.weight[0] * shape.weight[1];
-        // SAFETY: every index the kernel forms is inside its tensor: its bounds are
-        // `d`, which `dims` derives from the same shapes, and the tensors are row-major.
+        let weights = dw.meta.shape().num_elements();
+        let partial = match plan.chunks {
+            1 => dw.clone(),
+            chunks => empty(&x, [chunks * weights]),
+        };
+        // SAFETY: every index the kernels form is inside its tensor: their bounds are
+        // `d`, `plan` and `weights`, derived from the same shapes; `x` and `dy` are
+        // row-major NHWC (`arrange`), `partial` and `dw` row-major.
         unsafe {
             grad_w_kernel::launch_unchecked(
                 &dw.client,
-                pair_cubes(pairs),
-                CubeDim::new_1d(GRAD_W_UNITS as u32),
+                cubes(plan.units(&shape)),
+                CubeDim::new_1d(UNITS as u32),
                 x.into_tensor_arg(),
                 dy.into_tensor_arg(),
-                dw.clone().into_tensor_arg(),
-                ho * wo,
-                wo,
+                partial.clone().into_tensor_arg(),
                 dims(&shape),
+                plan.rows,
+                plan.chunks,
                 shape.weight[2],
                 shape.stride,
-                GRAD_W_UNITS,
+                plan.block,
                 f32_type(),
-            )
+            );
+            if plan.chunks > 1 {
+                sum_chunks_kernel::launch_unchecked(
+                    &dw.client,
+                    cubes(weights),
+                    CubeDim::new_1d(UNITS as u32),
+                    partial.into_tensor_arg(),
+                    dw.clone().into_tensor_arg(),
+                    weights,
+                    plan.chunks,
+                    f32_type(),
+                );
+            }
         };
         dw
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The chunks cover the batch's output rows once, none empty, and a layer with
+    /// enough weight pairs to fill a launch is one chunk.
+    #[test]
+    fn weight_gradient_chunks_cover_the_rows() {
+        let layer = |x: [usize; 4], c_out: usize, stride: usize, groups: usize| {
+            let weight = [c_out, x[1] / groups, 3, 3];
+            ConvShape::new(&x.into(), &weight.into(), stride, groups)
+        };
+        for shape in [
+            layer([32, 24, 32, 32], 24, 1, 3),
+            layer([32, 48, 32, 32], 48, 2, 6),
+            layer([2, 6, 7, 5], 6, 2, 2),
+            layer([1, 4, 1, 1], 8, 1, 1),
+            layer([128, 368, 4, 4], 368, 1, 23),
+        ] {
+            let plan = GradWPlan::new(&shape);
+            let [batch, _, ho, _] = shape.output();
+            let rows = batch * ho;
+            assert!(plan.chunks * plan.rows >= rows, "{shape:?}: {plan:?}");
+            assert!((plan.chunks - 1) * plan.rows < rows, "{shape:?}: {plan:?}");
+            assert_eq!(shape.weight[0] / shape.groups % plan.block, 0);
+        }
+        let wide = layer([1, 256, 3, 3], 256, 1, 1);
+        assert_eq!(GradWPlan::new(&wide).chunks, 1);
+        let narrow = layer([32, 24, 32, 32], 24, 1, 3);
+        assert!(GradWPlan::new(&narrow).units(&narrow) >= GRAD_W_TARGET_UNITS);
     }
 }

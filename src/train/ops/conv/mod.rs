@@ -10,11 +10,11 @@
 //! pass and both gradients, the images spread over threads, the weight gradient
 //! accumulated in place (`cpu`).
 //!
-//! On Burn's CubeCL backend (wgpu) the 3x3 layers can take a weight gradient of ours
-//! (`gpu`): Burn's own differentiates a grouped layer's weights one group at a time.
-//! Ours is correct (tested against Burn's) but not yet faster: on Mesa's lavapipe it is
-//! slower than Burn's per-group kernels, so GPU runs keep Burn's conv2d unless asked
-//! (`ops::Layers`). The measurements behind these choices are in BENCHMARKS.md.
+//! On Burn's CubeCL backend (wgpu) the 3x3 layers take a weight gradient of ours
+//! (`gpu`), by default: Burn's own differentiates a grouped layer's weights one group
+//! at a time, a convolution and three copies per group; ours is two launches per
+//! layer. Their forward pass and input gradient stay Burn's (one launch each). The
+//! measurements behind these choices are in BENCHMARKS.md.
 
 use burn::backend::tensor::FloatTensor;
 use burn::backend::{backend_extension, Backend, Dispatch};
@@ -50,10 +50,10 @@ pub fn same_conv(x: Tensor<4>, weight: Tensor<4>, stride: usize, groups: usize) 
 }
 
 /// Whether a `k` x `k` convolution on `device` runs our kernels: every one on flex,
-/// the 3x3 ones on the GPU, as `use_layers` allows (by default, flex only: ours is
-/// slower on the GPU so far).
+/// the 3x3 ones on the GPU (their weight gradient is ours there; measured faster), as
+/// `use_layers` allows.
 fn runs_ours(device: &Device, k: usize) -> bool {
-    match super::ours_on(device, false) {
+    match super::ours_on(device, k == 3) {
         super::Ours::Flex => true,
         super::Ours::Gpu => k == 3,
         super::Ours::No => false,
@@ -239,5 +239,10 @@ mod tests {
         check(gpu, 3, [2, 16, 16, 16], 16, 1, 2);
         check(gpu, 3, [3, 24, 9, 11], 24, 2, 3);
         check(gpu, 3, [4, 48, 8, 8], 48, 1, 6);
+        // Weight-gradient blocks of 2 and 1 output channels (6 and 3 per group), and
+        // a layer wide enough to take the whole batch in one chunk (no second launch).
+        check(gpu, 3, [2, 12, 6, 6], 12, 1, 2);
+        check(gpu, 3, [2, 9, 5, 5], 9, 2, 3);
+        check(gpu, 3, [1, 256, 3, 3], 256, 1, 1);
     }
 }
