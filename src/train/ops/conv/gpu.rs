@@ -79,7 +79,10 @@ impl GradWPlan {
         let [_, c_out, ho, _] = s.output();
         let og = c_out / s.groups;
         // The widest block of 4 or fewer output channels that tiles a group.
-        let block = [4, 2, 1].into_iter().find(|b| og % b == 0).unwrap_or(1);
+        let block = [4, 2, 1]
+            .into_iter()
+            .find(|b| og.is_multiple_of(*b))
+            .unwrap_or(1);
         let per_chunk = c_out / block * (c_in / s.groups);
         let total_rows = batch * ho;
         let wanted = GRAD_W_TARGET_UNITS.div_ceil(per_chunk).clamp(1, total_rows);
@@ -318,7 +321,7 @@ mod tests {
             let rows = batch * ho;
             assert!(plan.chunks * plan.rows >= rows, "{shape:?}: {plan:?}");
             assert!((plan.chunks - 1) * plan.rows < rows, "{shape:?}: {plan:?}");
-            assert_eq!(shape.weight[0] / shape.groups % plan.block, 0);
+            assert!((shape.weight[0] / shape.groups).is_multiple_of(plan.block));
         }
         let wide = layer([1, 256, 3, 3], 256, 1, 1);
         assert_eq!(GradWPlan::new(&wide).chunks, 1);
