@@ -59,8 +59,8 @@ impl BackendChoice {
 #[serde(rename_all = "lowercase")]
 pub enum Layers {
     /// Ours where they are measured faster than Burn's (BENCHMARKS.md): every one on
-    /// flex; on the GPU the batch norm, squeeze-and-excitation and the 3x3 layers'
-    /// weight gradient, whose few launches replace Burn's dozens (measured on Mesa's
+    /// flex; on the GPU the batch norm, squeeze-and-excitation and the 3x3
+    /// convolutions, whose few launches replace Burn's dozens (measured on Mesa's
     /// lavapipe; no real GPU has measured them yet, issue 16).
     #[default]
     Measured,

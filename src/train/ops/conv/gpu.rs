@@ -1,26 +1,24 @@
-//! The 3x3 convolution on Burn's CubeCL backend (wgpu): the forward pass and the input
-//! gradient are Burn's own (for a grouped layer each is already one launch over every
-//! group: a direct kernel and a transposed one), the weight gradient is ours, two
-//! launches where Burn's launches one convolution per group (burn-cubecl 0.22,
-//! `conv_weight_grad_groups`) with a slice of the input, a slice of the gradient and
-//! a write into the result around each.
+//! The 3x3 convolution on Burn's CubeCL backend (wgpu), forward and backward, as our
+//! kernels: one launch for the forward pass, one for the input gradient, and two for
+//! the weight gradient. Burn's own (burn-cubecl 0.22) runs a grouped layer's forward
+//! pass as a direct kernel and its input gradient as a transposed one, both slower
+//! than ours on lavapipe, and its weight gradient as one convolution per group, with
+//! a slice of the input, a slice of the gradient and a write into the result around
+//! each (BENCHMARKS.md).
 //!
-//! The weight gradient reads both activations channels-last, as Burn's convolutions
-//! and our batch norm leave them (`gpu::Layout`). Its first launch gives each unit one
-//! input channel and a few output channels of its group, for a chunk of the batch's
-//! output rows, and keeps the k x k sums of each pair in registers; the second adds the
-//! chunks up. The chunks are there for parallelism: a layer has too few weights to
-//! keep a GPU busy with one unit per weight group.
+//! Every kernel reads and writes activations channels-last, as Burn's convolutions and
+//! our batch norm leave them (`gpu::Layout`), and gives a unit a few neighbouring
+//! channels at a few pixels, all their sums in registers: each value it reads serves
+//! several products. The weight gradient's first launch gives each unit one input
+//! channel and a few output channels of its group, for a chunk of the batch's output
+//! rows, and its second adds the chunks up. The chunks are there for parallelism: a
+//! layer has too few weights to keep a GPU busy with one unit per weight group.
 
-use burn::backend::ops::ModuleOps;
-use burn::tensor::ops::ConvOptions;
-use burn::tensor::Shape;
-use burn_cubecl::kernel::conv::conv_data_backward;
 use burn_cubecl::CubeBackend;
 use cubecl::prelude::*;
 
 use super::{ConvOps, ConvShape};
-use crate::train::gpu::{empty, f32_type, CubeTensor, Layout, MAX_CUBES};
+use crate::train::gpu::{contiguous, empty, f32_type, CubeTensor, Layout, MAX_CUBES};
 
 /// The units of one cube of the weight gradient's launches (WebGPU's default limit on
 /// a workgroup is 256).
@@ -78,11 +76,7 @@ impl GradWPlan {
         let [batch, c_in, ..] = s.x;
         let [_, c_out, ho, _] = s.output();
         let og = c_out / s.groups;
-        // The widest block of 4 or fewer output channels that tiles a group.
-        let block = [4, 2, 1]
-            .into_iter()
-            .find(|b| og.is_multiple_of(*b))
-            .unwrap_or(1);
+        let block = block(og);
         let per_chunk = c_out / block * (c_in / s.groups);
         let total_rows = batch * ho;
         let wanted = GRAD_W_TARGET_UNITS.div_ceil(per_chunk).clamp(1, total_rows);
@@ -214,10 +208,195 @@ fn sum_chunks_kernel<F: Float>(
     dw[i] = s;
 }
 
-/// Burn's description of the layer `shape` describes.
-fn options(shape: &ConvShape) -> ConvOptions<2> {
-    let pad = shape.weight[2] / 2;
-    ConvOptions::new([shape.stride; 2], [pad; 2], [1, 1], shape.groups)
+/// The output pixels of a row one unit of the forward pass takes.
+const FORWARD_COLUMNS: usize = 4;
+
+/// The forward pass, channels-last: `y[n, oh, ow, co]` = the sum over the input
+/// channels `ci` of `co`'s group and the taps (kh, kw) of `x[n, oh * stride + kh - pad,
+/// ow * stride + kw - pad, ci] * w[co, ci, kh, kw]`. A unit takes `block` neighbouring
+/// output channels at `columns` neighbouring output pixels of a row (`row_blocks` runs
+/// per row): per input channel and tap it reads `block` weights and `columns` inputs for
+/// `block * columns` products, all kept in registers.
+#[cube(launch_unchecked)]
+fn forward_kernel<F: Float>(
+    x: &Tensor<F>,
+    weight: &Tensor<F>,
+    y: &mut Tensor<F>,
+    d: Dims,
+    row_blocks: usize,
+    #[comptime] k: usize,
+    #[comptime] stride: usize,
+    #[comptime] block: usize,
+    #[comptime] columns: usize,
+    #[define(F)] _dtype: ElemType,
+) {
+    let unit = position();
+    let channel_blocks = d.c_out / block;
+    if unit >= d.batch * d.ho * row_blocks * channel_blocks {
+        terminate!();
+    }
+    let co = (unit % channel_blocks) * block;
+    let rest = unit / channel_blocks;
+    let first = (rest % row_blocks) * columns;
+    let row = rest / row_blocks;
+    let (n, oh) = (row / d.ho, row % d.ho);
+    let group = co / d.og;
+    let taps = comptime![k * k];
+    let pad = comptime![k / 2];
+
+    let mut acc = Array::<F>::new(comptime![block * columns]);
+    #[unroll]
+    for i in 0..comptime![block * columns] {
+        acc[i] = F::new(0.0);
+    }
+    let mut wv = Array::<F>::new(block);
+    #[unroll]
+    for kh in 0..k {
+        let ih = oh * stride + kh;
+        if ih >= pad && ih < d.h + pad {
+            let x_row = (n * d.h + ih - pad) * d.w;
+            #[unroll]
+            for kw in 0..k {
+                for c in 0..d.cg {
+                    let w_at = (co * d.cg + c) * taps + kh * k + kw;
+                    #[unroll]
+                    for b in 0..block {
+                        wv[b] = weight[w_at + b * d.cg * taps];
+                    }
+                    let channel = group * d.cg + c;
+                    #[unroll]
+                    for j in 0..columns {
+                        let iw = (first + j) * stride + kw;
+                        if iw >= pad && iw < d.w + pad {
+                            let v = x[(x_row + iw - pad) * d.c_in + channel];
+                            #[unroll]
+                            for b in 0..block {
+                                acc[b * columns + j] += v * wv[b];
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+    #[unroll]
+    for j in 0..columns {
+        let ow = first + j;
+        if ow < d.wo {
+            let at = ((n * d.ho + oh) * d.wo + ow) * d.c_out + co;
+            #[unroll]
+            for b in 0..block {
+                y[at + b] = acc[b * columns + j];
+            }
+        }
+    }
+}
+
+/// The input columns one unit of the input gradient takes, `stride` apart.
+const GRAD_X_COLUMNS: usize = 4;
+
+/// The input gradient, channels-last: `dx[n, ih, iw, ci]` = the sum over the output
+/// channels `co` of `ci`'s group and the taps (kh, kw) with `oh * stride + kh - pad =
+/// ih` and `ow * stride + kw - pad = iw` of `dy[n, oh, ow, co] * w[co, ci, kh, kw]`.
+/// A unit takes `block` neighbouring input channels at `columns` input pixels of a row,
+/// `stride` apart: pixels of one phase, so that for each tap they meet neighbouring
+/// output pixels or none (`phase_blocks` such runs per phase and row). Per output
+/// channel and tap it reads `block` weights and `columns` gradients for `block *
+/// columns` products, all kept in registers.
+// CubeCL translates `%`, not `is_multiple_of`.
+#[allow(clippy::manual_is_multiple_of)]
+#[cube(launch_unchecked)]
+fn grad_x_kernel<F: Float>(
+    dy: &Tensor<F>,
+    weight: &Tensor<F>,
+    dx: &mut Tensor<F>,
+    d: Dims,
+    phase_blocks: usize,
+    #[comptime] k: usize,
+    #[comptime] stride: usize,
+    #[comptime] block: usize,
+    #[comptime] columns: usize,
+    #[define(F)] _dtype: ElemType,
+) {
+    let unit = position();
+    let channel_blocks = d.c_in / block;
+    let row_blocks = stride * phase_blocks;
+    if unit >= d.batch * d.h * row_blocks * channel_blocks {
+        terminate!();
+    }
+    let ci = (unit % channel_blocks) * block;
+    let rest = unit / channel_blocks;
+    let run = rest % row_blocks;
+    let row = rest / row_blocks;
+    let (n, ih) = (row / d.h, row % d.h);
+    let first = run / phase_blocks + (run % phase_blocks) * columns * stride;
+    let group = ci / d.cg;
+    let ci_in_group = ci % d.cg;
+    let taps = comptime![k * k];
+    let pad = comptime![k / 2];
+    // Offsets that keep the arithmetic below unsigned.
+    let lift = comptime![stride * k];
+
+    let mut acc = Array::<F>::new(comptime![block * columns]);
+    #[unroll]
+    for i in 0..comptime![block * columns] {
+        acc[i] = F::new(0.0);
+    }
+    let mut wv = Array::<F>::new(block);
+    #[unroll]
+    for kh in 0..k {
+        let top = ih + pad + lift - kh;
+        let oh = top / stride;
+        if top % stride == 0 && oh >= lift / stride && oh - lift / stride < d.ho {
+            let dy_row = (n * d.ho + oh - lift / stride) * d.wo;
+            #[unroll]
+            for kw in 0..k {
+                let left = first + pad + lift - kw;
+                if left % stride == 0 {
+                    let ow = left / stride;
+                    for o in 0..d.og {
+                        let co = group * d.og + o;
+                        let w_at = (co * d.cg + ci_in_group) * taps + kh * k + kw;
+                        #[unroll]
+                        for b in 0..block {
+                            wv[b] = weight[w_at + b * taps];
+                        }
+                        #[unroll]
+                        for j in 0..columns {
+                            let col = ow + j;
+                            if col >= lift / stride && col - lift / stride < d.wo {
+                                let g = dy[(dy_row + col - lift / stride) * d.c_out + co];
+                                #[unroll]
+                                for b in 0..block {
+                                    acc[b * columns + j] += g * wv[b];
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+    #[unroll]
+    for j in 0..columns {
+        let iw = first + j * stride;
+        if iw < d.w {
+            let at = ((n * d.h + ih) * d.w + iw) * d.c_in + ci;
+            #[unroll]
+            for b in 0..block {
+                dx[at + b] = acc[b * columns + j];
+            }
+        }
+    }
+}
+
+/// The channels one unit takes together: the widest block of 4 or fewer that tiles a
+/// group of `channels`.
+fn block(channels: usize) -> usize {
+    [4, 2, 1]
+        .into_iter()
+        .find(|b| channels.is_multiple_of(*b))
+        .unwrap_or(1)
 }
 
 /// Cubes of `UNITS` units for `units` units (`position` numbers them), laid out over
@@ -229,26 +408,67 @@ fn cubes(units: usize) -> CubeCount {
 }
 
 impl ConvOps for CubeBackend {
-    /// Burn's own convolution: for a grouped layer already one launch (its direct
-    /// kernel, which is faster than a plain one of ours on lavapipe; BENCHMARKS.md).
     fn same_conv(x: CubeTensor, weight: CubeTensor, stride: usize, groups: usize) -> CubeTensor {
         let shape = ConvShape::new(x.meta.shape(), weight.meta.shape(), stride, groups);
-        <CubeBackend as ModuleOps<CubeBackend>>::conv2d(x, weight, None, options(&shape))
+        let x = Layout::ChannelsLast.arrange(x);
+        let weight = contiguous(weight);
+        let [batch, c_out, ho, wo] = shape.output();
+        let block = block(c_out / groups);
+        let row_blocks = wo.div_ceil(FORWARD_COLUMNS);
+        let units = batch * ho * row_blocks * (c_out / block);
+        let y = Layout::ChannelsLast.empty(&empty(&x, shape.output()));
+        // SAFETY: every index the kernel forms is inside its tensor: its bounds are `d`
+        // and `row_blocks`, derived from the same shapes; `x` and `y` are row-major
+        // NHWC (`arrange`, `Layout::empty`), `weight` row-major.
+        unsafe {
+            forward_kernel::launch_unchecked(
+                &y.client,
+                cubes(units),
+                CubeDim::new_1d(UNITS as u32),
+                x.into_tensor_arg(),
+                weight.into_tensor_arg(),
+                y.clone().into_tensor_arg(),
+                dims(&shape),
+                row_blocks,
+                shape.weight[2],
+                stride,
+                block,
+                FORWARD_COLUMNS,
+                f32_type(),
+            )
+        };
+        y
     }
 
-    /// Burn's own input gradient: one launch for a grouped layer too (a transposed
-    /// convolution), as fast as a plain kernel of ours on lavapipe.
     fn same_conv_grad_x(grad: CubeTensor, weight: CubeTensor, shape: ConvShape) -> CubeTensor {
-        conv_data_backward(
-            grad,
-            weight,
-            Shape::new(shape.x),
-            options(&shape),
-            Default::default(),
-        )
-        .expect(
-            "Burn's transposed convolution takes every layer (its direct kernel is the fallback)",
-        )
+        let dy = Layout::ChannelsLast.arrange(grad);
+        let weight = contiguous(weight);
+        let block = block(shape.x[1] / shape.groups);
+        let [batch, c_in, h, w] = shape.x;
+        let phase_blocks = w.div_ceil(shape.stride).div_ceil(GRAD_X_COLUMNS);
+        let units = batch * h * shape.stride * phase_blocks * (c_in / block);
+        let dx = Layout::ChannelsLast.empty(&empty(&dy, shape.x));
+        // SAFETY: every index the kernel forms is inside its tensor: its bounds are `d`
+        // and `phase_blocks`, derived from the same shapes; `dy` and `dx` are row-major
+        // NHWC (`arrange`, `Layout::empty`), `weight` row-major.
+        unsafe {
+            grad_x_kernel::launch_unchecked(
+                &dx.client,
+                cubes(units),
+                CubeDim::new_1d(UNITS as u32),
+                dy.into_tensor_arg(),
+                weight.into_tensor_arg(),
+                dx.clone().into_tensor_arg(),
+                dims(&shape),
+                phase_blocks,
+                shape.weight[2],
+                shape.stride,
+                block,
+                GRAD_X_COLUMNS,
+                f32_type(),
+            )
+        };
+        dx
     }
 
     fn same_conv_grad_w(x: CubeTensor, grad: CubeTensor, shape: ConvShape) -> CubeTensor {

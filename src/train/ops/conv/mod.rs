@@ -10,11 +10,12 @@
 //! pass and both gradients, the images spread over threads, the weight gradient
 //! accumulated in place (`cpu`).
 //!
-//! On Burn's CubeCL backend (wgpu) the 3x3 layers take a weight gradient of ours
-//! (`gpu`), by default: Burn's own differentiates a grouped layer's weights one group
-//! at a time, a convolution and three copies per group; ours is two launches per
-//! layer. Their forward pass and input gradient stay Burn's (one launch each). The
-//! measurements behind these choices are in BENCHMARKS.md.
+//! On Burn's CubeCL backend (wgpu) the 3x3 layers run our kernels (`gpu`), by
+//! default: Burn's differentiate a grouped layer's weights one group at a time, a
+//! convolution and three copies per group, and its direct and transposed kernels for
+//! the forward pass and the input gradient are slower than ours. The 1x1 layers stay
+//! Burn's there (one matrix product each). The measurements behind these choices are
+//! in BENCHMARKS.md.
 
 use burn::backend::tensor::FloatTensor;
 use burn::backend::{backend_extension, Backend, Dispatch};
@@ -50,8 +51,7 @@ pub fn same_conv(x: Tensor<4>, weight: Tensor<4>, stride: usize, groups: usize) 
 }
 
 /// Whether a `k` x `k` convolution on `device` runs our kernels: every one on flex,
-/// the 3x3 ones on the GPU (their weight gradient is ours there; measured faster), as
-/// `use_layers` allows.
+/// the 3x3 ones on the GPU (measured faster there), as `use_layers` allows.
 fn runs_ours(device: &Device, k: usize) -> bool {
     match super::ours_on(device, k == 3) {
         super::Ours::Flex => true,
