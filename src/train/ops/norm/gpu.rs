@@ -1,14 +1,21 @@
 //! Batch norm's training kernels on Burn's CubeCL backend (wgpu): one launch forward
 //! (and a tiny one after it for the running statistics) and one backward (and a tiny
-//! one before it that packs the per-channel inputs), the
-//! residual and the ReLU folded in, where Burn's batch norm is a
-//! dozen launches each way (reductions over a copy with batch and channel axes swapped,
-//! and element-wise kernels around them).
+//! one before it that packs the per-channel inputs), three each way for a large layer
+//! (below), the residual and the ReLU folded in, where Burn's batch norm is a dozen
+//! launches each way (reductions over a copy with batch and channel axes swapped, and
+//! element-wise kernels around them).
 //!
 //! Each cube owns a tile of channels: its units split the tile's values, add up each
 //! channel's sums, combine them in shared memory, and then, in the same launch, read the
 //! channels again to write the output (or the input's gradient). So nothing is written
 //! between the two passes, and no second launch waits for the first.
+//!
+//! A layer with few channels over a large batch would run on few cubes that way, too
+//! few for a GPU's hundred compute units, so a tile with more than `VALUES_PER_CUBE`
+//! values is split over several cubes, each taking a share of its values (`splits`).
+//! Then the cubes cannot see each other's sums, and each pass takes three launches: the
+//! shares' partial sums, a unit per channel adding them up, and the output (or the
+//! gradient) written share by share.
 //!
 //! The kernels keep the activation's layout, so that no copy is made on either side of
 //! them (`gpu::Layout`): an input that is channels-last in memory is read and written
@@ -28,7 +35,7 @@ use cubecl::prelude::*;
 use cubecl::std::FastDivmod;
 
 use super::{BnOutput, NormOps};
-use crate::train::gpu::{contiguous, empty, f32_type, CubeTensor, Layout};
+use crate::train::gpu::{contiguous, empty, f32_type, CubeTensor, Layout, MAX_CUBES};
 
 /// The units of one channel's cube: a power of two (the shared-memory sums halve the
 /// count each round), and at most 256, WebGPU's default limit on a workgroup.
@@ -41,6 +48,12 @@ const MAX_TILE: usize = 16;
 /// The fewest cubes a channels-last layer is split into while its tile can shrink: a
 /// tile as wide as a narrow layer would leave a GPU's (or lavapipe's threads) idle.
 const MIN_CUBES: usize = 8;
+
+/// The most values of its tile one cube takes (32 per unit) before the tile's values are
+/// split over several cubes: a layer of few channels over a large batch would otherwise
+/// run on a few cubes, which a GPU with a hundred compute units cannot fill. A split
+/// layer costs two more launches each way (`forward`, `backward`).
+const VALUES_PER_CUBE: usize = 8_192;
 
 /// The activation's sizes and the cube's tile, as launch arguments (one compiled kernel
 /// serves every layer of a layout).
@@ -67,18 +80,42 @@ fn tile(layout: Layout, channels: usize) -> usize {
     tile
 }
 
-/// The kernels' sizes, the pixels per image and the cubes for `x` in `layout`.
-fn dims(layout: Layout, x: &CubeTensor) -> (DimsLaunch, usize, CubeCount) {
+/// How many cubes share each tile's values, for `values` values per channel in tiles
+/// of `tile` channels: enough that none takes more than `VALUES_PER_CUBE`.
+fn splits(values: usize, tile: usize) -> usize {
+    (values * tile)
+        .div_ceil(VALUES_PER_CUBE)
+        .clamp(1, MAX_CUBES)
+}
+
+/// The kernels' sizes, the pixels per image, the number of splits and the cubes for `x`
+/// in `layout` (a row of tiles per split).
+fn dims(layout: Layout, x: &CubeTensor) -> (DimsLaunch, usize, usize, CubeCount) {
     let [batch, channels, h, w] = x.shape().dims();
     let plane = h * w;
     let tile = tile(layout, channels);
+    let splits = splits(batch * plane, tile);
     let d = DimsLaunch::new(batch, channels, plane, tile);
-    (
-        d,
-        plane,
-        CubeCount::Static(channels.div_ceil(tile) as u32, 1, 1),
-    )
+    let cubes = CubeCount::Static(channels.div_ceil(tile) as u32, splits as u32, 1);
+    (d, plane, splits, cubes)
 }
+
+/// The values `start..end` of each of its channels that this cube takes when they are
+/// split over `splits` cubes (the split is `CUBE_POS_Y`); empty for a split past the
+/// last value.
+// CubeCL translates the division, not `div_ceil`.
+#[allow(clippy::manual_div_ceil)]
+#[cube]
+fn share(count: usize, splits: usize) -> (usize, usize) {
+    let len = (count + splits - 1) / splits;
+    let start = CUBE_POS_Y as usize * len;
+    let mut end = start + len;
+    if end > count {
+        end = count;
+    }
+    (start, end)
+}
+
 /// Adds `sums[lc]` and `sums[units + lc]` (each unit's pair at `sums[unit]` and
 /// `sums[units + unit]`, `unit = lane * tile + lc`) over the cube's lanes: afterwards
 /// `sums[lc]` and `sums[units + lc]` hold channel `lc`'s totals, and every unit may
@@ -283,20 +320,8 @@ fn bn_backward_kernel<F: Float>(
     let unit = UNIT_POS_X as usize;
     let (c, lane, count) = place(&d);
     let lanes = units / d.tile;
-    // Read only for a channel that exists (units past the last join the barrier).
-    let mut first = F::new(0.0);
-    let mut shift = F::new(0.0);
-    let mut root = F::new(1.0);
-    let mut a = F::new(0.0);
-    let mut b = F::new(0.0);
-    if count > 0 {
-        first = x[element(&plane, &d, c, 0, channels_last)];
-        shift = params[2 * d.channels + c];
-        root = F::sqrt(params[3 * d.channels + c] + F::cast_from(epsilon));
-        // As the forward kernel computes them, so the ReLU's mask is the same.
-        a = params[c] / root;
-        b = params[d.channels + c];
-    }
+    let (first, shift, root, a, b) =
+        channel_params(x, params, &plane, &d, c, count, epsilon, channels_last);
 
     let mut s = F::new(0.0);
     let mut s_centred = F::new(0.0);
@@ -330,6 +355,313 @@ fn bn_backward_kernel<F: Float>(
     let k0 = F::new(0.0) - a * sums[lc] / total;
     let mut p = lane;
     while p < count {
+        let at = element(&plane, &d, c, p, channels_last);
+        let centred = x[at] - first - shift;
+        let g = passed::<F>(dy[at], centred, a, b, residual, at, relu, has_residual);
+        dx[at] = a * g + k1 * centred + k0;
+        if has_residual {
+            dr[at] = g;
+        }
+        p += lanes;
+    }
+}
+
+/// Channel `c`'s first value, the mean's offset from it, `sqrt(variance + epsilon)`,
+/// and the forward pass's scale `a` and shift `b`, from `bn_pack_kernel`'s `params`;
+/// read only for a channel that exists (`count > 0`: the units past the last join the
+/// barriers, and get harmless values).
+#[cube]
+#[allow(clippy::too_many_arguments)]
+fn channel_params<F: Float>(
+    x: &Tensor<F>,
+    params: &Tensor<F>,
+    plane: &FastDivmod<usize>,
+    d: &Dims,
+    c: usize,
+    count: usize,
+    epsilon: f32,
+    #[comptime] channels_last: bool,
+) -> (F, F, F, F, F) {
+    let mut first = F::new(0.0);
+    let mut shift = F::new(0.0);
+    let mut root = F::new(1.0);
+    let mut a = F::new(0.0);
+    let mut b = F::new(0.0);
+    if count > 0 {
+        first = x[element(plane, d, c, 0, channels_last)];
+        shift = params[2 * d.channels + c];
+        root = F::sqrt(params[3 * d.channels + c] + F::cast_from(epsilon));
+        // As the forward kernels compute them, so the ReLU's mask is the same.
+        a = params[c] / root;
+        b = params[d.channels + c];
+    }
+    (first, shift, root, a, b)
+}
+
+/// The forward pass of a split layer, first launch: each cube sums `x - first` and its
+/// square over its share of each channel of its tile, into `partial[(split * channels
+/// + c) * 2 ..]`; the first split also stores each channel's first value at
+/// `partial[2 * splits * channels + c]`.
+#[cube(launch_unchecked)]
+fn bn_sums_kernel<F: Float>(
+    x: &Tensor<F>,
+    partial: &mut Tensor<F>,
+    plane: FastDivmod<usize>,
+    d: Dims,
+    splits: usize,
+    #[comptime] channels_last: bool,
+    #[comptime] units: usize,
+    #[define(F)] _dtype: ElemType,
+) {
+    let unit = UNIT_POS_X as usize;
+    let (c, lane, count) = place(&d);
+    let lanes = units / d.tile;
+    let mut first = F::new(0.0);
+    if count > 0 {
+        first = x[element(&plane, &d, c, 0, channels_last)];
+    }
+    let (start, end) = share(count, splits);
+    let mut s = F::new(0.0);
+    let mut s2 = F::new(0.0);
+    let mut p = start + lane;
+    while p < end {
+        let v = x[element(&plane, &d, c, p, channels_last)] - first;
+        s += v;
+        s2 += v * v;
+        p += lanes;
+    }
+    let mut sums = Shared::<[F]>::new_slice(comptime![2 * units]);
+    sums[unit] = s;
+    sums[units + unit] = s2;
+    sum_pairs::<F>(&mut sums, unit, d.tile, units);
+    if count == 0 {
+        terminate!();
+    }
+    let lc = unit % d.tile;
+    let split = CUBE_POS_Y as usize;
+    if lane == 0 {
+        let at = (split * d.channels + c) * 2;
+        partial[at] = sums[lc];
+        partial[at + 1] = sums[units + lc];
+        if split == 0 {
+            partial[2 * splits * d.channels + c] = first;
+        }
+    }
+}
+
+/// The forward pass of a split layer, second launch, a unit per channel: adds up the
+/// splits' sums, writes the batch's mean, variance and offset as `bn_forward_kernel`
+/// does, and `coef[k * channels + c]` for the third: the offset, the scale `a` and the
+/// shift `b`.
+#[cube(launch_unchecked)]
+#[allow(clippy::too_many_arguments)]
+fn bn_stats_kernel<F: Float>(
+    partial: &Tensor<F>,
+    gamma: &Tensor<F>,
+    beta: &Tensor<F>,
+    mean: &mut Tensor<F>,
+    variance: &mut Tensor<F>,
+    offset: &mut Tensor<F>,
+    coef: &mut Tensor<F>,
+    channels: usize,
+    count: usize,
+    splits: usize,
+    epsilon: f32,
+    #[define(F)] _dtype: ElemType,
+) {
+    let c = ABSOLUTE_POS;
+    if c < channels {
+        let mut s = F::new(0.0);
+        let mut s2 = F::new(0.0);
+        for split in 0..splits {
+            let at = (split * channels + c) * 2;
+            s += partial[at];
+            s2 += partial[at + 1];
+        }
+        let total = F::cast_from(count);
+        let shift = s / total;
+        let mut var = s2 / total - shift * shift;
+        if var < F::new(0.0) {
+            var = F::new(0.0);
+        }
+        mean[c] = partial[2 * splits * channels + c] + shift;
+        variance[c] = var;
+        offset[c] = shift;
+        coef[c] = shift;
+        coef[channels + c] = gamma[c] / F::sqrt(var + F::cast_from(epsilon));
+        coef[2 * channels + c] = beta[c];
+    }
+}
+
+/// The forward pass of a split layer, third launch: each cube writes `y` over its share
+/// of its tile's channels, from `bn_stats_kernel`'s `coef`, as `bn_forward_kernel` does.
+#[cube(launch_unchecked)]
+#[allow(clippy::too_many_arguments)]
+fn bn_apply_kernel<F: Float>(
+    x: &Tensor<F>,
+    coef: &Tensor<F>,
+    residual: &Tensor<F>,
+    y: &mut Tensor<F>,
+    plane: FastDivmod<usize>,
+    d: Dims,
+    splits: usize,
+    #[comptime] relu: bool,
+    #[comptime] has_residual: bool,
+    #[comptime] channels_last: bool,
+    #[comptime] units: usize,
+    #[define(F)] _dtype: ElemType,
+) {
+    let (c, lane, count) = place(&d);
+    if count == 0 {
+        terminate!();
+    }
+    let lanes = units / d.tile;
+    let first = x[element(&plane, &d, c, 0, channels_last)];
+    let shift = coef[c];
+    let a = coef[d.channels + c];
+    let b = coef[2 * d.channels + c];
+    let (start, end) = share(count, splits);
+    let mut p = start + lane;
+    while p < end {
+        let at = element(&plane, &d, c, p, channels_last);
+        let mut t = (x[at] - first - shift) * a + b;
+        if has_residual {
+            t += residual[at];
+        }
+        if relu && t < F::new(0.0) {
+            t = F::new(0.0);
+        }
+        y[at] = t;
+        p += lanes;
+    }
+}
+
+/// The backward pass of a split layer, first launch: each cube sums the passed gradient
+/// `g` and `g * (x - mean)` over its share of each channel of its tile, as
+/// `bn_backward_kernel` does, into `partial[(split * channels + c) * 2 ..]`.
+#[cube(launch_unchecked)]
+#[allow(clippy::too_many_arguments)]
+fn bn_grad_sums_kernel<F: Float>(
+    x: &Tensor<F>,
+    params: &Tensor<F>,
+    residual: &Tensor<F>,
+    dy: &Tensor<F>,
+    partial: &mut Tensor<F>,
+    plane: FastDivmod<usize>,
+    d: Dims,
+    splits: usize,
+    epsilon: f32,
+    #[comptime] relu: bool,
+    #[comptime] has_residual: bool,
+    #[comptime] channels_last: bool,
+    #[comptime] units: usize,
+    #[define(F)] _dtype: ElemType,
+) {
+    let unit = UNIT_POS_X as usize;
+    let (c, lane, count) = place(&d);
+    let lanes = units / d.tile;
+    let (first, shift, _root, a, b) =
+        channel_params(x, params, &plane, &d, c, count, epsilon, channels_last);
+    let (start, end) = share(count, splits);
+    let mut s = F::new(0.0);
+    let mut s_centred = F::new(0.0);
+    let mut p = start + lane;
+    while p < end {
+        let at = element(&plane, &d, c, p, channels_last);
+        let centred = x[at] - first - shift;
+        let g = passed::<F>(dy[at], centred, a, b, residual, at, relu, has_residual);
+        s += g;
+        s_centred += g * centred;
+        p += lanes;
+    }
+    let mut sums = Shared::<[F]>::new_slice(comptime![2 * units]);
+    sums[unit] = s;
+    sums[units + unit] = s_centred;
+    sum_pairs::<F>(&mut sums, unit, d.tile, units);
+    if count == 0 {
+        terminate!();
+    }
+    let lc = unit % d.tile;
+    if lane == 0 {
+        let at = (CUBE_POS_Y as usize * d.channels + c) * 2;
+        partial[at] = sums[lc];
+        partial[at + 1] = sums[units + lc];
+    }
+}
+
+/// The backward pass of a split layer, second launch, a unit per channel: adds up the
+/// splits' sums, writes gamma's and beta's gradients, and `coef[c]`, `coef[channels +
+/// c]`: the input gradient's `k1` and `k0`, as `bn_backward_kernel` computes them.
+#[cube(launch_unchecked)]
+#[allow(clippy::too_many_arguments)]
+fn bn_grad_stats_kernel<F: Float>(
+    partial: &Tensor<F>,
+    params: &Tensor<F>,
+    dgamma: &mut Tensor<F>,
+    dbeta: &mut Tensor<F>,
+    coef: &mut Tensor<F>,
+    channels: usize,
+    count: usize,
+    splits: usize,
+    epsilon: f32,
+    #[define(F)] _dtype: ElemType,
+) {
+    let c = ABSOLUTE_POS;
+    if c < channels {
+        let mut s = F::new(0.0);
+        let mut s_centred = F::new(0.0);
+        for split in 0..splits {
+            let at = (split * channels + c) * 2;
+            s += partial[at];
+            s_centred += partial[at + 1];
+        }
+        let root = F::sqrt(params[3 * channels + c] + F::cast_from(epsilon));
+        let a = params[c] / root;
+        let total = F::cast_from(count);
+        let inv_std = F::new(1.0) / root;
+        let g_xhat = s_centred * inv_std;
+        dgamma[c] = g_xhat;
+        dbeta[c] = s;
+        coef[c] = F::new(0.0) - a * inv_std * g_xhat / total;
+        coef[channels + c] = F::new(0.0) - a * s / total;
+    }
+}
+
+/// The backward pass of a split layer, third launch: each cube writes the input's
+/// gradient (and the residual's) over its share of its tile's channels, as
+/// `bn_backward_kernel` does, with `bn_grad_stats_kernel`'s `k1` and `k0`.
+#[cube(launch_unchecked)]
+#[allow(clippy::too_many_arguments)]
+fn bn_grad_apply_kernel<F: Float>(
+    x: &Tensor<F>,
+    params: &Tensor<F>,
+    coef: &Tensor<F>,
+    residual: &Tensor<F>,
+    dy: &Tensor<F>,
+    dx: &mut Tensor<F>,
+    dr: &mut Tensor<F>,
+    plane: FastDivmod<usize>,
+    d: Dims,
+    splits: usize,
+    epsilon: f32,
+    #[comptime] relu: bool,
+    #[comptime] has_residual: bool,
+    #[comptime] channels_last: bool,
+    #[comptime] units: usize,
+    #[define(F)] _dtype: ElemType,
+) {
+    let (c, lane, count) = place(&d);
+    if count == 0 {
+        terminate!();
+    }
+    let lanes = units / d.tile;
+    let (first, shift, _root, a, b) =
+        channel_params(x, params, &plane, &d, c, count, epsilon, channels_last);
+    let k1 = coef[c];
+    let k0 = coef[d.channels + c];
+    let (start, end) = share(count, splits);
+    let mut p = start + lane;
+    while p < end {
         let at = element(&plane, &d, c, p, channels_last);
         let centred = x[at] - first - shift;
         let g = passed::<F>(dy[at], centred, a, b, residual, at, relu, has_residual);
@@ -391,7 +723,22 @@ fn forward(
     let channels = x.shape()[1];
     let y = layout.empty(&x);
     let [mean, variance, offset] = [(); 3].map(|_| empty(&x, [channels]));
-    let (d, plane, cubes) = dims(layout, &x);
+    let (d, plane, splits, cubes) = dims(layout, &x);
+    if splits > 1 {
+        forward_split(
+            [&x, &gamma, &beta, &residual, &y, &mean, &variance, &offset],
+            epsilon,
+            relu,
+            has_residual,
+            layout,
+        );
+        return BnOutput {
+            y,
+            mean,
+            variance,
+            offset,
+        };
+    }
     // SAFETY: every index the kernel forms is inside its tensor: the activations' are
     // below batch * channels * plane, in the layout all of them share (`arrange`,
     // `empty`), the per-channel ones below channels (the units of a tile past the last
@@ -452,7 +799,7 @@ fn backward(
         true => layout.empty(&x),
         false => empty(&x, [1]),
     };
-    let (d, plane, cubes) = dims(layout, &x);
+    let (d, plane, splits, cubes) = dims(layout, &x);
     let params = empty(&x, [4 * channels]);
     // SAFETY: the kernel writes `params[k * channels + c]` for k < 4 and c < channels,
     // the units past `channels` writing nothing, and reads the four row-major
@@ -471,6 +818,16 @@ fn backward(
             f32_type(),
         )
     };
+    if splits > 1 {
+        backward_split(
+            [&x, &params, &residual, &grad, &dx, &dgamma, &dbeta, &dr],
+            epsilon,
+            relu,
+            has_residual,
+            layout,
+        );
+        return (dx, dgamma, dbeta, has_residual.then_some(dr));
+    }
     // SAFETY: as in `forward`; `params` holds 4 * channels values, and `dr` is written
     // only with a residual, and then has x's shape and layout.
     unsafe {
@@ -497,6 +854,162 @@ fn backward(
         )
     };
     (dx, dgamma, dbeta, has_residual.then_some(dr))
+}
+
+/// `forward` for a layer whose tiles are split over several cubes (`splits`): partial
+/// sums, then the statistics, then the output. `t` is x, gamma, beta, the residual
+/// (or its stand-in), and the outputs y, mean, variance, offset.
+fn forward_split(
+    t: [&CubeTensor; 8],
+    epsilon: f64,
+    relu: bool,
+    has_residual: bool,
+    layout: Layout,
+) {
+    let [x, gamma, beta, residual, y, mean, variance, offset] = t.map(|t| t.clone());
+    let channels = mean.shape()[0];
+    let count = x.shape().num_elements() / channels;
+    let (d, plane, splits, cubes) = dims(layout, &x);
+    let partial = empty(&x, [(2 * splits + 1) * channels]);
+    let coef = empty(&x, [3 * channels]);
+    let client = x.client.clone();
+    let per_channel = CubeCount::Static(channels.div_ceil(UNITS) as u32, 1, 1);
+    // SAFETY: as in `forward`; a cube's share of a channel is below `count`, `partial`
+    // holds `(2 * splits + 1) * channels` values and `coef` `3 * channels`, and units
+    // past the last channel touch nothing.
+    unsafe {
+        bn_sums_kernel::launch_unchecked(
+            &client,
+            cubes.clone(),
+            CubeDim::new_1d(UNITS as u32),
+            x.clone().into_tensor_arg(),
+            partial.clone().into_tensor_arg(),
+            plane,
+            d,
+            splits,
+            layout.channels_last(),
+            UNITS,
+            f32_type(),
+        );
+        bn_stats_kernel::launch_unchecked(
+            &client,
+            per_channel,
+            CubeDim::new_1d(UNITS as u32),
+            partial.into_tensor_arg(),
+            gamma.into_tensor_arg(),
+            beta.into_tensor_arg(),
+            mean.into_tensor_arg(),
+            variance.into_tensor_arg(),
+            offset.into_tensor_arg(),
+            coef.clone().into_tensor_arg(),
+            channels,
+            count,
+            splits,
+            epsilon as f32,
+            f32_type(),
+        );
+        // Launch arguments are consumed: the same sizes again.
+        let (d, ..) = dims(layout, &x);
+        bn_apply_kernel::launch_unchecked(
+            &client,
+            cubes,
+            CubeDim::new_1d(UNITS as u32),
+            x.into_tensor_arg(),
+            coef.into_tensor_arg(),
+            residual.into_tensor_arg(),
+            y.into_tensor_arg(),
+            plane,
+            d,
+            splits,
+            relu,
+            has_residual,
+            layout.channels_last(),
+            UNITS,
+            f32_type(),
+        );
+    }
+}
+
+/// `backward` for a layer whose tiles are split over several cubes: partial sums, then
+/// the per-channel gradients, then the input's (and the residual's). `t` is x, the
+/// packed params, the residual (or its stand-in), the output's gradient, and the
+/// outputs dx, dgamma, dbeta, dr.
+fn backward_split(
+    t: [&CubeTensor; 8],
+    epsilon: f64,
+    relu: bool,
+    has_residual: bool,
+    layout: Layout,
+) {
+    let [x, params, residual, grad, dx, dgamma, dbeta, dr] = t.map(|t| t.clone());
+    let channels = dgamma.shape()[0];
+    let count = x.shape().num_elements() / channels;
+    let (d, plane, splits, cubes) = dims(layout, &x);
+    let partial = empty(&x, [2 * splits * channels]);
+    let coef = empty(&x, [2 * channels]);
+    let client = x.client.clone();
+    let per_channel = CubeCount::Static(channels.div_ceil(UNITS) as u32, 1, 1);
+    // SAFETY: as in `backward`; a cube's share of a channel is below `count`, `partial`
+    // holds `2 * splits * channels` values and `coef` `2 * channels`, and units past
+    // the last channel touch nothing.
+    unsafe {
+        bn_grad_sums_kernel::launch_unchecked(
+            &client,
+            cubes.clone(),
+            CubeDim::new_1d(UNITS as u32),
+            x.clone().into_tensor_arg(),
+            params.clone().into_tensor_arg(),
+            residual.clone().into_tensor_arg(),
+            grad.clone().into_tensor_arg(),
+            partial.clone().into_tensor_arg(),
+            plane,
+            d,
+            splits,
+            epsilon as f32,
+            relu,
+            has_residual,
+            layout.channels_last(),
+            UNITS,
+            f32_type(),
+        );
+        bn_grad_stats_kernel::launch_unchecked(
+            &client,
+            per_channel,
+            CubeDim::new_1d(UNITS as u32),
+            partial.into_tensor_arg(),
+            params.clone().into_tensor_arg(),
+            dgamma.into_tensor_arg(),
+            dbeta.into_tensor_arg(),
+            coef.clone().into_tensor_arg(),
+            channels,
+            count,
+            splits,
+            epsilon as f32,
+            f32_type(),
+        );
+        let (d, ..) = dims(layout, &x);
+        bn_grad_apply_kernel::launch_unchecked(
+            &client,
+            cubes,
+            CubeDim::new_1d(UNITS as u32),
+            x.into_tensor_arg(),
+            params.into_tensor_arg(),
+            coef.into_tensor_arg(),
+            residual.into_tensor_arg(),
+            grad.into_tensor_arg(),
+            dx.into_tensor_arg(),
+            dr.into_tensor_arg(),
+            plane,
+            d,
+            splits,
+            epsilon as f32,
+            relu,
+            has_residual,
+            layout.channels_last(),
+            UNITS,
+            f32_type(),
+        );
+    }
 }
 
 impl NormOps for CubeBackend {
@@ -599,5 +1112,17 @@ mod tests {
         let tiles = [400, 128, 100, 30, 15, 4].map(|c| tile(Layout::ChannelsLast, c));
         assert_eq!(tiles, [16, 16, 8, 4, 2, 1]);
         assert_eq!(tile(Layout::Nchw, 400), 1);
+    }
+
+    /// The test's split layers (`batch_norm_on_the_gpu_matches_burn`) are split as it
+    /// says, and a tile of `VALUES_PER_CUBE` values is not.
+    #[test]
+    fn large_tiles_are_split_over_cubes() {
+        assert_eq!(splits(40 * 20 * 20, 1), 2);
+        assert_eq!(splits(64 * 24 * 24, 1), 5);
+        assert_eq!(splits(32 * 8 * 8, 8), 2);
+        assert_eq!(splits(33 * 16 * 16, 1), 2);
+        assert_eq!(splits(VALUES_PER_CUBE, 1), 1);
+        assert_eq!(splits(1, 16), 1);
     }
 }

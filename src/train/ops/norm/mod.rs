@@ -480,6 +480,13 @@ mod tests {
             check(gpu, [8, 200, 3, 3], 0.5, Tail::AddRelu, channels_last);
             check(gpu, [5, 30, 4, 4], 0.5, Tail::Relu, channels_last);
             check(gpu, [6, 15, 3, 5], -1000.0, Tail::Nothing, channels_last);
+            // Channels split over several cubes (see `gpu::splits`): in 2 and in 5
+            // shares, the last one shorter, a mean far from zero, and tiles of 8
+            // channels split in 2.
+            check(gpu, [40, 3, 20, 20], 1000.0, Tail::Relu, channels_last);
+            check(gpu, [64, 2, 24, 24], 0.5, Tail::AddRelu, channels_last);
+            check(gpu, [32, 64, 8, 8], 0.5, Tail::AddRelu, channels_last);
+            check(gpu, [33, 3, 16, 16], -3.0, Tail::Nothing, channels_last);
         }
     }
 
