@@ -63,7 +63,7 @@ for (const { name, ms } of launches.slice(-period * steps)) {
 // Kinds of kernel, by the names Burn and CubeCL give them (the first that matches).
 const KINDS = [
   ["convolution (direct, transposed, ours)", /Conv|GradW|GradX|^ForwardKernel|SumChunks|Col2im|Im2col/],
-  ["batch norm (ours)", /^Bn(Forward|Backward|Pack|Running)Kernel/],
+  ["batch norm (ours)", /^Bn[A-Za-z]*Kernel/],
   ["squeeze-excitation (ours)", /^Se(Gate|Scale|Backward|Weights)Kernel/],
   ["matrix product (1x1 convolutions)", /Matmul/],
   ["copy (layout changes)", /Copy|SliceAssign|Slice/],

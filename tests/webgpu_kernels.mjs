@@ -19,6 +19,8 @@ import { launch } from './e2e/harness.mjs';
 const OURS = [
   'ForwardKernel', 'GradXKernel', 'GradWKernel', 'SumChunksKernel',
   'BnForwardKernel', 'BnBackwardKernel', 'BnPackKernel', 'BnRunningKernel',
+  'BnSumsKernel', 'BnStatsKernel', 'BnApplyKernel',
+  'BnGradSumsKernel', 'BnGradStatsKernel', 'BnGradApplyKernel',
   'SeGateKernel', 'SeScaleKernel', 'SeBackwardKernel', 'SeWeightsKernel',
 ];
 
