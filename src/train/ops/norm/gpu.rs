@@ -167,6 +167,140 @@ fn place(d: &Dims) -> (usize, usize, usize) {
     (c, lane, count)
 }
 
+/// The sums of `x - first` and of its square over channel `c`'s values `from, from +
+/// step, ..` below `to`: one unit's share of a cube's pass.
+#[cube]
+#[allow(clippy::too_many_arguments)]
+fn shifted_sums<F: Float>(
+    x: &Tensor<F>,
+    plane: &FastDivmod<usize>,
+    d: &Dims,
+    c: usize,
+    first: F,
+    from: usize,
+    to: usize,
+    step: usize,
+    #[comptime] channels_last: bool,
+) -> (F, F) {
+    let mut s = F::new(0.0);
+    let mut s2 = F::new(0.0);
+    let mut p = from;
+    while p < to {
+        let v = x[element(plane, d, c, p, channels_last)] - first;
+        s += v;
+        s2 += v * v;
+        p += step;
+    }
+    (s, s2)
+}
+
+/// Writes `y = (x - first - shift) * a + b` (+ residual) (ReLU) over channel `c`'s
+/// values `from, from + step, ..` below `to`; `coefs` is `(first, shift, a, b)`.
+#[cube]
+#[allow(clippy::too_many_arguments)]
+fn normalise<F: Float>(
+    x: &Tensor<F>,
+    residual: &Tensor<F>,
+    y: &mut Tensor<F>,
+    plane: &FastDivmod<usize>,
+    d: &Dims,
+    c: usize,
+    coefs: (F, F, F, F),
+    from: usize,
+    to: usize,
+    step: usize,
+    #[comptime] relu: bool,
+    #[comptime] has_residual: bool,
+    #[comptime] channels_last: bool,
+) {
+    let (first, shift, a, b) = coefs;
+    let mut p = from;
+    while p < to {
+        let at = element(plane, d, c, p, channels_last);
+        let mut t = (x[at] - first - shift) * a + b;
+        if has_residual {
+            t += residual[at];
+        }
+        if relu && t < F::new(0.0) {
+            t = F::new(0.0);
+        }
+        y[at] = t;
+        p += step;
+    }
+}
+
+/// The sums of the passed gradient `g` and of `g * (x - first - shift)` over channel
+/// `c`'s values `from, from + step, ..` below `to`; `coefs` is `(first, shift, a, b)`.
+#[cube]
+#[allow(clippy::too_many_arguments)]
+fn grad_sums<F: Float>(
+    x: &Tensor<F>,
+    residual: &Tensor<F>,
+    dy: &Tensor<F>,
+    plane: &FastDivmod<usize>,
+    d: &Dims,
+    c: usize,
+    coefs: (F, F, F, F),
+    from: usize,
+    to: usize,
+    step: usize,
+    #[comptime] relu: bool,
+    #[comptime] has_residual: bool,
+    #[comptime] channels_last: bool,
+) -> (F, F) {
+    let (first, shift, a, b) = coefs;
+    let mut s = F::new(0.0);
+    let mut s_centred = F::new(0.0);
+    let mut p = from;
+    while p < to {
+        let at = element(plane, d, c, p, channels_last);
+        let centred = x[at] - first - shift;
+        let g = passed::<F>(dy[at], centred, a, b, residual, at, relu, has_residual);
+        s += g;
+        s_centred += g * centred;
+        p += step;
+    }
+    (s, s_centred)
+}
+
+/// Writes the input's gradient `a * g + k1 * centred + k0` (and with `has_residual` the
+/// residual's, `g`) over channel `c`'s values `from, from + step, ..` below `to`;
+/// `coefs` is `(first, shift, a, b)` and `ks` is `(k1, k0)`.
+#[cube]
+#[allow(clippy::too_many_arguments)]
+fn write_grads<F: Float>(
+    x: &Tensor<F>,
+    residual: &Tensor<F>,
+    dy: &Tensor<F>,
+    dx: &mut Tensor<F>,
+    dr: &mut Tensor<F>,
+    plane: &FastDivmod<usize>,
+    d: &Dims,
+    c: usize,
+    coefs: (F, F, F, F),
+    ks: (F, F),
+    from: usize,
+    to: usize,
+    step: usize,
+    #[comptime] relu: bool,
+    #[comptime] has_residual: bool,
+    #[comptime] channels_last: bool,
+) {
+    let (first, shift, a, b) = coefs;
+    let (k1, k0) = ks;
+    let mut p = from;
+    while p < to {
+        let at = element(plane, d, c, p, channels_last);
+        let centred = x[at] - first - shift;
+        let g = passed::<F>(dy[at], centred, a, b, residual, at, relu, has_residual);
+        dx[at] = a * g + k1 * centred + k0;
+        if has_residual {
+            dr[at] = g;
+        }
+        p += step;
+    }
+}
+
 /// Forward: for each channel c of its tile, a cube computes c's mean and biased
 /// variance over the batch, writes them (and the mean's offset from the channel's
 /// first value), then `y = (x - mean) * gamma / sqrt(variance + epsilon) + beta`
@@ -199,15 +333,7 @@ fn bn_forward_kernel<F: Float>(
         first = x[element(&plane, &d, c, 0, channels_last)];
     }
 
-    let mut s = F::new(0.0);
-    let mut s2 = F::new(0.0);
-    let mut p = lane;
-    while p < count {
-        let v = x[element(&plane, &d, c, p, channels_last)] - first;
-        s += v;
-        s2 += v * v;
-        p += lanes;
-    }
+    let (s, s2) = shifted_sums(x, &plane, &d, c, first, lane, count, lanes, channels_last);
     let mut sums = Shared::<[F]>::new_slice(comptime![2 * units]);
     sums[unit] = s;
     sums[units + unit] = s2;
@@ -230,19 +356,22 @@ fn bn_forward_kernel<F: Float>(
     }
     let a = gamma[c] / F::sqrt(var + F::cast_from(epsilon));
     let b = beta[c];
-    let mut p = lane;
-    while p < count {
-        let at = element(&plane, &d, c, p, channels_last);
-        let mut t = (x[at] - first - shift) * a + b;
-        if has_residual {
-            t += residual[at];
-        }
-        if relu && t < F::new(0.0) {
-            t = F::new(0.0);
-        }
-        y[at] = t;
-        p += lanes;
-    }
+    let coefs = (first, shift, a, b);
+    normalise(
+        x,
+        residual,
+        y,
+        &plane,
+        &d,
+        c,
+        coefs,
+        lane,
+        count,
+        lanes,
+        relu,
+        has_residual,
+        channels_last,
+    );
 }
 
 /// Gathers the backward pass's per-channel inputs into one `[4, channels]` tensor
@@ -323,17 +452,22 @@ fn bn_backward_kernel<F: Float>(
     let (first, shift, root, a, b) =
         channel_params(x, params, &plane, &d, c, count, epsilon, channels_last);
 
-    let mut s = F::new(0.0);
-    let mut s_centred = F::new(0.0);
-    let mut p = lane;
-    while p < count {
-        let at = element(&plane, &d, c, p, channels_last);
-        let centred = x[at] - first - shift;
-        let g = passed::<F>(dy[at], centred, a, b, residual, at, relu, has_residual);
-        s += g;
-        s_centred += g * centred;
-        p += lanes;
-    }
+    let coefs = (first, shift, a, b);
+    let (s, s_centred) = grad_sums(
+        x,
+        residual,
+        dy,
+        &plane,
+        &d,
+        c,
+        coefs,
+        lane,
+        count,
+        lanes,
+        relu,
+        has_residual,
+        channels_last,
+    );
     let mut sums = Shared::<[F]>::new_slice(comptime![2 * units]);
     sums[unit] = s;
     sums[units + unit] = s_centred;
@@ -353,17 +487,26 @@ fn bn_backward_kernel<F: Float>(
     // dx = a * (g - mean(g) - xhat * mean(g * xhat)), as a * g + k1 * centred + k0.
     let k1 = F::new(0.0) - a * inv_std * g_xhat / total;
     let k0 = F::new(0.0) - a * sums[lc] / total;
-    let mut p = lane;
-    while p < count {
-        let at = element(&plane, &d, c, p, channels_last);
-        let centred = x[at] - first - shift;
-        let g = passed::<F>(dy[at], centred, a, b, residual, at, relu, has_residual);
-        dx[at] = a * g + k1 * centred + k0;
-        if has_residual {
-            dr[at] = g;
-        }
-        p += lanes;
-    }
+    let coefs = (first, shift, a, b);
+    let ks = (k1, k0);
+    write_grads(
+        x,
+        residual,
+        dy,
+        dx,
+        dr,
+        &plane,
+        &d,
+        c,
+        coefs,
+        ks,
+        lane,
+        count,
+        lanes,
+        relu,
+        has_residual,
+        channels_last,
+    );
 }
 
 /// Channel `c`'s first value, the mean's offset from it, `sqrt(variance + epsilon)`,
@@ -421,15 +564,17 @@ fn bn_sums_kernel<F: Float>(
         first = x[element(&plane, &d, c, 0, channels_last)];
     }
     let (start, end) = share(count, splits);
-    let mut s = F::new(0.0);
-    let mut s2 = F::new(0.0);
-    let mut p = start + lane;
-    while p < end {
-        let v = x[element(&plane, &d, c, p, channels_last)] - first;
-        s += v;
-        s2 += v * v;
-        p += lanes;
-    }
+    let (s, s2) = shifted_sums(
+        x,
+        &plane,
+        &d,
+        c,
+        first,
+        start + lane,
+        end,
+        lanes,
+        channels_last,
+    );
     let mut sums = Shared::<[F]>::new_slice(comptime![2 * units]);
     sums[unit] = s;
     sums[units + unit] = s2;
@@ -447,6 +592,20 @@ fn bn_sums_kernel<F: Float>(
             partial[2 * splits * d.channels + c] = first;
         }
     }
+}
+
+/// Channel `c`'s two sums, added up over the `splits` shares' partial sums at
+/// `partial[(split * channels + c) * 2 ..]`.
+#[cube]
+fn add_shares<F: Float>(partial: &Tensor<F>, channels: usize, c: usize, splits: usize) -> (F, F) {
+    let mut s = F::new(0.0);
+    let mut t = F::new(0.0);
+    for split in 0..splits {
+        let at = (split * channels + c) * 2;
+        s += partial[at];
+        t += partial[at + 1];
+    }
+    (s, t)
 }
 
 /// The forward pass of a split layer, second launch, a unit per channel: adds up the
@@ -471,13 +630,7 @@ fn bn_stats_kernel<F: Float>(
 ) {
     let c = ABSOLUTE_POS;
     if c < channels {
-        let mut s = F::new(0.0);
-        let mut s2 = F::new(0.0);
-        for split in 0..splits {
-            let at = (split * channels + c) * 2;
-            s += partial[at];
-            s2 += partial[at + 1];
-        }
+        let (s, s2) = add_shares(partial, channels, c, splits);
         let total = F::cast_from(count);
         let shift = s / total;
         let mut var = s2 / total - shift * shift;
@@ -521,19 +674,22 @@ fn bn_apply_kernel<F: Float>(
     let a = coef[d.channels + c];
     let b = coef[2 * d.channels + c];
     let (start, end) = share(count, splits);
-    let mut p = start + lane;
-    while p < end {
-        let at = element(&plane, &d, c, p, channels_last);
-        let mut t = (x[at] - first - shift) * a + b;
-        if has_residual {
-            t += residual[at];
-        }
-        if relu && t < F::new(0.0) {
-            t = F::new(0.0);
-        }
-        y[at] = t;
-        p += lanes;
-    }
+    let coefs = (first, shift, a, b);
+    normalise(
+        x,
+        residual,
+        y,
+        &plane,
+        &d,
+        c,
+        coefs,
+        start + lane,
+        end,
+        lanes,
+        relu,
+        has_residual,
+        channels_last,
+    );
 }
 
 /// The backward pass of a split layer, first launch: each cube sums the passed gradient
@@ -563,17 +719,22 @@ fn bn_grad_sums_kernel<F: Float>(
     let (first, shift, _root, a, b) =
         channel_params(x, params, &plane, &d, c, count, epsilon, channels_last);
     let (start, end) = share(count, splits);
-    let mut s = F::new(0.0);
-    let mut s_centred = F::new(0.0);
-    let mut p = start + lane;
-    while p < end {
-        let at = element(&plane, &d, c, p, channels_last);
-        let centred = x[at] - first - shift;
-        let g = passed::<F>(dy[at], centred, a, b, residual, at, relu, has_residual);
-        s += g;
-        s_centred += g * centred;
-        p += lanes;
-    }
+    let coefs = (first, shift, a, b);
+    let (s, s_centred) = grad_sums(
+        x,
+        residual,
+        dy,
+        &plane,
+        &d,
+        c,
+        coefs,
+        start + lane,
+        end,
+        lanes,
+        relu,
+        has_residual,
+        channels_last,
+    );
     let mut sums = Shared::<[F]>::new_slice(comptime![2 * units]);
     sums[unit] = s;
     sums[units + unit] = s_centred;
@@ -608,13 +769,7 @@ fn bn_grad_stats_kernel<F: Float>(
 ) {
     let c = ABSOLUTE_POS;
     if c < channels {
-        let mut s = F::new(0.0);
-        let mut s_centred = F::new(0.0);
-        for split in 0..splits {
-            let at = (split * channels + c) * 2;
-            s += partial[at];
-            s_centred += partial[at + 1];
-        }
+        let (s, s_centred) = add_shares(partial, channels, c, splits);
         let root = F::sqrt(params[3 * channels + c] + F::cast_from(epsilon));
         let a = params[c] / root;
         let total = F::cast_from(count);
@@ -660,17 +815,26 @@ fn bn_grad_apply_kernel<F: Float>(
     let k1 = coef[c];
     let k0 = coef[d.channels + c];
     let (start, end) = share(count, splits);
-    let mut p = start + lane;
-    while p < end {
-        let at = element(&plane, &d, c, p, channels_last);
-        let centred = x[at] - first - shift;
-        let g = passed::<F>(dy[at], centred, a, b, residual, at, relu, has_residual);
-        dx[at] = a * g + k1 * centred + k0;
-        if has_residual {
-            dr[at] = g;
-        }
-        p += lanes;
-    }
+    let coefs = (first, shift, a, b);
+    let ks = (k1, k0);
+    write_grads(
+        x,
+        residual,
+        dy,
+        dx,
+        dr,
+        &plane,
+        &d,
+        c,
+        coefs,
+        ks,
+        start + lane,
+        end,
+        lanes,
+        relu,
+        has_residual,
+        channels_last,
+    );
 }
 
 /// The output gradient `grad` where the ReLU passed it: where its input, `centred * a +
