@@ -138,10 +138,10 @@ test('2 spaces x 3 models on 2 CPU workers: a reload keeps the finished runs, St
   await fresh.waitForURL(/show=anynetx-a/);
   // The files are read one after the other: the link can show both before the second
   // curve is drawn.
-  for (let waited = 0; (await curves(fresh)).length < drawn.length && waited < 10_000; waited += 100) {
+  for (let waited = 0; (await curves(fresh)).length < drawn.length && waited < 30_000; waited += 100) {
     await fresh.waitForTimeout(100);
   }
-  assert.deepEqual(await curves(fresh), drawn);
+  assert.deepEqual(await curves(fresh), drawn, `after the import: ${fresh.url()}, errors ${JSON.stringify(fresh.errors)}`);
   assert.deepEqual(fresh.errors, []);
 });
 
