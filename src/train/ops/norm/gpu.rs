@@ -375,8 +375,10 @@ fn bn_forward_kernel<F: Float>(
 }
 
 /// Gathers the backward pass's per-channel inputs into one `[4, channels]` tensor
-/// (gamma, beta, offset, variance), so the backward kernel binds 8 storage buffers: a
-/// WebGPU device gives a kernel 10 by default, and wgpu takes one of them for itself.
+/// (gamma, beta, offset, variance), so the backward kernel binds 8 tensors, 9 storage
+/// buffers with CubeCL's own: within the adapter's limit, which cubecl-wgpu asks for
+/// (10 on SwiftShader), but above WebGPU's default of 8, as is the forward kernel
+/// (issue 16).
 #[cube(launch_unchecked)]
 fn bn_pack_kernel<F: Float>(
     gamma: &Tensor<F>,

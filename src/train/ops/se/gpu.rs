@@ -11,8 +11,10 @@
 //! the weights' gradients over the batch, a unit per weight. Activations are read as
 //! they lie (`gpu::Layout`), the outputs made in the input's layout.
 //!
-//! Each kernel binds at most 8 tensors: a WebGPU device gives a kernel 10 storage
-//! buffers by default, and wgpu takes one of them for itself.
+//! Each kernel binds at most 8 tensors, and CubeCL adds one storage buffer of its own.
+//! cubecl-wgpu asks for the adapter's limit (10 on SwiftShader), so 9 pass there; but
+//! WebGPU's default is 8, so `se_gate_kernel` (8 tensors) would fail on an adapter that
+//! offers no more (issue 16).
 
 use burn::backend::TensorMetadata;
 use burn_cubecl::CubeBackend;
