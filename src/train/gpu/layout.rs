@@ -56,7 +56,12 @@ impl Layout {
 
     /// A new activation of `like`'s shape in this layout, its values unset.
     pub fn empty(self, like: &CubeTensor) -> CubeTensor {
-        let [n, c, h, w] = like.shape().dims();
+        self.empty_of(like, like.shape().dims())
+    }
+
+    /// A new activation of shape `[n, c, h, w]` on `like`'s device in this layout, its
+    /// values unset.
+    pub fn empty_of(self, like: &CubeTensor, [n, c, h, w]: [usize; 4]) -> CubeTensor {
         match self {
             Layout::Nchw => empty(like, [n, c, h, w]),
             Layout::ChannelsLast => permute_nhwc_to_nchw(empty(like, [n, h, w, c])),

@@ -416,10 +416,10 @@ impl ConvOps for CubeBackend {
         let block = block(c_out / groups);
         let row_blocks = wo.div_ceil(FORWARD_COLUMNS);
         let units = batch * ho * row_blocks * (c_out / block);
-        let y = Layout::ChannelsLast.empty(&empty(&x, shape.output()));
+        let y = Layout::ChannelsLast.empty_of(&x, shape.output());
         // SAFETY: every index the kernel forms is inside its tensor: its bounds are `d`
         // and `row_blocks`, derived from the same shapes; `x` and `y` are row-major
-        // NHWC (`arrange`, `Layout::empty`), `weight` row-major.
+        // NHWC (`arrange`, `Layout::empty_of`), `weight` row-major.
         unsafe {
             forward_kernel::launch_unchecked(
                 &y.client,
@@ -447,10 +447,10 @@ impl ConvOps for CubeBackend {
         let [batch, c_in, h, w] = shape.x;
         let phase_blocks = w.div_ceil(shape.stride).div_ceil(GRAD_X_COLUMNS);
         let units = batch * h * shape.stride * phase_blocks * (c_in / block);
-        let dx = Layout::ChannelsLast.empty(&empty(&dy, shape.x));
+        let dx = Layout::ChannelsLast.empty_of(&dy, shape.x);
         // SAFETY: every index the kernel forms is inside its tensor: its bounds are `d`
         // and `phase_blocks`, derived from the same shapes; `dy` and `dx` are row-major
-        // NHWC (`arrange`, `Layout::empty`), `weight` row-major.
+        // NHWC (`arrange`, `Layout::empty_of`), `weight` row-major.
         unsafe {
             grad_x_kernel::launch_unchecked(
                 &dx.client,
