@@ -48,10 +48,97 @@ pub fn empty(like: &CubeTensor, shape: impl Into<Shape>) -> CubeTensor {
     )
 }
 
+/// A kernel's small outputs (per-channel statistics, say) in one buffer, so that the
+/// kernel binds one storage buffer for them all: WebGPU allows 8 per shader by default,
+/// CubeCL's own metadata buffer among them, and a device asked for no more has no
+/// more. The buffer holds `head` values of the kernel's scratch, then `N` rows of `len`
+/// values, each starting at a multiple of the device's binding alignment, so that each
+/// row is also a tensor of its own: a view of the buffer, which Burn binds and reads
+/// without a copy. The rows keep the whole buffer alive, the scratch with it.
+pub struct Packed<const N: usize> {
+    /// The whole buffer, for the kernel that writes it.
+    pub buffer: CubeTensor,
+    /// Where row 0 starts, in values.
+    pub start: usize,
+    /// The distance between one row's start and the next's, in values.
+    pub stride: usize,
+    /// Each row, `[len]`, row-major.
+    pub rows: [CubeTensor; N],
+}
+
+impl<const N: usize> Packed<N> {
+    /// A new buffer on `like`'s device for `head` values and `N` rows of `len` (all
+    /// unset: the kernel that writes the rows writes all of them).
+    pub fn new(like: &CubeTensor, head: usize, len: usize) -> Self {
+        let align = (like.client.properties().memory.alignment as usize / 4).max(1);
+        let start = head.next_multiple_of(align);
+        let stride = len.next_multiple_of(align);
+        let buffer = empty(like, [start + N * stride]);
+        let size = buffer.handle.size();
+        let rows = std::array::from_fn(|k| {
+            let from = ((start + k * stride) * 4) as u64;
+            let handle = buffer
+                .handle
+                .clone()
+                .offset_start(from)
+                .offset_end(size - from - (len * 4) as u64);
+            CubeTensor::new_contiguous(
+                buffer.client.clone(),
+                buffer.device.clone(),
+                Shape::new([len]),
+                handle,
+                DType::F32,
+            )
+        });
+        Self {
+            buffer,
+            start,
+            stride,
+            rows,
+        }
+    }
+}
+
 /// The most cubes along one axis of a launch (WebGPU's and Vulkan's minimum limit).
 pub const MAX_CUBES: usize = 65_535;
 
 /// The element type our kernels are compiled for (`contiguous` checks the tensors').
 pub fn f32_type() -> cubecl::ir::ElemType {
     cubecl::ir::ElemType::Float(cubecl::ir::FloatKind::F32)
+}
+
+/// A wgpu device on the default adapter with WebGPU's default limits (8 storage
+/// buffers per shader stage among them), not the adapter's own, which cubecl-wgpu asks
+/// for (SwiftShader's allow 10): what a browser gives a page that asks for nothing
+/// more, so what every kernel of ours must run on. Registered once per test process.
+#[cfg(test)]
+pub fn webgpu_default_limits() -> Device {
+    use burn::tensor::wgpu::{wgpu, WgpuSetup};
+    use cubecl::future::block_on;
+    static DEVICE: std::sync::OnceLock<Device> = std::sync::OnceLock::new();
+    DEVICE
+        .get_or_init(|| {
+            let instance = wgpu::Instance::default();
+            let adapter = block_on(instance.request_adapter(&Default::default()))
+                .expect("a wgpu adapter (lavapipe in the tests)");
+            let descriptor = wgpu::DeviceDescriptor {
+                required_features: adapter.features(),
+                required_limits: wgpu::Limits::default(),
+                ..Default::default()
+            };
+            let (device, queue) = block_on(adapter.request_device(&descriptor)).expect("a device");
+            let backend = adapter.get_info().backend;
+            let setup = WgpuSetup {
+                instance,
+                adapter,
+                device,
+                queue,
+                backend,
+            };
+            Device::wgpu_options()
+                .setup(setup)
+                .init()
+                .expect("the device registered with Burn")
+        })
+        .clone()
 }

@@ -244,5 +244,9 @@ mod tests {
         check(gpu, 3, [2, 12, 6, 6], 12, 1, 2);
         check(gpu, 3, [2, 9, 5, 5], 9, 2, 3);
         check(gpu, 3, [1, 256, 3, 3], 256, 1, 1);
+        // On a device with WebGPU's default limits: every kernel binds at most 8
+        // storage buffers.
+        let limited = &crate::train::gpu::webgpu_default_limits();
+        check(limited, 3, [2, 16, 16, 16], 16, 1, 2);
     }
 }

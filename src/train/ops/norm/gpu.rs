@@ -35,7 +35,7 @@ use cubecl::prelude::*;
 use cubecl::std::FastDivmod;
 
 use super::{BnOutput, NormOps};
-use crate::train::gpu::{contiguous, empty, f32_type, CubeTensor, Layout, MAX_CUBES};
+use crate::train::gpu::{contiguous, empty, f32_type, CubeTensor, Layout, Packed, MAX_CUBES};
 
 /// The units of one channel's cube: a power of two (the shared-memory sums halve the
 /// count each round), and at most 256, WebGPU's default limit on a workgroup.
@@ -64,6 +64,14 @@ struct Dims {
     plane: usize,
     /// Channels per cube: a power of two that divides the cube's units.
     tile: usize,
+}
+
+/// Where a kernel writes its per-channel outputs in their `Packed` buffer: row `k` at
+/// `start + k * stride`.
+#[derive(CubeLaunch, CubeType, Clone, Copy)]
+struct Rows {
+    start: usize,
+    stride: usize,
 }
 
 /// The channels per cube for `channels` channels in `layout`: one in NCHW, where a
@@ -114,6 +122,44 @@ fn share(count: usize, splits: usize) -> (usize, usize) {
         end = count;
     }
     (start, end)
+}
+
+/// A channel's mean's offset from its first value and its biased variance, from its
+/// sums of `x - first` and of the square over `count` values (the variance clamped at
+/// zero, which rounding can cross).
+#[cube]
+fn moments<F: Float>(s: F, s2: F, count: usize) -> (F, F) {
+    let total = F::cast_from(count);
+    let shift = s / total;
+    let mut var = s2 / total - shift * shift;
+    if var < F::new(0.0) {
+        var = F::new(0.0);
+    }
+    (shift, var)
+}
+
+/// Writes channel `c`'s batch mean, variance and the mean's offset into `stats`' three
+/// rows (`Rows`).
+#[cube]
+fn write_stats<F: Float>(stats: &mut Tensor<F>, rows: &Rows, c: usize, mean: F, var: F, shift: F) {
+    stats[rows.start + c] = mean;
+    stats[rows.start + rows.stride + c] = var;
+    stats[rows.start + 2 * rows.stride + c] = shift;
+}
+
+/// The backward pass's per-channel results, from the channel's sums of the passed
+/// gradient `g` (`s`) and of `g * (x - mean)` (`s_centred`) over `count` values, the
+/// forward pass's scale `a` and `root = sqrt(variance + epsilon)`: gamma's gradient
+/// and the input gradient's `k1` and `k0`, for `dx = a * (g - mean(g) - xhat *
+/// mean(g * xhat))` written as `a * g + k1 * centred + k0`.
+#[cube]
+fn grad_coefs<F: Float>(s: F, s_centred: F, a: F, root: F, count: usize) -> (F, F, F) {
+    let total = F::cast_from(count);
+    let inv_std = F::new(1.0) / root;
+    let g_xhat = s_centred * inv_std;
+    let k1 = F::new(0.0) - a * inv_std * g_xhat / total;
+    let k0 = F::new(0.0) - a * s / total;
+    (g_xhat, k1, k0)
 }
 
 /// Adds `sums[lc]` and `sums[units + lc]` (each unit's pair at `sums[unit]` and
@@ -303,7 +349,7 @@ fn write_grads<F: Float>(
 
 /// Forward: for each channel c of its tile, a cube computes c's mean and biased
 /// variance over the batch, writes them (and the mean's offset from the channel's
-/// first value), then `y = (x - mean) * gamma / sqrt(variance + epsilon) + beta`
+/// first value) into `stats`' rows (`write_stats`), then `y = (x - mean) * gamma / sqrt(variance + epsilon) + beta`
 /// (+ residual) (ReLU). Without `has_residual`, `residual` is not read.
 #[cube(launch_unchecked)]
 #[allow(clippy::too_many_arguments)]
@@ -313,11 +359,10 @@ fn bn_forward_kernel<F: Float>(
     beta: &Tensor<F>,
     residual: &Tensor<F>,
     y: &mut Tensor<F>,
-    mean: &mut Tensor<F>,
-    variance: &mut Tensor<F>,
-    offset: &mut Tensor<F>,
+    stats: &mut Tensor<F>,
     plane: FastDivmod<usize>,
     d: Dims,
+    rows: Rows,
     epsilon: f32,
     #[comptime] relu: bool,
     #[comptime] has_residual: bool,
@@ -343,16 +388,9 @@ fn bn_forward_kernel<F: Float>(
     }
 
     let lc = unit % d.tile;
-    let total = F::cast_from(count);
-    let shift = sums[lc] / total;
-    let mut var = sums[units + lc] / total - shift * shift;
-    if var < F::new(0.0) {
-        var = F::new(0.0);
-    }
+    let (shift, var) = moments::<F>(sums[lc], sums[units + lc], count);
     if lane == 0 {
-        mean[c] = first + shift;
-        variance[c] = var;
-        offset[c] = shift;
+        write_stats(stats, &rows, c, first + shift, var, shift);
     }
     let a = gamma[c] / F::sqrt(var + F::cast_from(epsilon));
     let b = beta[c];
@@ -375,10 +413,8 @@ fn bn_forward_kernel<F: Float>(
 }
 
 /// Gathers the backward pass's per-channel inputs into one `[4, channels]` tensor
-/// (gamma, beta, offset, variance), so the backward kernel binds 8 tensors, 9 storage
-/// buffers with CubeCL's own: within the adapter's limit, which cubecl-wgpu asks for
-/// (10 on SwiftShader), but above WebGPU's default of 8, as is the forward kernel
-/// (issue 16).
+/// (gamma, beta, offset, variance), so that the backward kernels bind few storage
+/// buffers (`Packed` says why).
 #[cube(launch_unchecked)]
 fn bn_pack_kernel<F: Float>(
     gamma: &Tensor<F>,
@@ -424,7 +460,7 @@ fn bn_running_kernel<F: Float>(
 
 /// Backward: for each channel c of its tile, a cube sums c's gradient `g` (the
 /// output's, where the ReLU passed it) and `g * (x - mean)`, writes gamma's and beta's
-/// gradients, then the input's, `a * g + k1 * (x - mean) + k0`, and with
+/// gradients into `grads`' two rows, then the input's, `a * g + k1 * (x - mean) + k0`, and with
 /// `has_residual` the residual's (`g`). The ReLU's mask is recomputed from x (and the
 /// residual), as the forward kernel computed it. `params` is `bn_pack_kernel`'s.
 /// Without `has_residual`, `residual` and `dr` are not touched.
@@ -436,11 +472,11 @@ fn bn_backward_kernel<F: Float>(
     residual: &Tensor<F>,
     dy: &Tensor<F>,
     dx: &mut Tensor<F>,
-    dgamma: &mut Tensor<F>,
-    dbeta: &mut Tensor<F>,
+    grads: &mut Tensor<F>,
     dr: &mut Tensor<F>,
     plane: FastDivmod<usize>,
     d: Dims,
+    rows: Rows,
     epsilon: f32,
     #[comptime] relu: bool,
     #[comptime] has_residual: bool,
@@ -479,16 +515,11 @@ fn bn_backward_kernel<F: Float>(
     }
 
     let lc = unit % d.tile;
-    let total = F::cast_from(count);
-    let inv_std = F::new(1.0) / root;
-    let g_xhat = sums[units + lc] * inv_std;
+    let (g_xhat, k1, k0) = grad_coefs::<F>(sums[lc], sums[units + lc], a, root, count);
     if lane == 0 {
-        dgamma[c] = g_xhat;
-        dbeta[c] = sums[lc];
+        grads[rows.start + c] = g_xhat;
+        grads[rows.start + rows.stride + c] = sums[lc];
     }
-    // dx = a * (g - mean(g) - xhat * mean(g * xhat)), as a * g + k1 * centred + k0.
-    let k1 = F::new(0.0) - a * inv_std * g_xhat / total;
-    let k0 = F::new(0.0) - a * sums[lc] / total;
     let coefs = (first, shift, a, b);
     let ks = (k1, k0);
     write_grads(
@@ -596,85 +627,82 @@ fn bn_sums_kernel<F: Float>(
     }
 }
 
-/// Channel `c`'s two sums, added up over the `splits` shares' partial sums at
-/// `partial[(split * channels + c) * 2 ..]`.
+/// This unit's part of channel `c`'s two totals over the `splits` shares' partial sums
+/// at `partial[(split * channels + c) * 2 ..]`: the shares `lane, lane + lanes, ..`,
+/// put in `sums` and added up over the cube's lanes (`sum_pairs`), so the totals are
+/// at `sums[lc]` and `sums[units + lc]` afterwards. Called by every unit of the cube.
+/// `partial` is only read here; it is `mut` because the kernels that call this write
+/// their results into the same buffer, after the sums.
 #[cube]
-fn add_shares<F: Float>(partial: &Tensor<F>, channels: usize, c: usize, splits: usize) -> (F, F) {
-    let mut s = F::new(0.0);
-    let mut t = F::new(0.0);
-    for split in 0..splits {
-        let at = (split * channels + c) * 2;
-        s += partial[at];
-        t += partial[at + 1];
-    }
-    (s, t)
-}
-
-/// The forward pass of a split layer, second launch, a unit per channel: adds up the
-/// splits' sums, writes the batch's mean, variance and offset as `bn_forward_kernel`
-/// does, and `coef[k * channels + c]` for the third: the offset, the scale `a` and the
-/// shift `b`.
-#[cube(launch_unchecked)]
 #[allow(clippy::too_many_arguments)]
-fn bn_stats_kernel<F: Float>(
-    partial: &Tensor<F>,
-    gamma: &Tensor<F>,
-    beta: &Tensor<F>,
-    mean: &mut Tensor<F>,
-    variance: &mut Tensor<F>,
-    offset: &mut Tensor<F>,
-    coef: &mut Tensor<F>,
-    channels: usize,
+fn add_shares<F: Float>(
+    partial: &mut Tensor<F>,
+    sums: &mut Shared<[F]>,
+    d: &Dims,
+    c: usize,
+    lane: usize,
     count: usize,
     splits: usize,
-    epsilon: f32,
-    #[define(F)] _dtype: ElemType,
+    #[comptime] units: usize,
 ) {
-    let c = ABSOLUTE_POS;
-    if c < channels {
-        let (s, s2) = add_shares(partial, channels, c, splits);
-        let total = F::cast_from(count);
-        let shift = s / total;
-        let mut var = s2 / total - shift * shift;
-        if var < F::new(0.0) {
-            var = F::new(0.0);
+    let unit = UNIT_POS_X as usize;
+    let lanes = units / d.tile;
+    let mut s = F::new(0.0);
+    let mut t = F::new(0.0);
+    if count > 0 {
+        let mut split = lane;
+        while split < splits {
+            let at = (split * d.channels + c) * 2;
+            s += partial[at];
+            t += partial[at + 1];
+            split += lanes;
         }
-        mean[c] = partial[2 * splits * channels + c] + shift;
-        variance[c] = var;
-        offset[c] = shift;
-        coef[c] = shift;
-        coef[channels + c] = gamma[c] / F::sqrt(var + F::cast_from(epsilon));
-        coef[2 * channels + c] = beta[c];
     }
+    sums[unit] = s;
+    sums[units + unit] = t;
+    sum_pairs::<F>(sums, unit, d.tile, units);
 }
 
-/// The forward pass of a split layer, third launch: each cube writes `y` over its share
-/// of its tile's channels, from `bn_stats_kernel`'s `coef`, as `bn_forward_kernel` does.
+/// The forward pass of a split layer, second launch: each cube adds up its channels'
+/// partial sums (`add_shares`), the first split writes the statistics as
+/// `bn_forward_kernel` does, into the rows of `partial`'s buffer after the sums, and
+/// every cube writes `y` over its share of its tile's channels.
 #[cube(launch_unchecked)]
 #[allow(clippy::too_many_arguments)]
 fn bn_apply_kernel<F: Float>(
     x: &Tensor<F>,
-    coef: &Tensor<F>,
+    gamma: &Tensor<F>,
+    beta: &Tensor<F>,
     residual: &Tensor<F>,
+    partial: &mut Tensor<F>,
     y: &mut Tensor<F>,
     plane: FastDivmod<usize>,
     d: Dims,
+    rows: Rows,
     splits: usize,
+    epsilon: f32,
     #[comptime] relu: bool,
     #[comptime] has_residual: bool,
     #[comptime] channels_last: bool,
     #[comptime] units: usize,
     #[define(F)] _dtype: ElemType,
 ) {
+    let unit = UNIT_POS_X as usize;
     let (c, lane, count) = place(&d);
+    let mut sums = Shared::<[F]>::new_slice(comptime![2 * units]);
+    add_shares(partial, &mut sums, &d, c, lane, count, splits, units);
     if count == 0 {
         terminate!();
     }
     let lanes = units / d.tile;
-    let first = x[element(&plane, &d, c, 0, channels_last)];
-    let shift = coef[c];
-    let a = coef[d.channels + c];
-    let b = coef[2 * d.channels + c];
+    let lc = unit % d.tile;
+    let first = partial[2 * splits * d.channels + c];
+    let (shift, var) = moments::<F>(sums[lc], sums[units + lc], count);
+    if CUBE_POS_Y == 0 && lane == 0 {
+        write_stats(partial, &rows, c, first + shift, var, shift);
+    }
+    let a = gamma[c] / F::sqrt(var + F::cast_from(epsilon));
+    let b = beta[c];
     let (start, end) = share(count, splits);
     let coefs = (first, shift, a, b);
     normalise(
@@ -752,53 +780,24 @@ fn bn_grad_sums_kernel<F: Float>(
     }
 }
 
-/// The backward pass of a split layer, second launch, a unit per channel: adds up the
-/// splits' sums, writes gamma's and beta's gradients, and `coef[c]`, `coef[channels +
-/// c]`: the input gradient's `k1` and `k0`, as `bn_backward_kernel` computes them.
-#[cube(launch_unchecked)]
-#[allow(clippy::too_many_arguments)]
-fn bn_grad_stats_kernel<F: Float>(
-    partial: &Tensor<F>,
-    params: &Tensor<F>,
-    dgamma: &mut Tensor<F>,
-    dbeta: &mut Tensor<F>,
-    coef: &mut Tensor<F>,
-    channels: usize,
-    count: usize,
-    splits: usize,
-    epsilon: f32,
-    #[define(F)] _dtype: ElemType,
-) {
-    let c = ABSOLUTE_POS;
-    if c < channels {
-        let (s, s_centred) = add_shares(partial, channels, c, splits);
-        let root = F::sqrt(params[3 * channels + c] + F::cast_from(epsilon));
-        let a = params[c] / root;
-        let total = F::cast_from(count);
-        let inv_std = F::new(1.0) / root;
-        let g_xhat = s_centred * inv_std;
-        dgamma[c] = g_xhat;
-        dbeta[c] = s;
-        coef[c] = F::new(0.0) - a * inv_std * g_xhat / total;
-        coef[channels + c] = F::new(0.0) - a * s / total;
-    }
-}
-
-/// The backward pass of a split layer, third launch: each cube writes the input's
-/// gradient (and the residual's) over its share of its tile's channels, as
-/// `bn_backward_kernel` does, with `bn_grad_stats_kernel`'s `k1` and `k0`.
+/// The backward pass of a split layer, second launch: each cube adds up its channels'
+/// partial sums (`add_shares`), the first split writes gamma's and beta's gradients as
+/// `bn_backward_kernel` does, into the rows of `partial`'s buffer after the sums, and
+/// every cube writes the input's gradient (and the residual's) over its share of its
+/// tile's channels.
 #[cube(launch_unchecked)]
 #[allow(clippy::too_many_arguments)]
 fn bn_grad_apply_kernel<F: Float>(
     x: &Tensor<F>,
     params: &Tensor<F>,
-    coef: &Tensor<F>,
     residual: &Tensor<F>,
     dy: &Tensor<F>,
+    partial: &mut Tensor<F>,
     dx: &mut Tensor<F>,
     dr: &mut Tensor<F>,
     plane: FastDivmod<usize>,
     d: Dims,
+    rows: Rows,
     splits: usize,
     epsilon: f32,
     #[comptime] relu: bool,
@@ -807,15 +806,22 @@ fn bn_grad_apply_kernel<F: Float>(
     #[comptime] units: usize,
     #[define(F)] _dtype: ElemType,
 ) {
+    let unit = UNIT_POS_X as usize;
     let (c, lane, count) = place(&d);
+    let (first, shift, root, a, b) =
+        channel_params(x, params, &plane, &d, c, count, epsilon, channels_last);
+    let mut sums = Shared::<[F]>::new_slice(comptime![2 * units]);
+    add_shares(partial, &mut sums, &d, c, lane, count, splits, units);
     if count == 0 {
         terminate!();
     }
     let lanes = units / d.tile;
-    let (first, shift, _root, a, b) =
-        channel_params(x, params, &plane, &d, c, count, epsilon, channels_last);
-    let k1 = coef[c];
-    let k0 = coef[d.channels + c];
+    let lc = unit % d.tile;
+    let (g_xhat, k1, k0) = grad_coefs::<F>(sums[lc], sums[units + lc], a, root, count);
+    if CUBE_POS_Y == 0 && lane == 0 {
+        partial[rows.start + c] = g_xhat;
+        partial[rows.start + rows.stride + c] = sums[lc];
+    }
     let (start, end) = share(count, splits);
     let coefs = (first, shift, a, b);
     let ks = (k1, k0);
@@ -888,11 +894,21 @@ fn forward(
     let (residual, has_residual) = stand_in(residual, &x, layout);
     let channels = x.shape()[1];
     let y = layout.empty(&x);
-    let [mean, variance, offset] = [(); 3].map(|_| empty(&x, [channels]));
     let (d, plane, splits, cubes) = dims(layout, &x);
+    // A split layer's partial sums (and each channel's first value) come first in the
+    // buffer, the statistics after them.
+    let head = match splits {
+        1 => 0,
+        _ => (2 * splits + 1) * channels,
+    };
+    let stats = Packed::<3>::new(&x, head, channels);
+    let rows = RowsLaunch::new(stats.start, stats.stride);
+    let buffer = stats.buffer.clone();
+    let [mean, variance, offset] = stats.rows;
     if splits > 1 {
         forward_split(
-            [&x, &gamma, &beta, &residual, &y, &mean, &variance, &offset],
+            [&x, &gamma, &beta, &residual, &buffer, &y],
+            (stats.start, stats.stride),
             epsilon,
             relu,
             has_residual,
@@ -908,7 +924,8 @@ fn forward(
     // SAFETY: every index the kernel forms is inside its tensor: the activations' are
     // below batch * channels * plane, in the layout all of them share (`arrange`,
     // `empty`), the per-channel ones below channels (the units of a tile past the last
-    // channel read and write nothing), all from `x`'s shape.
+    // channel read and write nothing), all from `x`'s shape, and the statistics' rows
+    // lie inside their buffer (`Packed`).
     unsafe {
         bn_forward_kernel::launch_unchecked(
             &x.client,
@@ -919,11 +936,10 @@ fn forward(
             beta.into_tensor_arg(),
             residual.into_tensor_arg(),
             y.clone().into_tensor_arg(),
-            mean.clone().into_tensor_arg(),
-            variance.clone().into_tensor_arg(),
-            offset.clone().into_tensor_arg(),
+            buffer.into_tensor_arg(),
             plane,
             d,
+            rows,
             epsilon as f32,
             relu,
             has_residual,
@@ -959,13 +975,22 @@ fn backward(
     let (residual, has_residual) = stand_in(residual, &x, layout);
     let channels = x.shape()[1];
     let dx = layout.empty(&x);
-    let [dgamma, dbeta] = [(); 2].map(|_| empty(&x, [channels]));
     // Not written without a residual.
     let dr = match has_residual {
         true => layout.empty(&x),
         false => empty(&x, [1]),
     };
     let (d, plane, splits, cubes) = dims(layout, &x);
+    // A split layer's partial sums come first in the buffer, gamma's and beta's
+    // gradients after them.
+    let head = match splits {
+        1 => 0,
+        _ => 2 * splits * channels,
+    };
+    let grads = Packed::<2>::new(&x, head, channels);
+    let rows = RowsLaunch::new(grads.start, grads.stride);
+    let buffer = grads.buffer.clone();
+    let [dgamma, dbeta] = grads.rows;
     let params = empty(&x, [4 * channels]);
     // SAFETY: the kernel writes `params[k * channels + c]` for k < 4 and c < channels,
     // the units past `channels` writing nothing, and reads the four row-major
@@ -986,7 +1011,8 @@ fn backward(
     };
     if splits > 1 {
         backward_split(
-            [&x, &params, &residual, &grad, &dx, &dgamma, &dbeta, &dr],
+            [&x, &params, &residual, &grad, &buffer, &dx, &dr],
+            (grads.start, grads.stride),
             epsilon,
             relu,
             has_residual,
@@ -1006,11 +1032,11 @@ fn backward(
             residual.into_tensor_arg(),
             grad.into_tensor_arg(),
             dx.clone().into_tensor_arg(),
-            dgamma.clone().into_tensor_arg(),
-            dbeta.clone().into_tensor_arg(),
+            buffer.into_tensor_arg(),
             dr.clone().into_tensor_arg(),
             plane,
             d,
+            rows,
             epsilon as f32,
             relu,
             has_residual,
@@ -1022,34 +1048,31 @@ fn backward(
     (dx, dgamma, dbeta, has_residual.then_some(dr))
 }
 
-/// `forward` for a layer whose tiles are split over several cubes (`splits`): partial
-/// sums, then the statistics, then the output. `t` is x, gamma, beta, the residual
-/// (or its stand-in), and the outputs y, mean, variance, offset.
+/// `forward` for a layer whose tiles are split over several cubes (`splits`): the
+/// partial sums, then the statistics and the output. `t` is x, gamma, beta, the
+/// residual (or its stand-in), the statistics' `Packed` buffer (the partial sums go in
+/// its head) and the output y; `rows` is where the statistics' rows lie in the buffer.
 fn forward_split(
-    t: [&CubeTensor; 8],
+    t: [&CubeTensor; 6],
+    rows: (usize, usize),
     epsilon: f64,
     relu: bool,
     has_residual: bool,
     layout: Layout,
 ) {
-    let [x, gamma, beta, residual, y, mean, variance, offset] = t.map(|t| t.clone());
-    let channels = mean.shape()[0];
-    let count = x.shape().num_elements() / channels;
+    let [x, gamma, beta, residual, buffer, y] = t.map(|t| t.clone());
     let (d, plane, splits, cubes) = dims(layout, &x);
-    let partial = empty(&x, [(2 * splits + 1) * channels]);
-    let coef = empty(&x, [3 * channels]);
     let client = x.client.clone();
-    let per_channel = CubeCount::Static(channels.div_ceil(UNITS) as u32, 1, 1);
-    // SAFETY: as in `forward`; a cube's share of a channel is below `count`, `partial`
-    // holds `(2 * splits + 1) * channels` values and `coef` `3 * channels`, and units
-    // past the last channel touch nothing.
+    // SAFETY: as in `forward`; a cube's share of a channel is below `count`, the
+    // partial sums, `(2 * splits + 1) * channels` values, lie before the statistics'
+    // rows in `buffer` (`forward`), and units past the last channel touch nothing.
     unsafe {
         bn_sums_kernel::launch_unchecked(
             &client,
             cubes.clone(),
             CubeDim::new_1d(UNITS as u32),
             x.clone().into_tensor_arg(),
-            partial.clone().into_tensor_arg(),
+            buffer.clone().into_tensor_arg(),
             plane,
             d,
             splits,
@@ -1057,36 +1080,23 @@ fn forward_split(
             UNITS,
             f32_type(),
         );
-        bn_stats_kernel::launch_unchecked(
-            &client,
-            per_channel,
-            CubeDim::new_1d(UNITS as u32),
-            partial.into_tensor_arg(),
-            gamma.into_tensor_arg(),
-            beta.into_tensor_arg(),
-            mean.into_tensor_arg(),
-            variance.into_tensor_arg(),
-            offset.into_tensor_arg(),
-            coef.clone().into_tensor_arg(),
-            channels,
-            count,
-            splits,
-            epsilon as f32,
-            f32_type(),
-        );
         // Launch arguments are consumed: the same sizes again.
-        let (d, ..) = dims(layout, &x);
+        let (d, plane, ..) = dims(layout, &x);
         bn_apply_kernel::launch_unchecked(
             &client,
             cubes,
             CubeDim::new_1d(UNITS as u32),
             x.into_tensor_arg(),
-            coef.into_tensor_arg(),
+            gamma.into_tensor_arg(),
+            beta.into_tensor_arg(),
             residual.into_tensor_arg(),
+            buffer.into_tensor_arg(),
             y.into_tensor_arg(),
             plane,
             d,
+            RowsLaunch::new(rows.0, rows.1),
             splits,
+            epsilon as f32,
             relu,
             has_residual,
             layout.channels_last(),
@@ -1096,28 +1106,25 @@ fn forward_split(
     }
 }
 
-/// `backward` for a layer whose tiles are split over several cubes: partial sums, then
-/// the per-channel gradients, then the input's (and the residual's). `t` is x, the
-/// packed params, the residual (or its stand-in), the output's gradient, and the
-/// outputs dx, dgamma, dbeta, dr.
+/// `backward` for a layer whose tiles are split over several cubes: the partial sums,
+/// then the per-channel gradients and the input's (and the residual's). `t` is x, the
+/// packed params, the residual (or its stand-in), the output's gradient, the
+/// gradients' `Packed` buffer (the partial sums go in its head), and the outputs dx
+/// and dr; `rows` is where gamma's and beta's gradients lie in the buffer.
 fn backward_split(
-    t: [&CubeTensor; 8],
+    t: [&CubeTensor; 7],
+    rows: (usize, usize),
     epsilon: f64,
     relu: bool,
     has_residual: bool,
     layout: Layout,
 ) {
-    let [x, params, residual, grad, dx, dgamma, dbeta, dr] = t.map(|t| t.clone());
-    let channels = dgamma.shape()[0];
-    let count = x.shape().num_elements() / channels;
+    let [x, params, residual, grad, buffer, dx, dr] = t.map(|t| t.clone());
     let (d, plane, splits, cubes) = dims(layout, &x);
-    let partial = empty(&x, [2 * splits * channels]);
-    let coef = empty(&x, [2 * channels]);
     let client = x.client.clone();
-    let per_channel = CubeCount::Static(channels.div_ceil(UNITS) as u32, 1, 1);
-    // SAFETY: as in `backward`; a cube's share of a channel is below `count`, `partial`
-    // holds `2 * splits * channels` values and `coef` `2 * channels`, and units past
-    // the last channel touch nothing.
+    // SAFETY: as in `backward`; a cube's share of a channel is below `count`, the
+    // partial sums, `2 * splits * channels` values, lie before the gradients' rows in
+    // `buffer` (`backward`), and units past the last channel touch nothing.
     unsafe {
         bn_grad_sums_kernel::launch_unchecked(
             &client,
@@ -1127,7 +1134,7 @@ fn backward_split(
             params.clone().into_tensor_arg(),
             residual.clone().into_tensor_arg(),
             grad.clone().into_tensor_arg(),
-            partial.clone().into_tensor_arg(),
+            buffer.clone().into_tensor_arg(),
             plane,
             d,
             splits,
@@ -1138,35 +1145,21 @@ fn backward_split(
             UNITS,
             f32_type(),
         );
-        bn_grad_stats_kernel::launch_unchecked(
-            &client,
-            per_channel,
-            CubeDim::new_1d(UNITS as u32),
-            partial.into_tensor_arg(),
-            params.clone().into_tensor_arg(),
-            dgamma.into_tensor_arg(),
-            dbeta.into_tensor_arg(),
-            coef.clone().into_tensor_arg(),
-            channels,
-            count,
-            splits,
-            epsilon as f32,
-            f32_type(),
-        );
-        let (d, ..) = dims(layout, &x);
+        let (d, plane, ..) = dims(layout, &x);
         bn_grad_apply_kernel::launch_unchecked(
             &client,
             cubes,
             CubeDim::new_1d(UNITS as u32),
             x.into_tensor_arg(),
             params.into_tensor_arg(),
-            coef.into_tensor_arg(),
             residual.into_tensor_arg(),
             grad.into_tensor_arg(),
+            buffer.into_tensor_arg(),
             dx.into_tensor_arg(),
             dr.into_tensor_arg(),
             plane,
             d,
+            RowsLaunch::new(rows.0, rows.1),
             splits,
             epsilon as f32,
             relu,

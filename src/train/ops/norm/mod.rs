@@ -488,6 +488,11 @@ mod tests {
             check(gpu, [32, 64, 8, 8], 0.5, Tail::AddRelu, channels_last);
             check(gpu, [33, 3, 16, 16], -3.0, Tail::Nothing, channels_last);
         }
+        // Each kernel, with a residual, whole and split, on a device with WebGPU's
+        // default limits: every kernel binds at most 8 storage buffers.
+        let limited = &crate::train::gpu::webgpu_default_limits();
+        check(limited, [4, 3, 5, 5], 0.5, Tail::AddRelu, false);
+        check(limited, [64, 2, 24, 24], 0.5, Tail::AddRelu, true);
     }
 
     /// Inference (the running statistics) against Burn's `BatchNorm` in inference, with

@@ -65,8 +65,7 @@ impl<B: SeOps, C: CheckpointStrategy> SeOps for Autodiff<B, C> {
         };
         let kept = SeKept {
             pooled: FloatTensor::<Self>::new(kept.pooled),
-            hidden: FloatTensor::<Self>::new(kept.hidden),
-            gate: FloatTensor::<Self>::new(kept.gate),
+            gate_hidden: FloatTensor::<Self>::new(kept.gate_hidden),
         };
         SeOutput { y, kept }
     }
@@ -83,14 +82,12 @@ impl<B: SeOps, C: CheckpointStrategy> SeOps for Autodiff<B, C> {
         let [x, w1, w2, grad] = [x, w1, w2, grad].map(Self::inner);
         let SeKept {
             pooled,
-            hidden,
-            gate,
+            gate_hidden,
         } = kept;
-        let [pooled, hidden, gate] = [pooled, hidden, gate].map(Self::inner);
+        let [pooled, gate_hidden] = [pooled, gate_hidden].map(Self::inner);
         let kept = SeKept {
             pooled,
-            hidden,
-            gate,
+            gate_hidden,
         };
         let SeGradients { x, params } = B::se_train_grads(x, w1, w2, kept, grad);
         let SeParams { w1, b1, w2, b2 } = params;

@@ -59,12 +59,15 @@ impl SeOps for Flex {
             let g = gate[i];
             l.row(xs, i).iter().map(move |&v| v * g)
         });
+        // Kept as one tensor, the gate then the hidden layer (`SeKept`).
+        let mut gate_hidden = gate;
+        gate_hidden.extend_from_slice(&hidden);
+        let len = gate_hidden.len();
         SeOutput {
             y: tensor(y, x.shape()),
             kept: SeKept {
                 pooled: tensor(pooled, [l.batch, l.channels]),
-                hidden: tensor(hidden, [l.batch, r]),
-                gate: tensor(gate, [l.batch, l.channels]),
+                gate_hidden: tensor(gate_hidden, [len]),
             },
         }
     }
@@ -78,14 +81,13 @@ impl SeOps for Flex {
     ) -> SeGradients<Flex> {
         let SeKept {
             pooled,
-            hidden,
-            gate,
+            gate_hidden,
         } = kept;
         let (l, r) = sizes(&x, &w1);
-        let [x, w1, w2, pooled, hidden, gate, grad] =
-            [x, w1, w2, pooled, hidden, gate, grad].map(|t| contiguous(&t));
-        let (xs, dy, g) = (f32s(&x), f32s(&grad), f32s(&gate));
-        let (p, h) = (f32s(&pooled), f32s(&hidden));
+        let [x, w1, w2, pooled, gate_hidden, grad] =
+            [x, w1, w2, pooled, gate_hidden, grad].map(|t| contiguous(&t));
+        let (xs, dy, p) = (f32s(&x), f32s(&grad), f32s(&pooled));
+        let (g, h) = f32s(&gate_hidden).split_at(l.batch * l.channels);
         // Through the gate's product and sigmoid: dz = (dy . x) * g * (1 - g).
         let dz = filled(l.batch * l.channels, l.channels, |i| {
             (0..l.channels).map(move |c| {

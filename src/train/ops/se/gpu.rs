@@ -75,9 +75,17 @@ fn channel_of(
     }
 }
 
-/// Forward, cube `n`: the mean of each channel of image n (`pooled`), the hidden
-/// layer `relu(w1 . pooled + b1)` (`hidden`) and the gate `sigmoid(w2 . hidden + b2)`
-/// (`gate`), all `[n, width]` row-major; the layer's weights are row-major.
+/// Where hidden unit `j` of image `n` lies in `gate_hidden`: after the batch's gates
+/// (`SeKept`); gate `c` of image `n` is at `n * channels + c`.
+#[cube]
+fn hidden_at(d: &Dims, n: usize, j: usize) -> usize {
+    d.batch * d.channels + n * d.hidden + j
+}
+
+/// Forward, cube `n`: the mean of each channel of image n (`pooled`, `[n, channels]`),
+/// the hidden layer `relu(w1 . pooled + b1)` and the gate `sigmoid(w2 . hidden + b2)`,
+/// into `gate_hidden` as `SeKept` lays them out (`hidden_at`); the layer's weights are
+/// row-major.
 #[cube(launch_unchecked)]
 #[allow(clippy::too_many_arguments)]
 fn se_gate_kernel<F: Float>(
@@ -87,8 +95,7 @@ fn se_gate_kernel<F: Float>(
     w2: &Tensor<F>,
     b2: &Tensor<F>,
     pooled: &mut Tensor<F>,
-    hidden: &mut Tensor<F>,
-    gate: &mut Tensor<F>,
+    gate_hidden: &mut Tensor<F>,
     d: Dims,
     #[comptime] channels_last: bool,
     #[comptime] shared: usize,
@@ -122,7 +129,7 @@ fn se_gate_kernel<F: Float>(
             z = F::new(0.0);
         }
         values[d.channels + j] = z;
-        hidden[n * d.hidden + j] = z;
+        gate_hidden[hidden_at(&d, n, j)] = z;
         j += units;
     }
     sync_cube();
@@ -132,12 +139,13 @@ fn se_gate_kernel<F: Float>(
         for j in 0..d.hidden {
             z += w2[c * d.hidden + j] * values[d.channels + j];
         }
-        gate[n * d.channels + c] = F::new(1.0) / (F::new(1.0) + F::exp(F::new(0.0) - z));
+        gate_hidden[n * d.channels + c] = F::new(1.0) / (F::new(1.0) + F::exp(F::new(0.0) - z));
         c += units;
     }
 }
 
-/// Forward, element-wise: `y = x * gate[n, c]`, every unit a value at a time over
+/// Forward, element-wise: `y = x * gate[n, c]` (`gate` the gates at the start of
+/// `gate_hidden`), every unit a value at a time over
 /// the activation as it lies (`image` divides by an image's values).
 #[cube(launch_unchecked)]
 #[allow(clippy::too_many_arguments)]
@@ -175,8 +183,7 @@ fn se_backward_kernel<F: Float>(
     dy: &Tensor<F>,
     w1: &Tensor<F>,
     w2: &Tensor<F>,
-    hidden: &Tensor<F>,
-    gate: &Tensor<F>,
+    gate_hidden: &Tensor<F>,
     dx: &mut Tensor<F>,
     dz: &mut Tensor<F>,
     channels: FastDivmod<usize>,
@@ -199,7 +206,7 @@ fn se_backward_kernel<F: Float>(
             let at = element(&d, n, c, r, channels_last);
             s += dy[at] * x[at];
         }
-        let g = gate[n * d.channels + c];
+        let g = gate_hidden[n * d.channels + c];
         let dz2 = s * g * (F::new(1.0) - g);
         values[c] = dz2;
         dz[n * width + c] = dz2;
@@ -212,7 +219,7 @@ fn se_backward_kernel<F: Float>(
         for c in 0..d.channels {
             s += w2[c * d.hidden + j] * values[c];
         }
-        if hidden[n * d.hidden + j] <= F::new(0.0) {
+        if gate_hidden[hidden_at(&d, n, j)] <= F::new(0.0) {
             s = F::new(0.0);
         }
         values[d.channels + j] = s;
@@ -237,7 +244,7 @@ fn se_backward_kernel<F: Float>(
     while e < image {
         let c = channel_of(e, &channels, &plane, channels_last);
         let at = n * image + e;
-        dx[at] = dy[at] * gate[n * d.channels + c] + values[c];
+        dx[at] = dy[at] * gate_hidden[n * d.channels + c] + values[c];
         e += units;
     }
 }
@@ -249,7 +256,7 @@ fn se_backward_kernel<F: Float>(
 #[allow(clippy::too_many_arguments)]
 fn se_weights_kernel<F: Float>(
     pooled: &Tensor<F>,
-    hidden: &Tensor<F>,
+    gate_hidden: &Tensor<F>,
     dz: &Tensor<F>,
     dw1: &mut Tensor<F>,
     db1: &mut Tensor<F>,
@@ -282,7 +289,7 @@ fn se_weights_kernel<F: Float>(
             let k = i - weights - hs;
             let (c, j) = (k / hs, k % hs);
             for n in 0..d.batch {
-                s += dz[n * width + c] * hidden[n * hs + j];
+                s += dz[n * width + c] * gate_hidden[hidden_at(&d, n, j)];
             }
             dw2[k] = s;
         } else {
@@ -322,12 +329,11 @@ impl SeOps for CubeBackend {
         let [batch, channels, h, w] = x.shape().dims();
         let hidden_width = w1.shape()[0];
         let pooled = empty(&x, [batch, channels]);
-        let hidden = empty(&x, [batch, hidden_width]);
-        let gate = empty(&x, [batch, channels]);
+        let gate_hidden = empty(&x, [batch * (channels + hidden_width)]);
         let (d, shared) = dims(&x, hidden_width);
         // SAFETY: cube n reads and writes image n's values (`element` stays below
-        // batch * channels * plane, in x's layout) and rows n of the `[batch, width]`
-        // tensors; the weights are row-major `[hidden, channels]` and `[channels,
+        // batch * channels * plane, in x's layout), row n of `pooled` and image n's
+        // gates and hidden units in `gate_hidden` (`hidden_at`); the weights are row-major `[hidden, channels]` and `[channels,
         // hidden]`; `shared` holds channels + hidden values (`dims`).
         unsafe {
             se_gate_kernel::launch_unchecked(
@@ -340,8 +346,7 @@ impl SeOps for CubeBackend {
                 w2.into_tensor_arg(),
                 b2.into_tensor_arg(),
                 pooled.clone().into_tensor_arg(),
-                hidden.clone().into_tensor_arg(),
-                gate.clone().into_tensor_arg(),
+                gate_hidden.clone().into_tensor_arg(),
                 d,
                 layout.channels_last(),
                 shared,
@@ -351,7 +356,7 @@ impl SeOps for CubeBackend {
         };
         let y = layout.empty(&x);
         let total = batch * channels * h * w;
-        // SAFETY: i < total indexes x and y, which share a layout; gate's index is
+        // SAFETY: i < total indexes x and y, which share a layout; the gate's index is
         // n * channels + c with n < batch and c < channels.
         unsafe {
             se_scale_kernel::launch_unchecked(
@@ -359,7 +364,7 @@ impl SeOps for CubeBackend {
                 spread(total),
                 CubeDim::new_1d(UNITS as u32),
                 x.clone().into_tensor_arg(),
-                gate.clone().into_tensor_arg(),
+                gate_hidden.clone().into_tensor_arg(),
                 y.clone().into_tensor_arg(),
                 channels * h * w,
                 channels,
@@ -373,8 +378,7 @@ impl SeOps for CubeBackend {
             y,
             kept: SeKept {
                 pooled,
-                hidden,
-                gate,
+                gate_hidden,
             },
         }
     }
@@ -388,10 +392,9 @@ impl SeOps for CubeBackend {
     ) -> SeGradients<Self> {
         let SeKept {
             pooled,
-            hidden,
-            gate,
+            gate_hidden,
         } = kept;
-        let [w1, w2, pooled, hidden, gate] = [w1, w2, pooled, hidden, gate].map(contiguous);
+        let [w1, w2, pooled, gate_hidden] = [w1, w2, pooled, gate_hidden].map(contiguous);
         let (x, layout) = Layout::arranged(x);
         let dy = layout.arrange(grad);
         let [batch, channels, h, w] = x.shape().dims();
@@ -409,8 +412,7 @@ impl SeOps for CubeBackend {
                 dy.into_tensor_arg(),
                 w1.clone().into_tensor_arg(),
                 w2.clone().into_tensor_arg(),
-                hidden.clone().into_tensor_arg(),
-                gate.into_tensor_arg(),
+                gate_hidden.clone().into_tensor_arg(),
                 dx.clone().into_tensor_arg(),
                 dz.clone().into_tensor_arg(),
                 channels,
@@ -436,7 +438,7 @@ impl SeOps for CubeBackend {
                 spread(total),
                 CubeDim::new_1d(UNITS as u32),
                 pooled.into_tensor_arg(),
-                hidden.into_tensor_arg(),
+                gate_hidden.into_tensor_arg(),
                 dz.into_tensor_arg(),
                 dw1.clone().into_tensor_arg(),
                 db1.clone().into_tensor_arg(),

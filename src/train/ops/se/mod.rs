@@ -57,14 +57,15 @@ pub struct SeParams<B: Backend> {
     pub b2: FloatTensor<B>,
 }
 
-/// What the forward pass keeps for the backward one: the pooled input `[n, c]`, the
-/// hidden layer after its ReLU `[n, r]` and the gate `[n, c]`.
+/// What the forward pass keeps for the backward one: the pooled input `[n, c]`, and
+/// the gate `[n, c]` and the hidden layer after its ReLU `[n, r]`, both row-major and
+/// end to end in one tensor `[n * (c + r)]`. The GPU's backward kernel reads both, and
+/// binds them as one buffer: WebGPU allows 8 per shader by default (`gpu::Packed`).
 #[derive(ExtensionType, Clone, Debug)]
 #[extension_type(fusion: cfg(feature = "gpu"))]
 pub struct SeKept<B: Backend> {
     pub pooled: FloatTensor<B>,
-    pub hidden: FloatTensor<B>,
-    pub gate: FloatTensor<B>,
+    pub gate_hidden: FloatTensor<B>,
 }
 
 /// What `se_train` returns.
@@ -120,7 +121,7 @@ fn spec(like: &TensorSpec, shape: impl Into<burn::tensor::Shape>) -> TensorSpec 
 }
 
 /// What `se_train`'s outputs look like to Burn's fusion: `y` like `x`, the pooled
-/// input and the gate `[n, c]`, the hidden layer `[n, r]`.
+/// input `[n, c]`, the gate and the hidden layer `[n * (c + r)]`.
 #[cfg(feature = "gpu")]
 fn train_meta(x: &TensorSpec, params: &SeParamsMetadata) -> SeOutputMetadata {
     let (n, c, r) = (x.shape[0], x.shape[1], params.w1.shape[0]);
@@ -128,8 +129,7 @@ fn train_meta(x: &TensorSpec, params: &SeParamsMetadata) -> SeOutputMetadata {
         y: x.clone(),
         kept: SeKeptMetadata {
             pooled: spec(x, [n, c]),
-            hidden: spec(x, [n, r]),
-            gate: spec(x, [n, c]),
+            gate_hidden: spec(x, [n * (c + r)]),
         },
     }
 }
@@ -276,5 +276,9 @@ mod tests {
             check(gpu, &Device::flex(), &SHAPES, channels_last);
             check(gpu, &Device::flex(), &[[3, 300, 4, 3, 270]], channels_last);
         }
+        // On a device with WebGPU's default limits: every kernel binds at most 8
+        // storage buffers.
+        let limited = &crate::train::gpu::webgpu_default_limits();
+        check(limited, &Device::flex(), &SHAPES[..1], true);
     }
 }
