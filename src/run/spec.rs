@@ -64,9 +64,10 @@ pub enum Layers {
     /// lavapipe; no real GPU has measured them yet, issue 16).
     #[default]
     Measured,
-    /// Ours wherever we have them: today the same as `Measured`, kept so that a link
-    /// or a record that names it keeps its meaning, and for kernels of ours still
-    /// slower than Burn's.
+    /// Ours wherever we have them, kernels of ours still slower than Burn's included:
+    /// on the GPU also the 1x1 convolutions, through the 3x3 layers' kernels (slower
+    /// than Burn's matrix product on lavapipe). A link or a record that names it keeps
+    /// its meaning: the same model, other kernels.
     Ours,
     /// Burn's own operations everywhere: the peer ours are benchmarked against.
     Burn,

@@ -50,14 +50,11 @@ pub fn same_conv(x: Tensor<4>, weight: Tensor<4>, stride: usize, groups: usize) 
     }
 }
 
-/// Whether a `k` x `k` convolution on `device` runs our kernels: every one on flex,
-/// the 3x3 ones on the GPU (measured faster there), as `use_layers` allows.
+/// Whether a `k` x `k` convolution on `device` runs our kernels, as `use_layers`
+/// allows: every one on flex; on the GPU the 3x3 ones (measured faster there), and
+/// with `Layers::Ours` the 1x1 ones too, through the same kernels.
 fn runs_ours(device: &Device, k: usize) -> bool {
-    match super::ours_on(device, k == 3) {
-        super::Ours::Flex => true,
-        super::Ours::Gpu => k == 3,
-        super::Ours::No => false,
-    }
+    !matches!(super::ours_on(device, k == 3), super::Ours::No)
 }
 
 /// The convolution and its two gradients as backend operations. Autodiff calls the
@@ -244,6 +241,10 @@ mod tests {
         check(gpu, 3, [2, 12, 6, 6], 12, 1, 2);
         check(gpu, 3, [2, 9, 5, 5], 9, 2, 3);
         check(gpu, 3, [1, 256, 3, 3], 256, 1, 1);
+        // 1x1 layers (`Layers::Ours` runs them through the same kernels), dense and
+        // strided as a RegNet's shortcut.
+        check(gpu, 1, [2, 16, 8, 8], 24, 1, 1);
+        check(gpu, 1, [3, 12, 9, 7], 20, 2, 1);
         // On a device with WebGPU's default limits: every kernel binds at most 8
         // storage buffers.
         let limited = &crate::train::gpu::webgpu_default_limits();
