@@ -1,6 +1,6 @@
 //! Batch norm's training kernels on Burn's CubeCL backend (wgpu): one launch forward
 //! (and a tiny one after it for the running statistics) and one backward (and a tiny
-//! one before it that packs the per-channel inputs), three each way for a large layer
+//! one before it that packs the per-channel inputs), two each way for a large layer
 //! (below), the residual and the ReLU folded in, where Burn's batch norm is a dozen
 //! launches each way (reductions over a copy with batch and channel axes swapped, and
 //! element-wise kernels around them).
@@ -13,9 +13,16 @@
 //! A layer with few channels over a large batch would run on few cubes that way, too
 //! few for a GPU's hundred compute units, so a tile with more than `VALUES_PER_CUBE`
 //! values is split over several cubes, each taking a share of its values (`splits`).
-//! Then the cubes cannot see each other's sums, and each pass takes three launches: the
-//! shares' partial sums, a unit per channel adding them up, and the output (or the
-//! gradient) written share by share.
+//! Then the cubes cannot see each other's sums, and each pass takes two launches: the
+//! shares' partial sums, then the output (or the gradient) written share by share, each
+//! cube first adding up its channels' partial sums itself (`add_shares`: a few hundred
+//! values, where a launch between would cost more on a GPU, whose steps at small sizes
+//! are bound by launches; BENCHMARKS.md).
+//!
+//! A kernel binds at most 7 tensors, CubeCL's own storage buffer making 8, WebGPU's
+//! default limit: the per-channel outputs of a pass (the statistics, or gamma's and
+//! beta's gradients) are rows of one buffer (`gpu::Packed`), the split layers' partial
+//! sums in its head.
 //!
 //! The kernels keep the activation's layout, so that no copy is made on either side of
 //! them (`gpu::Layout`): an input that is channels-last in memory is read and written
@@ -52,7 +59,7 @@ const MIN_CUBES: usize = 8;
 /// The most values of its tile one cube takes (32 per unit) before the tile's values are
 /// split over several cubes: a layer of few channels over a large batch would otherwise
 /// run on a few cubes, which a GPU with a hundred compute units cannot fill. A split
-/// layer costs two more launches each way (`forward`, `backward`).
+/// layer costs one more launch each way (`forward`, `backward`).
 const VALUES_PER_CUBE: usize = 8_192;
 
 /// The activation's sizes and the cube's tile, as launch arguments (one compiled kernel

@@ -11,10 +11,10 @@
 //! the weights' gradients over the batch, a unit per weight. Activations are read as
 //! they lie (`gpu::Layout`), the outputs made in the input's layout.
 //!
-//! Each kernel binds at most 8 tensors, and CubeCL adds one storage buffer of its own.
-//! cubecl-wgpu asks for the adapter's limit (10 on SwiftShader), so 9 pass there; but
-//! WebGPU's default is 8, so `se_gate_kernel` (8 tensors) would fail on an adapter that
-//! offers no more (issue 16).
+//! Each kernel binds at most 7 tensors, and CubeCL adds one storage buffer of its own:
+//! WebGPU's default limit is 8 (cubecl-wgpu asks for the adapter's, but a browser may
+//! offer no more). So the gate and the hidden layer, which the backward kernel reads
+//! both, are kept as one tensor (`SeKept`).
 
 use burn::backend::TensorMetadata;
 use burn_cubecl::CubeBackend;
