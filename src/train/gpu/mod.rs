@@ -6,7 +6,9 @@
 //! The kernels are CubeCL, the language Burn's own GPU kernels are written in, so the
 //! same code compiles to SPIR-V for Vulkan (Mesa's lavapipe in the tests) and to WGSL
 //! for the browser's WebGPU. They use no subgroup operations, which not every browser
-//! has: a cube's reductions go through shared memory.
+//! has (a cube's reductions go through shared memory), no 64-bit integers, which none
+//! has, and bind at most 8 storage buffers, WebGPU's default (`Packed`). scripts/test
+//! has Chromium validate their WGSL (tests/webgpu_kernels.mjs).
 
 use burn::backend::tensor::FloatTensor;
 use burn::prelude::*;

@@ -39,7 +39,6 @@
 use burn::backend::TensorMetadata;
 use burn_cubecl::CubeBackend;
 use cubecl::prelude::*;
-use cubecl::std::FastDivmod;
 
 use super::{BnOutput, NormOps};
 use crate::train::gpu::{contiguous, empty, f32_type, CubeTensor, Layout, Packed, MAX_CUBES};
@@ -103,16 +102,16 @@ fn splits(values: usize, tile: usize) -> usize {
         .clamp(1, MAX_CUBES)
 }
 
-/// The kernels' sizes, the pixels per image, the number of splits and the cubes for `x`
-/// in `layout` (a row of tiles per split).
-fn dims(layout: Layout, x: &CubeTensor) -> (DimsLaunch, usize, usize, CubeCount) {
+/// The kernels' sizes, the number of splits and the cubes for `x` in `layout` (a row of
+/// tiles per split).
+fn dims(layout: Layout, x: &CubeTensor) -> (DimsLaunch, usize, CubeCount) {
     let [batch, channels, h, w] = x.shape().dims();
     let plane = h * w;
     let tile = tile(layout, channels);
     let splits = splits(batch * plane, tile);
     let d = DimsLaunch::new(batch, channels, plane, tile);
     let cubes = CubeCount::Static(channels.div_ceil(tile) as u32, splits as u32, 1);
-    (d, plane, splits, cubes)
+    (d, splits, cubes)
 }
 
 /// The values `start..end` of each of its channels that this cube takes when they are
@@ -188,19 +187,15 @@ fn sum_pairs<F: Float>(sums: &mut Shared<[F]>, unit: usize, tile: usize, #[compt
 }
 
 /// Where value `p` of channel `c` lies, `p` counting the channel's values image by
-/// image (`plane` divides by the pixels per image).
+/// image. Plain integer division: CubeCL's `FastDivmod` compiles to 64-bit integers
+/// where the native adapter has them, which no browser's WGSL has, so the WGSL checked
+/// natively (tests/webgpu_kernels.mjs) would not be the browser's.
 #[cube]
-fn element(
-    plane: &FastDivmod<usize>,
-    d: &Dims,
-    c: usize,
-    p: usize,
-    #[comptime] channels_last: bool,
-) -> usize {
+fn element(d: &Dims, c: usize, p: usize, #[comptime] channels_last: bool) -> usize {
     if channels_last {
         p * d.channels + c
     } else {
-        let (n, r) = plane.div_mod(p);
+        let (n, r) = (p / d.plane, p % d.plane);
         (n * d.channels + c) * d.plane + r
     }
 }
@@ -226,7 +221,6 @@ fn place(d: &Dims) -> (usize, usize, usize) {
 #[allow(clippy::too_many_arguments)]
 fn shifted_sums<F: Float>(
     x: &Tensor<F>,
-    plane: &FastDivmod<usize>,
     d: &Dims,
     c: usize,
     first: F,
@@ -239,7 +233,7 @@ fn shifted_sums<F: Float>(
     let mut s2 = F::new(0.0);
     let mut p = from;
     while p < to {
-        let v = x[element(plane, d, c, p, channels_last)] - first;
+        let v = x[element(d, c, p, channels_last)] - first;
         s += v;
         s2 += v * v;
         p += step;
@@ -255,7 +249,6 @@ fn normalise<F: Float>(
     x: &Tensor<F>,
     residual: &Tensor<F>,
     y: &mut Tensor<F>,
-    plane: &FastDivmod<usize>,
     d: &Dims,
     c: usize,
     coefs: (F, F, F, F),
@@ -269,7 +262,7 @@ fn normalise<F: Float>(
     let (first, shift, a, b) = coefs;
     let mut p = from;
     while p < to {
-        let at = element(plane, d, c, p, channels_last);
+        let at = element(d, c, p, channels_last);
         let mut t = (x[at] - first - shift) * a + b;
         if has_residual {
             t += residual[at];
@@ -290,7 +283,6 @@ fn grad_sums<F: Float>(
     x: &Tensor<F>,
     residual: &Tensor<F>,
     dy: &Tensor<F>,
-    plane: &FastDivmod<usize>,
     d: &Dims,
     c: usize,
     coefs: (F, F, F, F),
@@ -306,7 +298,7 @@ fn grad_sums<F: Float>(
     let mut s_centred = F::new(0.0);
     let mut p = from;
     while p < to {
-        let at = element(plane, d, c, p, channels_last);
+        let at = element(d, c, p, channels_last);
         let centred = x[at] - first - shift;
         let g = passed::<F>(dy[at], centred, a, b, residual, at, relu, has_residual);
         s += g;
@@ -327,7 +319,6 @@ fn write_grads<F: Float>(
     dy: &Tensor<F>,
     dx: &mut Tensor<F>,
     dr: &mut Tensor<F>,
-    plane: &FastDivmod<usize>,
     d: &Dims,
     c: usize,
     coefs: (F, F, F, F),
@@ -343,7 +334,7 @@ fn write_grads<F: Float>(
     let (k1, k0) = ks;
     let mut p = from;
     while p < to {
-        let at = element(plane, d, c, p, channels_last);
+        let at = element(d, c, p, channels_last);
         let centred = x[at] - first - shift;
         let g = passed::<F>(dy[at], centred, a, b, residual, at, relu, has_residual);
         dx[at] = a * g + k1 * centred + k0;
@@ -367,7 +358,6 @@ fn bn_forward_kernel<F: Float>(
     residual: &Tensor<F>,
     y: &mut Tensor<F>,
     stats: &mut Tensor<F>,
-    plane: FastDivmod<usize>,
     d: Dims,
     rows: Rows,
     epsilon: f32,
@@ -382,10 +372,10 @@ fn bn_forward_kernel<F: Float>(
     let lanes = units / d.tile;
     let mut first = F::new(0.0);
     if count > 0 {
-        first = x[element(&plane, &d, c, 0, channels_last)];
+        first = x[element(&d, c, 0, channels_last)];
     }
 
-    let (s, s2) = shifted_sums(x, &plane, &d, c, first, lane, count, lanes, channels_last);
+    let (s, s2) = shifted_sums(x, &d, c, first, lane, count, lanes, channels_last);
     let mut sums = Shared::<[F]>::new_slice(comptime![2 * units]);
     sums[unit] = s;
     sums[units + unit] = s2;
@@ -406,7 +396,6 @@ fn bn_forward_kernel<F: Float>(
         x,
         residual,
         y,
-        &plane,
         &d,
         c,
         coefs,
@@ -481,7 +470,6 @@ fn bn_backward_kernel<F: Float>(
     dx: &mut Tensor<F>,
     grads: &mut Tensor<F>,
     dr: &mut Tensor<F>,
-    plane: FastDivmod<usize>,
     d: Dims,
     rows: Rows,
     epsilon: f32,
@@ -495,14 +483,13 @@ fn bn_backward_kernel<F: Float>(
     let (c, lane, count) = place(&d);
     let lanes = units / d.tile;
     let (first, shift, root, a, b) =
-        channel_params(x, params, &plane, &d, c, count, epsilon, channels_last);
+        channel_params(x, params, &d, c, count, epsilon, channels_last);
 
     let coefs = (first, shift, a, b);
     let (s, s_centred) = grad_sums(
         x,
         residual,
         dy,
-        &plane,
         &d,
         c,
         coefs,
@@ -535,7 +522,6 @@ fn bn_backward_kernel<F: Float>(
         dy,
         dx,
         dr,
-        &plane,
         &d,
         c,
         coefs,
@@ -558,7 +544,6 @@ fn bn_backward_kernel<F: Float>(
 fn channel_params<F: Float>(
     x: &Tensor<F>,
     params: &Tensor<F>,
-    plane: &FastDivmod<usize>,
     d: &Dims,
     c: usize,
     count: usize,
@@ -571,7 +556,7 @@ fn channel_params<F: Float>(
     let mut a = F::new(0.0);
     let mut b = F::new(0.0);
     if count > 0 {
-        first = x[element(plane, d, c, 0, channels_last)];
+        first = x[element(d, c, 0, channels_last)];
         shift = params[2 * d.channels + c];
         root = F::sqrt(params[3 * d.channels + c] + F::cast_from(epsilon));
         // As the forward kernels compute them, so the ReLU's mask is the same.
@@ -589,7 +574,6 @@ fn channel_params<F: Float>(
 fn bn_sums_kernel<F: Float>(
     x: &Tensor<F>,
     partial: &mut Tensor<F>,
-    plane: FastDivmod<usize>,
     d: Dims,
     splits: usize,
     #[comptime] channels_last: bool,
@@ -601,20 +585,10 @@ fn bn_sums_kernel<F: Float>(
     let lanes = units / d.tile;
     let mut first = F::new(0.0);
     if count > 0 {
-        first = x[element(&plane, &d, c, 0, channels_last)];
+        first = x[element(&d, c, 0, channels_last)];
     }
     let (start, end) = share(count, splits);
-    let (s, s2) = shifted_sums(
-        x,
-        &plane,
-        &d,
-        c,
-        first,
-        start + lane,
-        end,
-        lanes,
-        channels_last,
-    );
+    let (s, s2) = shifted_sums(x, &d, c, first, start + lane, end, lanes, channels_last);
     let mut sums = Shared::<[F]>::new_slice(comptime![2 * units]);
     sums[unit] = s;
     sums[units + unit] = s2;
@@ -683,7 +657,6 @@ fn bn_apply_kernel<F: Float>(
     residual: &Tensor<F>,
     partial: &mut Tensor<F>,
     y: &mut Tensor<F>,
-    plane: FastDivmod<usize>,
     d: Dims,
     rows: Rows,
     splits: usize,
@@ -716,7 +689,6 @@ fn bn_apply_kernel<F: Float>(
         x,
         residual,
         y,
-        &plane,
         &d,
         c,
         coefs,
@@ -740,7 +712,6 @@ fn bn_grad_sums_kernel<F: Float>(
     residual: &Tensor<F>,
     dy: &Tensor<F>,
     partial: &mut Tensor<F>,
-    plane: FastDivmod<usize>,
     d: Dims,
     splits: usize,
     epsilon: f32,
@@ -754,14 +725,13 @@ fn bn_grad_sums_kernel<F: Float>(
     let (c, lane, count) = place(&d);
     let lanes = units / d.tile;
     let (first, shift, _root, a, b) =
-        channel_params(x, params, &plane, &d, c, count, epsilon, channels_last);
+        channel_params(x, params, &d, c, count, epsilon, channels_last);
     let (start, end) = share(count, splits);
     let coefs = (first, shift, a, b);
     let (s, s_centred) = grad_sums(
         x,
         residual,
         dy,
-        &plane,
         &d,
         c,
         coefs,
@@ -802,7 +772,6 @@ fn bn_grad_apply_kernel<F: Float>(
     partial: &mut Tensor<F>,
     dx: &mut Tensor<F>,
     dr: &mut Tensor<F>,
-    plane: FastDivmod<usize>,
     d: Dims,
     rows: Rows,
     splits: usize,
@@ -816,7 +785,7 @@ fn bn_grad_apply_kernel<F: Float>(
     let unit = UNIT_POS_X as usize;
     let (c, lane, count) = place(&d);
     let (first, shift, root, a, b) =
-        channel_params(x, params, &plane, &d, c, count, epsilon, channels_last);
+        channel_params(x, params, &d, c, count, epsilon, channels_last);
     let mut sums = Shared::<[F]>::new_slice(comptime![2 * units]);
     add_shares(partial, &mut sums, &d, c, lane, count, splits, units);
     if count == 0 {
@@ -838,7 +807,6 @@ fn bn_grad_apply_kernel<F: Float>(
         dy,
         dx,
         dr,
-        &plane,
         &d,
         c,
         coefs,
@@ -901,7 +869,7 @@ fn forward(
     let (residual, has_residual) = stand_in(residual, &x, layout);
     let channels = x.shape()[1];
     let y = layout.empty(&x);
-    let (d, plane, splits, cubes) = dims(layout, &x);
+    let (d, splits, cubes) = dims(layout, &x);
     // A split layer's partial sums (and each channel's first value) come first in the
     // buffer, the statistics after them.
     let head = match splits {
@@ -944,7 +912,6 @@ fn forward(
             residual.into_tensor_arg(),
             y.clone().into_tensor_arg(),
             buffer.into_tensor_arg(),
-            plane,
             d,
             rows,
             epsilon as f32,
@@ -987,7 +954,7 @@ fn backward(
         true => layout.empty(&x),
         false => empty(&x, [1]),
     };
-    let (d, plane, splits, cubes) = dims(layout, &x);
+    let (d, splits, cubes) = dims(layout, &x);
     // A split layer's partial sums come first in the buffer, gamma's and beta's
     // gradients after them.
     let head = match splits {
@@ -1041,7 +1008,6 @@ fn backward(
             dx.clone().into_tensor_arg(),
             buffer.into_tensor_arg(),
             dr.clone().into_tensor_arg(),
-            plane,
             d,
             rows,
             epsilon as f32,
@@ -1068,7 +1034,7 @@ fn forward_split(
     layout: Layout,
 ) {
     let [x, gamma, beta, residual, buffer, y] = t.map(|t| t.clone());
-    let (d, plane, splits, cubes) = dims(layout, &x);
+    let (d, splits, cubes) = dims(layout, &x);
     let client = x.client.clone();
     // SAFETY: as in `forward`; a cube's share of a channel is below `count`, the
     // partial sums, `(2 * splits + 1) * channels` values, lie before the statistics'
@@ -1080,7 +1046,6 @@ fn forward_split(
             CubeDim::new_1d(UNITS as u32),
             x.clone().into_tensor_arg(),
             buffer.clone().into_tensor_arg(),
-            plane,
             d,
             splits,
             layout.channels_last(),
@@ -1088,7 +1053,7 @@ fn forward_split(
             f32_type(),
         );
         // Launch arguments are consumed: the same sizes again.
-        let (d, plane, ..) = dims(layout, &x);
+        let (d, ..) = dims(layout, &x);
         bn_apply_kernel::launch_unchecked(
             &client,
             cubes,
@@ -1099,7 +1064,6 @@ fn forward_split(
             residual.into_tensor_arg(),
             buffer.into_tensor_arg(),
             y.into_tensor_arg(),
-            plane,
             d,
             RowsLaunch::new(rows.0, rows.1),
             splits,
@@ -1127,7 +1091,7 @@ fn backward_split(
     layout: Layout,
 ) {
     let [x, params, residual, grad, buffer, dx, dr] = t.map(|t| t.clone());
-    let (d, plane, splits, cubes) = dims(layout, &x);
+    let (d, splits, cubes) = dims(layout, &x);
     let client = x.client.clone();
     // SAFETY: as in `backward`; a cube's share of a channel is below `count`, the
     // partial sums, `2 * splits * channels` values, lie before the gradients' rows in
@@ -1142,7 +1106,6 @@ fn backward_split(
             residual.clone().into_tensor_arg(),
             grad.clone().into_tensor_arg(),
             buffer.clone().into_tensor_arg(),
-            plane,
             d,
             splits,
             epsilon as f32,
@@ -1152,7 +1115,7 @@ fn backward_split(
             UNITS,
             f32_type(),
         );
-        let (d, plane, ..) = dims(layout, &x);
+        let (d, ..) = dims(layout, &x);
         bn_grad_apply_kernel::launch_unchecked(
             &client,
             cubes,
@@ -1164,7 +1127,6 @@ fn backward_split(
             buffer.into_tensor_arg(),
             dx.into_tensor_arg(),
             dr.into_tensor_arg(),
-            plane,
             d,
             RowsLaunch::new(rows.0, rows.1),
             splits,

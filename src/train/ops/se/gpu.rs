@@ -19,7 +19,6 @@
 use burn::backend::TensorMetadata;
 use burn_cubecl::CubeBackend;
 use cubecl::prelude::*;
-use cubecl::std::FastDivmod;
 
 use super::{SeGradients, SeKept, SeOps, SeOutput, SeParams};
 use crate::train::gpu::{contiguous, empty, f32_type, CubeTensor, Layout, MAX_CUBES};
@@ -60,18 +59,14 @@ fn element(d: &Dims, n: usize, c: usize, r: usize, #[comptime] channels_last: bo
     }
 }
 
-/// The channel of value `e` of an image (counting its values as they lie).
+/// The channel of value `e` of an image (counting its values as they lie). Plain
+/// integer division, as in batch norm's kernels (`norm::gpu::element` says why).
 #[cube]
-fn channel_of(
-    e: usize,
-    channels: &FastDivmod<usize>,
-    plane: &FastDivmod<usize>,
-    #[comptime] channels_last: bool,
-) -> usize {
+fn channel_of(e: usize, d: &Dims, #[comptime] channels_last: bool) -> usize {
     if channels_last {
-        channels.modulo(e)
+        e % d.channels
     } else {
-        plane.div(e)
+        e / d.plane
     }
 }
 
@@ -146,16 +141,13 @@ fn se_gate_kernel<F: Float>(
 
 /// Forward, element-wise: `y = x * gate[n, c]` (`gate` the gates at the start of
 /// `gate_hidden`), every unit a value at a time over
-/// the activation as it lies (`image` divides by an image's values).
+/// the activation as it lies.
 #[cube(launch_unchecked)]
 #[allow(clippy::too_many_arguments)]
 fn se_scale_kernel<F: Float>(
     x: &Tensor<F>,
     gate: &Tensor<F>,
     y: &mut Tensor<F>,
-    image: FastDivmod<usize>,
-    channels: FastDivmod<usize>,
-    plane: FastDivmod<usize>,
     d: Dims,
     #[comptime] channels_last: bool,
     #[define(F)] _dtype: ElemType,
@@ -164,8 +156,9 @@ fn se_scale_kernel<F: Float>(
     let stride = CUBE_COUNT_X as usize * CUBE_DIM_X as usize;
     let mut i = ABSOLUTE_POS;
     while i < total {
-        let (n, e) = image.div_mod(i);
-        let c = channel_of(e, &channels, &plane, channels_last);
+        let image = d.channels * d.plane;
+        let (n, e) = (i / image, i % image);
+        let c = channel_of(e, &d, channels_last);
         y[i] = x[i] * gate[n * d.channels + c];
         i += stride;
     }
@@ -186,8 +179,6 @@ fn se_backward_kernel<F: Float>(
     gate_hidden: &Tensor<F>,
     dx: &mut Tensor<F>,
     dz: &mut Tensor<F>,
-    channels: FastDivmod<usize>,
-    plane: FastDivmod<usize>,
     d: Dims,
     #[comptime] channels_last: bool,
     #[comptime] shared: usize,
@@ -242,7 +233,7 @@ fn se_backward_kernel<F: Float>(
     let image = d.channels * d.plane;
     let mut e = unit;
     while e < image {
-        let c = channel_of(e, &channels, &plane, channels_last);
+        let c = channel_of(e, &d, channels_last);
         let at = n * image + e;
         dx[at] = dy[at] * gate_hidden[n * d.channels + c] + values[c];
         e += units;
@@ -366,9 +357,6 @@ impl SeOps for CubeBackend {
                 x.clone().into_tensor_arg(),
                 gate_hidden.clone().into_tensor_arg(),
                 y.clone().into_tensor_arg(),
-                channels * h * w,
-                channels,
-                h * w,
                 dims(&x, hidden_width).0,
                 layout.channels_last(),
                 f32_type(),
@@ -415,8 +403,6 @@ impl SeOps for CubeBackend {
                 gate_hidden.clone().into_tensor_arg(),
                 dx.clone().into_tensor_arg(),
                 dz.clone().into_tensor_arg(),
-                channels,
-                h * w,
                 d,
                 layout.channels_last(),
                 shared,
