@@ -385,7 +385,7 @@ impl SeOps for CubeBackend {
         let [w1, w2, pooled, gate_hidden] = [w1, w2, pooled, gate_hidden].map(contiguous);
         let (x, layout) = Layout::arranged(x);
         let dy = layout.arrange(grad);
-        let [batch, channels, h, w] = x.shape().dims();
+        let [batch, channels, _, _] = x.shape().dims();
         let hidden_width = w1.shape()[0];
         let (d, shared) = dims(&x, hidden_width);
         let dx = layout.empty(&x);
