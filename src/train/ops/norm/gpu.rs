@@ -153,6 +153,13 @@ fn write_stats<F: Float>(stats: &mut Tensor<F>, rows: &Rows, c: usize, mean: F, 
     stats[rows.start + 2 * rows.stride + c] = shift;
 }
 
+/// Writes channel `c`'s gradients of gamma and beta into `grads`' two rows (`Rows`).
+#[cube]
+fn write_param_grads<F: Float>(grads: &mut Tensor<F>, rows: &Rows, c: usize, dgamma: F, dbeta: F) {
+    grads[rows.start + c] = dgamma;
+    grads[rows.start + rows.stride + c] = dbeta;
+}
+
 /// The backward pass's per-channel results, from the channel's sums of the passed
 /// gradient `g` (`s`) and of `g * (x - mean)` (`s_centred`) over `count` values, the
 /// forward pass's scale `a` and `root = sqrt(variance + epsilon)`: gamma's gradient
@@ -347,8 +354,8 @@ fn write_grads<F: Float>(
 
 /// Forward: for each channel c of its tile, a cube computes c's mean and biased
 /// variance over the batch, writes them (and the mean's offset from the channel's
-/// first value) into `stats`' rows (`write_stats`), then `y = (x - mean) * gamma / sqrt(variance + epsilon) + beta`
-/// (+ residual) (ReLU). Without `has_residual`, `residual` is not read.
+/// first value) into `stats`' rows (`write_stats`), then `y = (x - mean) * gamma /
+/// sqrt(variance + epsilon) + beta` (+ residual) (ReLU). Without `has_residual`, `residual` is not read.
 #[cube(launch_unchecked)]
 #[allow(clippy::too_many_arguments)]
 fn bn_forward_kernel<F: Float>(
@@ -456,8 +463,8 @@ fn bn_running_kernel<F: Float>(
 
 /// Backward: for each channel c of its tile, a cube sums c's gradient `g` (the
 /// output's, where the ReLU passed it) and `g * (x - mean)`, writes gamma's and beta's
-/// gradients into `grads`' two rows, then the input's, `a * g + k1 * (x - mean) + k0`, and with
-/// `has_residual` the residual's (`g`). The ReLU's mask is recomputed from x (and the
+/// gradients into `grads`' two rows (`write_param_grads`), then the input's, `a * g +
+/// k1 * (x - mean) + k0`, and with `has_residual` the residual's (`g`). The ReLU's mask is recomputed from x (and the
 /// residual), as the forward kernel computed it. `params` is `bn_pack_kernel`'s.
 /// Without `has_residual`, `residual` and `dr` are not touched.
 #[cube(launch_unchecked)]
@@ -511,8 +518,7 @@ fn bn_backward_kernel<F: Float>(
     let lc = unit % d.tile;
     let (g_xhat, k1, k0) = grad_coefs::<F>(sums[lc], sums[units + lc], a, root, count);
     if lane == 0 {
-        grads[rows.start + c] = g_xhat;
-        grads[rows.start + rows.stride + c] = sums[lc];
+        write_param_grads(grads, &rows, c, g_xhat, sums[lc]);
     }
     let coefs = (first, shift, a, b);
     let ks = (k1, k0);
@@ -795,8 +801,7 @@ fn bn_grad_apply_kernel<F: Float>(
     let lc = unit % d.tile;
     let (g_xhat, k1, k0) = grad_coefs::<F>(sums[lc], sums[units + lc], a, root, count);
     if CUBE_POS_Y == 0 && lane == 0 {
-        partial[rows.start + c] = g_xhat;
-        partial[rows.start + rows.stride + c] = sums[lc];
+        write_param_grads(partial, &rows, c, g_xhat, sums[lc]);
     }
     let (start, end) = share(count, splits);
     let coefs = (first, shift, a, b);
@@ -883,7 +888,7 @@ fn forward(
     if splits > 1 {
         forward_split(
             [&x, &gamma, &beta, &residual, &buffer, &y],
-            (stats.start, stats.stride),
+            rows,
             epsilon,
             relu,
             has_residual,
@@ -986,7 +991,7 @@ fn backward(
     if splits > 1 {
         backward_split(
             [&x, &params, &residual, &grad, &buffer, &dx, &dr],
-            (grads.start, grads.stride),
+            rows,
             epsilon,
             relu,
             has_residual,
@@ -1027,7 +1032,7 @@ fn backward(
 /// its head) and the output y; `rows` is where the statistics' rows lie in the buffer.
 fn forward_split(
     t: [&CubeTensor; 6],
-    rows: (usize, usize),
+    rows: RowsLaunch,
     epsilon: f64,
     relu: bool,
     has_residual: bool,
@@ -1065,7 +1070,7 @@ fn forward_split(
             buffer.into_tensor_arg(),
             y.into_tensor_arg(),
             d,
-            RowsLaunch::new(rows.0, rows.1),
+            rows,
             splits,
             epsilon as f32,
             relu,
@@ -1084,7 +1089,7 @@ fn forward_split(
 /// and dr; `rows` is where gamma's and beta's gradients lie in the buffer.
 fn backward_split(
     t: [&CubeTensor; 7],
-    rows: (usize, usize),
+    rows: RowsLaunch,
     epsilon: f64,
     relu: bool,
     has_residual: bool,
@@ -1128,7 +1133,7 @@ fn backward_split(
             dx.into_tensor_arg(),
             dr.into_tensor_arg(),
             d,
-            RowsLaunch::new(rows.0, rows.1),
+            rows,
             splits,
             epsilon as f32,
             relu,

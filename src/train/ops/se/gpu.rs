@@ -140,8 +140,7 @@ fn se_gate_kernel<F: Float>(
 }
 
 /// Forward, element-wise: `y = x * gate[n, c]` (`gate` the gates at the start of
-/// `gate_hidden`), every unit a value at a time over
-/// the activation as it lies.
+/// `gate_hidden`), every unit a value at a time over the activation as it lies.
 #[cube(launch_unchecked)]
 #[allow(clippy::too_many_arguments)]
 fn se_scale_kernel<F: Float>(
@@ -154,9 +153,9 @@ fn se_scale_kernel<F: Float>(
 ) {
     let total = d.batch * d.channels * d.plane;
     let stride = CUBE_COUNT_X as usize * CUBE_DIM_X as usize;
+    let image = d.channels * d.plane;
     let mut i = ABSOLUTE_POS;
     while i < total {
-        let image = d.channels * d.plane;
         let (n, e) = (i / image, i % image);
         let c = channel_of(e, &d, channels_last);
         y[i] = x[i] * gate[n * d.channels + c];
@@ -324,8 +323,9 @@ impl SeOps for CubeBackend {
         let (d, shared) = dims(&x, hidden_width);
         // SAFETY: cube n reads and writes image n's values (`element` stays below
         // batch * channels * plane, in x's layout), row n of `pooled` and image n's
-        // gates and hidden units in `gate_hidden` (`hidden_at`); the weights are row-major `[hidden, channels]` and `[channels,
-        // hidden]`; `shared` holds channels + hidden values (`dims`).
+        // gates and hidden units in `gate_hidden` (`hidden_at`); the weights are
+        // row-major `[hidden, channels]` and `[channels, hidden]`; `shared` holds
+        // channels + hidden values (`dims`).
         unsafe {
             se_gate_kernel::launch_unchecked(
                 &x.client,

@@ -60,7 +60,8 @@ pub struct SeParams<B: Backend> {
 /// What the forward pass keeps for the backward one: the pooled input `[n, c]`, and
 /// the gate `[n, c]` and the hidden layer after its ReLU `[n, r]`, both row-major and
 /// end to end in one tensor `[n * (c + r)]`. The GPU's backward kernel reads both, and
-/// binds them as one buffer: WebGPU allows 8 per shader by default (`gpu::Packed`).
+/// binds them as one buffer: WebGPU allows 8 storage buffers per shader by default
+/// (`train::gpu::Packed` says more).
 #[derive(ExtensionType, Clone, Debug)]
 #[extension_type(fusion: cfg(feature = "gpu"))]
 pub struct SeKept<B: Backend> {
