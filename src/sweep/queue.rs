@@ -160,6 +160,15 @@ impl Queue {
         queue
     }
 
+    /// The page knows before any worker starts that it has no WebGPU: the WebGPU lane
+    /// boots as a CPU worker at once, saying `reason`, instead of finding out with its
+    /// first job (which a quick sweep's CPU lanes may finish before it has one).
+    pub fn without_gpu(&mut self, reason: &str) {
+        for w in self.workers.iter_mut().filter(|w| w.on_gpu()) {
+            w.fallback = Some(reason.to_string());
+        }
+    }
+
     /// Jobs not done.
     pub fn left(&self) -> usize {
         let done = |j: &&Job| matches!(j.state, JobState::Done(_));
@@ -601,6 +610,22 @@ mod tests {
         let effects = q.crashed(1, "out of memory".into(), 4.0);
         assert_eq!(effects[0], Effect::Restart { worker: 1 });
         assert_eq!(q.workers[1].state, WorkerState::Booting);
+    }
+
+    #[test]
+    fn a_page_without_webgpu_boots_its_webgpu_lane_on_the_cpu() {
+        let mut q = Queue::new(vec![job(1, "a"), job(2, "a")], 1, true);
+        q.without_gpu("no WebGPU");
+        assert!(!q.workers[1].on_gpu());
+        assert_eq!(q.workers[1].fallback.as_deref(), Some("no WebGPU"));
+        assert_eq!(
+            q.workers[0].fallback, None,
+            "a CPU lane is where it belongs"
+        );
+        ready(&mut q);
+        // The lane still asks for WebGPU: the CPU worker then says why it has none.
+        use BackendChoice::{Auto, Cpu};
+        assert_eq!(starts(&q.start(0.0)), [(0, 1, Cpu), (1, 2, Auto)]);
     }
 
     #[test]

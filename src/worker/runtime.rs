@@ -315,7 +315,7 @@ async fn backend(state: &State, run: RunId, choice: BackendChoice) -> Result<Bac
     {
         let notice = match choice {
             BackendChoice::Cpu => None,
-            _ if !super::has_webgpu(&scope().navigator()) => Some(NO_WEBGPU.to_string()),
+            _ if !super::has_webgpu(&scope().navigator()) => Some(super::NO_WEBGPU.to_string()),
             _ => Some(
                 "WebGPU gave this page no adapter, so training runs on the CPU, many times \
                  slower."
@@ -342,10 +342,6 @@ async fn backend(state: &State, run: RunId, choice: BackendChoice) -> Result<Bac
         "this worker trains only on WebGPU; the page sends CPU runs to a CPU worker".into(),
     ))
 }
-
-#[cfg(feature = "cpu")]
-const NO_WEBGPU: &str = "This browser offers no WebGPU, so training runs on the CPU, many times \
-                         slower. Chrome and Edge 113+ (and recent Safari and Firefox) have WebGPU.";
 
 /// WebGPU where the adapter answers, else `Stop::NoGpu` with the reason.
 #[cfg(feature = "gpu")]

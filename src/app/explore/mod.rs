@@ -65,6 +65,16 @@ pub(crate) struct Library {
     loading: bool,
 }
 
+impl Library {
+    /// Adds `sweep` unless a sweep of its name is held already (an import can reach the
+    /// page twice: from the file, and from the store it was just put in).
+    fn add(&mut self, sweep: Sweep) {
+        if !self.sweeps.iter().any(|s| s.name == sweep.name) {
+            self.sweeps.push(sweep);
+        }
+    }
+}
+
 #[component]
 pub fn Explore() -> impl IntoView {
     let query = use_query_map();
@@ -99,56 +109,18 @@ pub fn Explore() -> impl IntoView {
     let train_error = RwSignal::new(None::<String>);
     // What went wrong with an import, a rename or a deletion, shown under the list.
     let list_error = RwSignal::new(None::<String>);
+    // Whether the startup load (the reference, then the stored runs and imports) has
+    // ended: an import waits for it, so its name is unique among them all and a stored
+    // import of the same name is not overwritten.
+    let settled = RwSignal::new(false);
     let base = super::base();
     // Dropped when the page is left: what it loads is only for this page's signals,
     // which reading after they are gone would panic.
     leptos::task::spawn_local_scoped_with_cancellation(async move {
         let loaded = load_reference(&base).await;
         library.set(loaded);
-        match Store::open().await {
-            Ok(opened) => {
-                // Usable at once: an import made while the stored runs load is kept.
-                store.set_value(Some(opened.clone()));
-                match opened.load().await {
-                    Ok(stored) => {
-                        // Imports read again with today's parser; one that no longer
-                        // reads is named, not dropped from the store.
-                        for import in &stored.imports {
-                            match Sweep::read(&import.name, &import.text) {
-                                Ok(sweep) => library.update(|lib| {
-                                    if !lib.sweeps.iter().any(|s| s.name == sweep.name) {
-                                        lib.sweeps.push(sweep);
-                                    }
-                                }),
-                                Err(e) => library.update(|lib| {
-                                    lib.errors
-                                        .push(format!("stored import {}: {e}", import.name))
-                                }),
-                            }
-                        }
-                        trained.set(stored.runs);
-                        plans.set(stored.plans);
-                        let names: Vec<String> = trained.with_untracked(|t| {
-                            let mut names: Vec<String> =
-                                t.iter().map(|r| r.sweep.clone()).collect();
-                            names.dedup();
-                            names
-                        });
-                        for name in names {
-                            refresh_sweep(library, trained, &name);
-                        }
-                        if stored.skipped > 0 {
-                            train_error.set(Some(format!(
-                                "{} stored runs could not be read (from a newer build of the page?) and are left as they are",
-                                stored.skipped
-                            )));
-                        }
-                    }
-                    Err(e) => train_error.set(Some(format!("could not read the stored runs: {e}"))),
-                }
-            }
-            Err(e) => train_error.set(Some(e)),
-        }
+        load_stored(library, trained, plans, store, train_error).await;
+        settled.set(true);
     });
 
     let on_landed = Callback::new(move |(plan_sweep, record): (String, RunRecord)| {
@@ -467,6 +439,8 @@ pub fn Explore() -> impl IntoView {
         input.set_value("");
         let current = state.get_untracked();
         leptos::task::spawn_local(async move {
+            // After the startup load (or once the page is gone: its imports are kept).
+            until(settled).await;
             let mut next = current;
             let mut errors = vec![];
             for file in files {
@@ -507,7 +481,7 @@ pub fn Explore() -> impl IntoView {
                         if let Err(e) = kept {
                             errors.push(format!("{name} is shown but not kept: {e}"));
                         }
-                        library.update(|lib| lib.sweeps.push(sweep));
+                        library.update(|lib| lib.add(sweep));
                     }
                     Err(e) => errors.push(format!("{name}: {e}")),
                 }
@@ -701,6 +675,63 @@ fn unique_name(lib: &Library, name: &str) -> String {
         .map(|i| format!("{name} ({i})"))
         .find(|n| !taken(n))
         .expect("some suffix is free")
+}
+
+/// Opens the store and adds its runs, plans and imports to the page's signals; what
+/// fails is said in `train_error`.
+async fn load_stored(
+    library: RwSignal<Library>,
+    trained: RwSignal<Vec<StoredRun>>,
+    plans: RwSignal<Vec<SweepPlan>>,
+    store: StoredValue<Option<Store>, LocalStorage>,
+    train_error: RwSignal<Option<String>>,
+) {
+    match Store::open().await {
+        Ok(opened) => {
+            store.set_value(Some(opened.clone()));
+            match opened.load().await {
+                Ok(stored) => {
+                    // Imports read again with today's parser; one that no longer
+                    // reads is named, not dropped from the store.
+                    for import in &stored.imports {
+                        match Sweep::read(&import.name, &import.text) {
+                            Ok(sweep) => library.update(|lib| lib.add(sweep)),
+                            Err(e) => library.update(|lib| {
+                                lib.errors
+                                    .push(format!("stored import {}: {e}", import.name))
+                            }),
+                        }
+                    }
+                    trained.set(stored.runs);
+                    plans.set(stored.plans);
+                    let names: Vec<String> = trained.with_untracked(|t| {
+                        let mut names: Vec<String> = t.iter().map(|r| r.sweep.clone()).collect();
+                        names.dedup();
+                        names
+                    });
+                    for name in names {
+                        refresh_sweep(library, trained, &name);
+                    }
+                    if stored.skipped > 0 {
+                        train_error.set(Some(format!(
+                                "{} stored runs could not be read (from a newer build of the page?) and are left as they are",
+                                stored.skipped
+                            )));
+                    }
+                }
+                Err(e) => train_error.set(Some(format!("could not read the stored runs: {e}"))),
+            }
+        }
+        Err(e) => train_error.set(Some(e)),
+    }
+}
+
+/// Waits until `flag` is set, or the page holding it is gone. (A signal gives no
+/// future to await; the startup load it waits for takes a moment.)
+async fn until(flag: RwSignal<bool>) {
+    while flag.try_get_untracked() == Some(false) {
+        gloo_timers::future::TimeoutFuture::new(20).await;
+    }
 }
 
 /// Fetches the reference sweep's files; a file that fails is named, the rest load.

@@ -63,8 +63,11 @@ impl Runner {
 
     /// Replaces any sweep with `queue` and starts its workers; the queue starts once
     /// they are up.
-    pub fn run(self, queue: Queue) {
+    pub fn run(self, mut queue: Queue) {
         self.terminate_all();
+        if !crate::worker::has_webgpu(&window().navigator()) {
+            queue.without_gpu(crate::worker::NO_WEBGPU);
+        }
         let n = queue.workers.len();
         self.queue.set(Some(queue));
         self.workers.set_value((0..n).map(|_| None).collect());
