@@ -403,7 +403,12 @@ impl Queue {
     /// runner picks the program from `fallback`), so the lane still trains.
     fn move_to_cpu(&mut self, worker: usize, reason: String) -> Vec<Effect> {
         let w = &mut self.workers[worker];
-        w.fallback = Some(reason);
+        // Shown as it is, since the lane may train nothing more (quick CPU lanes can
+        // finish the rest), so its CPU worker's own notice may never come.
+        w.fallback = Some(format!(
+            "WebGPU failed in this browser ({reason}), so training runs on the CPU, many \
+             times slower."
+        ));
         w.state = WorkerState::Booting;
         vec![Effect::Restart { worker }]
     }
@@ -599,7 +604,11 @@ mod tests {
         };
         let effects = q.apply(1, run_event(RunId(2), no_gpu), 1.0);
         assert_eq!(effects, [Effect::Restart { worker: 1 }]);
-        assert_eq!(q.workers[1].fallback.as_deref(), Some("no adapter"));
+        let notice = q.workers[1].fallback.as_deref().unwrap_or_default();
+        assert!(
+            notice.contains("(no adapter), so training runs on the CPU"),
+            "{notice}"
+        );
         assert_eq!(q.workers[1].state, WorkerState::Booting);
         assert_eq!(q.jobs[1].state, JobState::Waiting, "nothing was trained");
         // The lane, now a CPU worker, takes the job once it is ready.
