@@ -20,7 +20,7 @@ import { launch } from './e2e/harness.mjs';
 
 // Every kernel of ours (the last part of its Rust path): each must be in the log.
 const OURS = [
-  'ForwardKernel', 'GradXKernel', 'GradWKernel', 'SumChunksKernel',
+  'ForwardKernel', 'GradXKernel', 'GradWKernel', 'SumChunksKernel', 'GemmKernel',
   'BnForwardKernel', 'BnBackwardKernel', 'BnPackKernel', 'BnRunningKernel',
   'BnSumsKernel', 'BnApplyKernel', 'BnGradSumsKernel', 'BnGradApplyKernel',
   'SeGateKernel', 'SeScaleKernel', 'SeBackwardKernel', 'SeWeightsKernel',

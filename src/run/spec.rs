@@ -65,9 +65,10 @@ pub enum Layers {
     #[default]
     Measured,
     /// Ours wherever we have them, kernels of ours still slower than Burn's included:
-    /// on the GPU also the 1x1 convolutions, through the 3x3 layers' kernels (slower
-    /// than Burn's matrix product on lavapipe). A link or a record that names it keeps
-    /// its meaning: the same model, other kernels.
+    /// on the GPU also the 1x1 convolutions, as our tiled matrix products (slower than
+    /// Burn's on lavapipe, not yet measured on a GPU, but with no autotuning before the
+    /// first step). A link or a record that names it keeps its meaning: the same model,
+    /// other kernels.
     Ours,
     /// Burn's own operations everywhere: the peer ours are benchmarked against.
     Burn,

@@ -125,9 +125,10 @@ test('a WebGPU worker that gets no GPU device hands the run to a CPU worker, whi
 test('our GPU layers train as Burn\'s do on WebGPU: the same loss at every step', async () => {
   // The same seeded run twice in one WebGPU worker on SwiftShader: Burn's own layers,
   // then ours everywhere (our batch norm and squeeze-excitation forward and backward,
-  // in both layouts, and our 3x3 weight gradient, compiled by CubeCL to WGSL and
-  // validated by Chromium), on the tiny model with SE (a RegNetY). The first WebGPU
-  // test runs the default layers (ours where measured faster).
+  // in both layouts, our 3x3 convolutions and our 1x1 layers' tiled matrix products,
+  // compiled by CubeCL to WGSL and validated by Chromium), on the tiny model with SE
+  // (a RegNetY). The first WebGPU test runs the default layers (ours where measured
+  // faster).
   const browser = await launch(['--enable-unsafe-webgpu']);
   try {
     const page = await newPage(browser);

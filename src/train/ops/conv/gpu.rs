@@ -1,6 +1,6 @@
 //! The 3x3 convolution on Burn's CubeCL backend (wgpu), forward and backward, as our
-//! kernels: one launch for the forward pass, one for the input gradient, and two for
-//! the weight gradient. Burn's own (burn-cubecl 0.22) runs a grouped layer's forward
+//! kernels (and a grouped 1x1 one at k = 1; a dense 1x1 layer is `gemm`'s): one launch
+//! for the forward pass, one for the input gradient, and two for the weight gradient. Burn's own (burn-cubecl 0.22) runs a grouped layer's forward
 //! pass as a direct kernel and its input gradient as a transposed one, both slower
 //! than ours on lavapipe, and its weight gradient as one convolution per group, with
 //! a slice of the input, a slice of the gradient and a write into the result around
@@ -17,12 +17,12 @@
 use burn_cubecl::CubeBackend;
 use cubecl::prelude::*;
 
-use super::{ConvOps, ConvShape};
+use super::{gemm, ConvOps, ConvShape};
 use crate::train::gpu::{contiguous, empty, f32_type, CubeTensor, Layout, MAX_CUBES};
 
 /// The units of one cube of the weight gradient's launches (WebGPU's default limit on
 /// a workgroup is 256).
-const UNITS: usize = 256;
+pub(super) const UNITS: usize = 256;
 
 /// About how many units the weight gradient's first launch should have: enough to keep
 /// a wide GPU busy. A layer with fewer (output block, input channel) pairs than this
@@ -190,7 +190,7 @@ fn grad_w_kernel<F: Float>(
 
 /// The weight gradient's second launch: `dw[i]` = the sum of the chunks' `partial[.., i]`.
 #[cube(launch_unchecked)]
-fn sum_chunks_kernel<F: Float>(
+pub(super) fn sum_chunks_kernel<F: Float>(
     partial: &Tensor<F>,
     dw: &mut Tensor<F>,
     weights: usize,
@@ -401,15 +401,23 @@ fn block(channels: usize) -> usize {
 
 /// Cubes of `UNITS` units for `units` units (`position` numbers them), laid out over
 /// two axes when one (65,535 cubes at most) is too few.
-fn cubes(units: usize) -> CubeCount {
+pub(super) fn cubes(units: usize) -> CubeCount {
     let cubes = units.div_ceil(UNITS);
     let x = cubes.clamp(1, MAX_CUBES);
     CubeCount::Static(x as u32, cubes.div_ceil(x) as u32, 1)
 }
 
+/// Whether a layer is a dense 1x1 one, which `gemm` computes as matrix products.
+fn dense_1x1(shape: &ConvShape) -> bool {
+    shape.weight[2] == 1 && shape.groups == 1
+}
+
 impl ConvOps for CubeBackend {
     fn same_conv(x: CubeTensor, weight: CubeTensor, stride: usize, groups: usize) -> CubeTensor {
         let shape = ConvShape::new(x.meta.shape(), weight.meta.shape(), stride, groups);
+        if dense_1x1(&shape) {
+            return gemm::forward(x, weight, &shape);
+        }
         let x = Layout::ChannelsLast.arrange(x);
         let weight = contiguous(weight);
         let [batch, c_out, ho, wo] = shape.output();
@@ -441,6 +449,9 @@ impl ConvOps for CubeBackend {
     }
 
     fn same_conv_grad_x(grad: CubeTensor, weight: CubeTensor, shape: ConvShape) -> CubeTensor {
+        if dense_1x1(&shape) {
+            return gemm::grad_x(grad, weight, &shape);
+        }
         let dy = Layout::ChannelsLast.arrange(grad);
         let weight = contiguous(weight);
         let block = block(shape.x[1] / shape.groups);
@@ -472,6 +483,9 @@ impl ConvOps for CubeBackend {
     }
 
     fn same_conv_grad_w(x: CubeTensor, grad: CubeTensor, shape: ConvShape) -> CubeTensor {
+        if dense_1x1(&shape) {
+            return gemm::grad_w(x, grad, &shape);
+        }
         let x = Layout::ChannelsLast.arrange(x);
         let dy = Layout::ChannelsLast.arrange(grad);
         let plan = GradWPlan::new(&shape);

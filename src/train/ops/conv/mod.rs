@@ -14,8 +14,9 @@
 //! default: Burn's differentiate a grouped layer's weights one group at a time, a
 //! convolution and three copies per group, and its direct and transposed kernels for
 //! the forward pass and the input gradient are slower than ours. The 1x1 layers stay
-//! Burn's there (one matrix product each). The measurements behind these choices are
-//! in BENCHMARKS.md.
+//! Burn's there by default (one matrix product each, autotuned); with `Layers::Ours`
+//! they are our tiled matrix products (`gemm`), which take no autotuning. The
+//! measurements behind these choices are in BENCHMARKS.md.
 
 use burn::backend::tensor::FloatTensor;
 use burn::backend::{backend_extension, Backend, Dispatch};
@@ -29,6 +30,8 @@ mod backward;
 mod cpu;
 #[cfg(feature = "cpu")]
 mod direct;
+#[cfg(feature = "gpu")]
+mod gemm;
 #[cfg(feature = "cpu")]
 mod geometry;
 #[cfg(feature = "gpu")]
@@ -52,7 +55,7 @@ pub fn same_conv(x: Tensor<4>, weight: Tensor<4>, stride: usize, groups: usize) 
 
 /// Whether a `k` x `k` convolution on `device` runs our kernels, as `use_layers`
 /// allows: every one on flex; on the GPU the 3x3 ones (measured faster there), and
-/// with `Layers::Ours` the 1x1 ones too, through the same kernels.
+/// with `Layers::Ours` the 1x1 ones too (`gemm`'s, a grouped one the 3x3 kernels').
 fn runs_ours(device: &Device, k: usize) -> bool {
     !matches!(super::ours_on(device, k == 3), super::Ours::No)
 }
@@ -241,13 +244,22 @@ mod tests {
         check(gpu, 3, [2, 12, 6, 6], 12, 1, 2);
         check(gpu, 3, [2, 9, 5, 5], 9, 2, 3);
         check(gpu, 3, [1, 256, 3, 3], 256, 1, 1);
-        // 1x1 layers (`Layers::Ours` runs them through the same kernels), dense and
-        // strided as a RegNet's shortcut.
+        // Dense 1x1 layers (`gemm`'s matrix products): tiles of 32 and 64 columns,
+        // partly filled; strided as a RegNet's shortcut, with odd sizes; a weight
+        // gradient over several chunks of pixels (4 * 16 * 16 = 1024).
         check(gpu, 1, [2, 16, 8, 8], 24, 1, 1);
         check(gpu, 1, [3, 12, 9, 7], 20, 2, 1);
+        check(gpu, 1, [2, 70, 5, 6], 100, 1, 1);
+        check(gpu, 1, [3, 40, 7, 9], 72, 2, 1);
+        check(gpu, 1, [4, 24, 16, 16], 48, 1, 1);
+        check(gpu, 1, [1, 3, 1, 1], 5, 1, 1);
+        // A grouped 1x1 layer (the 3x3 layers' kernels at k = 1).
+        check(gpu, 1, [2, 8, 5, 5], 12, 1, 2);
         // On a device with WebGPU's default limits: every kernel binds at most 8
-        // storage buffers.
+        // storage buffers and fits its shared memory in 16 KiB.
         let limited = &crate::train::gpu::webgpu_default_limits();
         check(limited, 3, [2, 16, 16, 16], 16, 1, 2);
+        check(limited, 1, [2, 16, 8, 8], 24, 1, 1);
+        check(limited, 1, [2, 40, 8, 8], 72, 2, 1);
     }
 }
