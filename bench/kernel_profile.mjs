@@ -65,7 +65,7 @@ const KINDS = [
   ["convolution (direct, transposed, ours)", /Conv|GradW|GradX|^ForwardKernel|SumChunks|Col2im|Im2col/],
   ["batch norm (ours)", /^Bn[A-Za-z]*Kernel/],
   ["squeeze-excitation (ours)", /^Se(Gate|Scale|Backward|Weights)Kernel/],
-  ["matrix product (1x1 convolutions)", /Matmul/],
+  ["matrix product (1x1 convolutions: Burn's, or our GemmKernel)", /Matmul|^GemmKernel/],
   ["copy (layout changes)", /Copy|SliceAssign|Slice/],
   ["fused element-wise", /ElemwiseFuse/],
   ["element-wise, unfused", /Binop|Unary|Full|Cast|Mask|Clamp/],

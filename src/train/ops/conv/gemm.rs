@@ -6,8 +6,8 @@
 //! the weight gradient is the output gradient transposed times the input, a sum over
 //! every output pixel of the batch.
 //!
-//! One kernel computes all three (the product is a comptime `Product`): a cube of
-//! `UNITS` units takes a tile of the result, walks the summed axis `DEPTH` at a time
+//! One kernel computes all three (the product is a comptime `Product`): a cube takes
+//! a tile of the result (`tile`), walks the summed axis `DEPTH` at a time
 //! through shared memory, and gives each unit a 4 x 4 block of the tile, its sums in
 //! registers, so each value read from shared memory serves four products. The weight
 //! gradient's summed axis is long (every pixel of the batch) and its result small, so
@@ -133,9 +133,10 @@ fn right<F: Float>(
     }
 }
 
-/// `c` = the product `Product` names of `a` and `b` (see there), for the tile of `tile
-/// cols` x `UNITS * BLOCK * BLOCK / tile_cols` values this cube's place names, and for
-/// the weight gradient the chunk of the summed axis its third coordinate names.
+/// `c` = the product `Product` names of `a` and `b` (see there), for the tile of
+/// `tile_rows` x `tile_cols` values this cube's place names (a cube has a unit per 4 x 4
+/// block of it), and for the weight gradient the chunk of the summed axis its third
+/// coordinate names.
 ///
 /// Operands are read into shared memory `DEPTH` steps of the summed axis at a time,
 /// the units reading neighbouring values of whichever axis lies contiguous in memory
@@ -148,10 +149,11 @@ fn gemm_kernel<F: Float>(
     s: Sizes,
     #[comptime] product: Product,
     #[comptime] stride: usize,
+    #[comptime] tile_rows: usize,
     #[comptime] tile_cols: usize,
     #[define(F)] _dtype: ElemType,
 ) {
-    let tile_rows = comptime![UNITS * BLOCK * BLOCK / tile_cols];
+    let units = comptime![tile_rows * tile_cols / (BLOCK * BLOCK)];
     let left_k_fast = comptime![product != Product::GradW];
     let right_k_fast = comptime![product == Product::Forward];
     // A cube past the last tile (the launch's second axis rounds up) reads and writes
@@ -180,8 +182,8 @@ fn gemm_kernel<F: Float>(
     let mut k0 = first;
     while k0 < end {
         #[unroll]
-        for i in 0..comptime![tile_rows * DEPTH / UNITS] {
-            let e = i * UNITS + unit;
+        for i in 0..comptime![tile_rows * DEPTH / units] {
+            let e = i * units + unit;
             let mut r = e % tile_rows;
             let mut k = e / tile_rows;
             if left_k_fast {
@@ -195,8 +197,8 @@ fn gemm_kernel<F: Float>(
             shared_a[k * left_stride + r] = v;
         }
         #[unroll]
-        for i in 0..comptime![tile_cols * DEPTH / UNITS] {
-            let e = i * UNITS + unit;
+        for i in 0..comptime![tile_cols * DEPTH / units] {
+            let e = i * units + unit;
             let mut col = e % tile_cols;
             let mut k = e / tile_cols;
             if right_k_fast {
@@ -244,16 +246,19 @@ fn gemm_kernel<F: Float>(
     }
 }
 
-/// A launch's tiles: 32 columns for a result of 32 or fewer (a narrow layer wastes less
-/// of each tile), else 64, with as many rows as make a tile `UNITS * BLOCK * BLOCK`
-/// values. (16 columns would take 256 rows, whose shared memory is over WebGPU's
-/// default 16 KiB a cube.)
-fn tile_cols(cols: usize) -> usize {
-    if cols <= 32 {
+/// A launch's tiles, `[rows, cols]` for a result of `rows` x `cols`: 32 columns for a
+/// result of 32 or fewer, else 64, and 32 rows for one of 32 or fewer (a narrow layer's
+/// weight gradient), else as many as make a tile of `UNITS * BLOCK * BLOCK` values. So a
+/// narrow result wastes little of its tiles. (16 columns would take 256 rows, whose
+/// shared memory is over WebGPU's default 16 KiB a cube.)
+fn tile(rows: usize, cols: usize) -> [usize; 2] {
+    let tile_cols = if cols <= 32 { 32 } else { 64 };
+    let tile_rows = if rows <= 32 {
         32
     } else {
-        64
-    }
+        UNITS * BLOCK * BLOCK / tile_cols
+    };
+    [tile_rows, tile_cols]
 }
 
 /// Launches `product` into `c` (`chunks` partial results for the weight gradient,
@@ -271,9 +276,9 @@ fn launch(
 ) {
     let [_, c_in, h, w] = shape.x;
     let [_, c_out, ho, wo] = shape.output();
-    let tile_cols = tile_cols(cols);
+    let [tile_rows, tile_cols] = tile(rows, cols);
     let col_tiles = cols.div_ceil(tile_cols);
-    let tiles = rows.div_ceil(UNITS * BLOCK * BLOCK / tile_cols) * col_tiles;
+    let tiles = rows.div_ceil(tile_rows) * col_tiles;
     let x = tiles.clamp(1, MAX_CUBES);
     let count = CubeCount::Static(x as u32, tiles.div_ceil(x) as u32, chunks as u32);
     let sizes = SizesLaunch::new(
@@ -287,13 +292,14 @@ fn launch(
         gemm_kernel::launch_unchecked(
             &c.client,
             count,
-            CubeDim::new_1d(UNITS as u32),
+            CubeDim::new_1d((tile_rows * tile_cols / (BLOCK * BLOCK)) as u32),
             a.into_tensor_arg(),
             b.into_tensor_arg(),
             c.clone().into_tensor_arg(),
             sizes,
             product,
             shape.stride,
+            tile_rows,
             tile_cols,
             f32_type(),
         )
@@ -362,8 +368,8 @@ fn grad_w_chunks(shape: &ConvShape) -> (usize, usize) {
     let [c_out, c_in, ..] = shape.weight;
     let [batch, _, ho, wo] = shape.output();
     let pixels = batch * ho * wo;
-    let cols = tile_cols(c_in);
-    let tiles = c_out.div_ceil(UNITS * BLOCK * BLOCK / cols) * c_in.div_ceil(cols);
+    let [tile_rows, tile_cols] = tile(c_out, c_in);
+    let tiles = c_out.div_ceil(tile_rows) * c_in.div_ceil(tile_cols);
     let wanted = GRAD_W_TARGET_CUBES.div_ceil(tiles).max(1);
     let chunk = pixels
         .div_ceil(wanted)
@@ -375,6 +381,26 @@ fn grad_w_chunks(shape: &ConvShape) -> (usize, usize) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Every tile has a whole number of 4 x 4 blocks, a unit each, no more than a cube
+    /// may have, each loading a whole share of both operands, within WebGPU's 16 KiB of
+    /// shared memory; a narrow result gets narrow tiles.
+    #[test]
+    fn tiles_fit_a_cube() {
+        for (rows, cols) in [(24, 24), (24, 152), (32768, 24), (32768, 64), (152, 152)] {
+            let [tile_rows, tile_cols] = tile(rows, cols);
+            let units = tile_rows * tile_cols / (BLOCK * BLOCK);
+            assert!(
+                units <= UNITS && units.is_multiple_of(32),
+                "{rows} x {cols}"
+            );
+            assert!((tile_rows * DEPTH).is_multiple_of(units));
+            assert!((tile_cols * DEPTH).is_multiple_of(units));
+            let shared = DEPTH * (tile_rows + PAD) + DEPTH * tile_cols;
+            assert!(shared * 4 <= 16 * 1024, "{rows} x {cols}: {shared} values");
+        }
+        assert_eq!(tile(24, 24), [32, 32]);
+    }
 
     /// The chunks cover the pixels once, none empty, each a whole number of steps.
     #[test]
