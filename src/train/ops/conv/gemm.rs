@@ -12,16 +12,16 @@
 //! registers, so each value read from shared memory serves four products. The weight
 //! gradient's summed axis is long (every pixel of the batch) and its result small, so
 //! it is split into chunks, one partial result each, which a second launch adds up
-//! (`sum_chunks_kernel`, the 3x3 layers').
+//! (`sum_of_chunks`, as for the 3x3 layers).
 //!
 //! Burn's own 1x1 layers (burn-cubecl 0.22) are matrix products that it autotunes, which
 //! natively takes most of the first step's time (BENCHMARKS.md); these take none.
 
 use cubecl::prelude::*;
 
-use super::gpu::{cubes, sum_chunks_kernel, UNITS};
+use super::gpu::{sum_of_chunks, UNITS};
 use super::ConvShape;
-use crate::train::gpu::{contiguous, empty, f32_type, CubeTensor, Layout, MAX_CUBES};
+use crate::train::gpu::{contiguous, f32_type, CubeTensor, Layout, MAX_CUBES};
 
 /// The summed axis's step through shared memory.
 const DEPTH: usize = 16;
@@ -335,30 +335,11 @@ pub(super) fn grad_w(x: CubeTensor, dy: CubeTensor, shape: &ConvShape) -> CubeTe
     let [c_out, c_in, ..] = shape.weight;
     let [batch, _, ho, wo] = shape.output();
     let (chunk, chunks) = grad_w_chunks(shape);
-    let dw = empty(&x, shape.weight);
-    let weights = c_out * c_in;
-    let partial = match chunks {
-        1 => dw.clone(),
-        chunks => empty(&x, [chunks * weights]),
-    };
     let sizes = [c_out, c_in, batch * ho * wo];
-    launch(dy, x, &partial, shape, Product::GradW, sizes, chunk, chunks);
-    if chunks > 1 {
-        // SAFETY: `partial` holds `chunks` runs of `weights` values, `dw` one.
-        unsafe {
-            sum_chunks_kernel::launch_unchecked(
-                &dw.client,
-                cubes(weights),
-                CubeDim::new_1d(UNITS as u32),
-                partial.into_tensor_arg(),
-                dw.clone().into_tensor_arg(),
-                weights,
-                chunks,
-                f32_type(),
-            )
-        };
-    }
-    dw
+    let like = x.clone();
+    sum_of_chunks(&like, shape.weight, chunks, |partial| {
+        launch(dy, x, partial, shape, Product::GradW, sizes, chunk, chunks)
+    })
 }
 
 /// The weight gradient's chunks of the summed axis (the batch's output pixels): their

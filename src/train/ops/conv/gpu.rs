@@ -190,7 +190,7 @@ fn grad_w_kernel<F: Float>(
 
 /// The weight gradient's second launch: `dw[i]` = the sum of the chunks' `partial[.., i]`.
 #[cube(launch_unchecked)]
-pub(super) fn sum_chunks_kernel<F: Float>(
+fn sum_chunks_kernel<F: Float>(
     partial: &Tensor<F>,
     dw: &mut Tensor<F>,
     weights: usize,
@@ -401,7 +401,7 @@ fn block(channels: usize) -> usize {
 
 /// Cubes of `UNITS` units for `units` units (`position` numbers them), laid out over
 /// two axes when one (65,535 cubes at most) is too few.
-pub(super) fn cubes(units: usize) -> CubeCount {
+fn cubes(units: usize) -> CubeCount {
     let cubes = units.div_ceil(UNITS);
     let x = cubes.clamp(1, MAX_CUBES);
     CubeCount::Static(x as u32, cubes.div_ceil(x) as u32, 1)
@@ -489,46 +489,64 @@ impl ConvOps for CubeBackend {
         let x = Layout::ChannelsLast.arrange(x);
         let dy = Layout::ChannelsLast.arrange(grad);
         let plan = GradWPlan::new(&shape);
-        let dw = empty(&x, shape.weight);
-        let weights = dw.meta.shape().num_elements();
-        let partial = match plan.chunks {
-            1 => dw.clone(),
-            chunks => empty(&x, [chunks * weights]),
-        };
-        // SAFETY: every index the kernels form is inside its tensor: their bounds are
-        // `d`, `plan` and `weights`, derived from the same shapes; `x` and `dy` are
-        // row-major NHWC (`arrange`), `partial` and `dw` row-major.
-        unsafe {
-            grad_w_kernel::launch_unchecked(
-                &dw.client,
-                cubes(plan.units(&shape)),
-                CubeDim::new_1d(UNITS as u32),
-                x.into_tensor_arg(),
-                dy.into_tensor_arg(),
-                partial.clone().into_tensor_arg(),
-                dims(&shape),
-                plan.rows,
-                plan.chunks,
-                shape.weight[2],
-                shape.stride,
-                plan.block,
-                f32_type(),
-            );
-            if plan.chunks > 1 {
-                sum_chunks_kernel::launch_unchecked(
-                    &dw.client,
-                    cubes(weights),
+        let like = x.clone();
+        sum_of_chunks(&like, shape.weight, plan.chunks, |partial| {
+            // SAFETY: every index the kernel forms is inside its tensor: its bounds are
+            // `d` and `plan`, derived from the same shapes; `x` and `dy` are row-major
+            // NHWC (`arrange`), `partial` row-major, `plan.chunks` runs of the weights.
+            unsafe {
+                grad_w_kernel::launch_unchecked(
+                    &partial.client,
+                    cubes(plan.units(&shape)),
                     CubeDim::new_1d(UNITS as u32),
-                    partial.into_tensor_arg(),
-                    dw.clone().into_tensor_arg(),
-                    weights,
+                    x.into_tensor_arg(),
+                    dy.into_tensor_arg(),
+                    partial.clone().into_tensor_arg(),
+                    dims(&shape),
+                    plan.rows,
                     plan.chunks,
+                    shape.weight[2],
+                    shape.stride,
+                    plan.block,
                     f32_type(),
-                );
-            }
-        };
-        dw
+                )
+            };
+        })
     }
+}
+
+/// A weight gradient of `shape` on `like`'s device, summed from `chunks` partial results:
+/// `write` fills the buffer it is given (`chunks` runs of the weights, row-major, or
+/// the gradient itself when there is one chunk), and a second launch adds the runs up.
+pub(super) fn sum_of_chunks(
+    like: &CubeTensor,
+    shape: [usize; 4],
+    chunks: usize,
+    write: impl FnOnce(&CubeTensor),
+) -> CubeTensor {
+    let dw = empty(like, shape);
+    let weights = shape.iter().product();
+    let partial = match chunks {
+        1 => dw.clone(),
+        chunks => empty(like, [chunks * weights]),
+    };
+    write(&partial);
+    if chunks > 1 {
+        // SAFETY: `partial` holds `chunks` runs of `weights` values, `dw` one.
+        unsafe {
+            sum_chunks_kernel::launch_unchecked(
+                &dw.client,
+                cubes(weights),
+                CubeDim::new_1d(UNITS as u32),
+                partial.into_tensor_arg(),
+                dw.clone().into_tensor_arg(),
+                weights,
+                chunks,
+                f32_type(),
+            )
+        };
+    }
+    dw
 }
 
 #[cfg(test)]
