@@ -714,9 +714,10 @@ async fn load_stored(
                     }
                     if stored.skipped > 0 {
                         train_error.set(Some(format!(
-                                "{} stored runs could not be read (from a newer build of the page?) and are left as they are",
-                                stored.skipped
-                            )));
+                            "{} stored runs could not be read (from a newer build of the page?) \
+                             and are left as they are",
+                            stored.skipped
+                        )));
                     }
                 }
                 Err(e) => train_error.set(Some(format!("could not read the stored runs: {e}"))),

@@ -19,9 +19,9 @@
 
 use cubecl::prelude::*;
 
-use super::gpu::{sum_of_chunks, UNITS};
+use super::gpu::{cube_index, spread, sum_of_chunks, UNITS};
 use super::ConvShape;
-use crate::train::gpu::{contiguous, f32_type, CubeTensor, Layout, MAX_CUBES};
+use crate::train::gpu::{contiguous, f32_type, CubeTensor, Layout};
 
 /// The summed axis's step through shared memory.
 const DEPTH: usize = 16;
@@ -153,13 +153,13 @@ fn gemm_kernel<F: Float>(
     #[comptime] tile_cols: usize,
     #[define(F)] _dtype: ElemType,
 ) {
-    let units = comptime![tile_rows * tile_cols / (BLOCK * BLOCK)];
+    let units = comptime![units(tile_rows, tile_cols)];
     let left_k_fast = comptime![product != Product::GradW];
     let right_k_fast = comptime![product == Product::Forward];
     // A cube past the last tile (the launch's second axis rounds up) reads and writes
     // nothing: its rows lie past the result's. It still meets every barrier, which
     // WebGPU's uniformity rules want met by all or none.
-    let tile = CUBE_POS_Y as usize * CUBE_COUNT_X as usize + CUBE_POS_X as usize;
+    let tile = cube_index();
     let row0 = (tile / s.col_tiles) * tile_rows;
     let col0 = (tile % s.col_tiles) * tile_cols;
     let unit = UNIT_POS_X as usize;
@@ -261,6 +261,11 @@ fn tile(rows: usize, cols: usize) -> [usize; 2] {
     [tile_rows, tile_cols]
 }
 
+/// A tile's units: one per `BLOCK` x `BLOCK` block of it.
+const fn units(tile_rows: usize, tile_cols: usize) -> usize {
+    tile_rows * tile_cols / (BLOCK * BLOCK)
+}
+
 /// Launches `product` into `c` (`chunks` partial results for the weight gradient,
 /// stacked), with the summed axis cut into `chunks` runs of `chunk` values.
 #[allow(clippy::too_many_arguments)]
@@ -279,8 +284,6 @@ fn launch(
     let [tile_rows, tile_cols] = tile(rows, cols);
     let col_tiles = cols.div_ceil(tile_cols);
     let tiles = rows.div_ceil(tile_rows) * col_tiles;
-    let x = tiles.clamp(1, MAX_CUBES);
-    let count = CubeCount::Static(x as u32, tiles.div_ceil(x) as u32, chunks as u32);
     let sizes = SizesLaunch::new(
         rows, cols, depth, chunk, col_tiles, h, w, ho, wo, c_in, c_out,
     );
@@ -291,8 +294,8 @@ fn launch(
     unsafe {
         gemm_kernel::launch_unchecked(
             &c.client,
-            count,
-            CubeDim::new_1d((tile_rows * tile_cols / (BLOCK * BLOCK)) as u32),
+            spread(tiles, chunks),
+            CubeDim::new_1d(units(tile_rows, tile_cols) as u32),
             a.into_tensor_arg(),
             b.into_tensor_arg(),
             c.clone().into_tensor_arg(),
@@ -370,7 +373,7 @@ mod tests {
     fn tiles_fit_a_cube() {
         for (rows, cols) in [(24, 24), (24, 152), (32768, 24), (32768, 64), (152, 152)] {
             let [tile_rows, tile_cols] = tile(rows, cols);
-            let units = tile_rows * tile_cols / (BLOCK * BLOCK);
+            let units = units(tile_rows, tile_cols);
             assert!(
                 units <= UNITS && units.is_multiple_of(32),
                 "{rows} x {cols}"

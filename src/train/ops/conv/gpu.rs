@@ -94,11 +94,16 @@ impl GradWPlan {
     }
 }
 
+/// This cube's number in a launch `spread` laid out over two axes (the third aside).
+#[cube]
+pub(super) fn cube_index() -> usize {
+    CUBE_POS_Y as usize * CUBE_COUNT_X as usize + CUBE_POS_X as usize
+}
+
 /// This unit's place in a launch of `cubes(n)` cubes of `UNITS` units.
 #[cube]
 fn position() -> usize {
-    (CUBE_POS_Y as usize * CUBE_COUNT_X as usize + CUBE_POS_X as usize) * CUBE_DIM_X as usize
-        + UNIT_POS_X as usize
+    cube_index() * CUBE_DIM_X as usize + UNIT_POS_X as usize
 }
 
 /// The weight gradient's first launch, on channels-last activations: `partial[chunk,
@@ -399,12 +404,16 @@ fn block(channels: usize) -> usize {
         .unwrap_or(1)
 }
 
-/// Cubes of `UNITS` units for `units` units (`position` numbers them), laid out over
-/// two axes when one (65,535 cubes at most) is too few.
+/// Cubes of `UNITS` units for `units` units (`position` numbers them).
 fn cubes(units: usize) -> CubeCount {
-    let cubes = units.div_ceil(UNITS);
+    spread(units.div_ceil(UNITS), 1)
+}
+
+/// A launch of `cubes` cubes (`cube_index` numbers them), laid out over two axes when
+/// one (65,535 cubes at most) is too few, and `layers` deep on the third.
+pub(super) fn spread(cubes: usize, layers: usize) -> CubeCount {
     let x = cubes.clamp(1, MAX_CUBES);
-    CubeCount::Static(x as u32, cubes.div_ceil(x) as u32, 1)
+    CubeCount::Static(x as u32, cubes.div_ceil(x) as u32, layers as u32)
 }
 
 /// Whether a layer is a dense 1x1 one, which `gemm` computes as matrix products.
