@@ -316,11 +316,7 @@ async fn backend(state: &State, run: RunId, choice: BackendChoice) -> Result<Bac
         let notice = match choice {
             BackendChoice::Cpu => None,
             _ if !super::has_webgpu(&scope().navigator()) => Some(super::NO_WEBGPU.to_string()),
-            _ => Some(
-                "WebGPU gave this page no adapter, so training runs on the CPU, many times \
-                 slower."
-                    .to_string(),
-            ),
+            _ => Some(super::NO_ADAPTER.to_string()),
         };
         let (name, device) = cpu_backend();
         post_run(

@@ -145,8 +145,10 @@ test('2 spaces x 3 models on 2 CPU workers: a reload keeps the finished runs, St
   assert.deepEqual(fresh.errors, []);
 });
 
-test('a WebGPU worker in a browser without WebGPU trains on the CPU and says so', async () => {
-  // Headless Chromium without --enable-unsafe-webgpu has no WebGPU. (A sweep on
+test('a WebGPU lane in a browser that gives no adapter trains on the CPU and says so', async () => {
+  // Headless Chromium without --enable-unsafe-webgpu has navigator.gpu but gives no
+  // adapter: the page asks before the lane boots, so the lane is a CPU worker from the
+  // start, whether or not the CPU lane finishes every model first. (A sweep on
   // SwiftShader's WebGPU would spend minutes compiling kernels on this machine's CPU;
   // the WebGPU runs themselves are the training test's.)
   const page = await newPage(browser);
@@ -157,7 +159,7 @@ test('a WebGPU worker in a browser without WebGPU trains on the CPU and says so'
   await page.getByTestId('sweep-status').getByText(/2 of 2 models.*\(done\)/).waitFor({ timeout: 240_000 });
   const lanes = await page.getByTestId('sweep-worker').allTextContents();
   assert.deepEqual(lanes.map((l) => l.split(':')[0]), ['CPU 1', 'WebGPU worker, on the CPU']);
-  assert.match(await page.getByTestId('sweep-gpu-notice').textContent(), /so training runs on the CPU/);
+  assert.match(await page.getByTestId('sweep-gpu-notice').textContent(), /WebGPU gave this page no adapter, so training runs on the CPU/);
   assert.equal(await page.getByTestId('sweep-failed').count(), 0);
   const [curve] = await curves(page);
   assert.equal(curve.n, 2, 'both runs count');
@@ -165,7 +167,7 @@ test('a WebGPU worker in a browser without WebGPU trains on the CPU and says so'
   const backends = text.trim().split('\n').map((l) => JSON.parse(l).backend);
   // A CPU lane on an isolated page is the threaded worker with a pool of one, on a page
   // that is not isolated the one-thread worker; the WebGPU lane, finding no GPU,
-  // restarts as such a CPU worker. (Chromium has relaxed SIMD: the threaded worker's
+  // boots as such a CPU worker. (Chromium has relaxed SIMD: the threaded worker's
   // build for it.)
   const cpuLane = ISOLATED ? 'CPU (Burn flex, 1 thread, relaxed SIMD)' : 'CPU (Burn flex)';
   for (const backend of backends) assert.ok([cpuLane, 'CPU (Burn flex)'].includes(backend), backend);

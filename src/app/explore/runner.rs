@@ -35,6 +35,9 @@ pub struct Runner {
     /// CPU lanes run the threaded worker with a pool of one where the page is
     /// cross-origin isolated, until one fails to start; else the one-thread worker.
     threads: StoredValue<bool>,
+    /// How many times `run` was called: a sweep whose adapter check answers after a
+    /// later `run` does not start.
+    attempts: StoredValue<u32>,
 }
 
 impl Runner {
@@ -46,6 +49,7 @@ impl Runner {
             on_record: StoredValue::new(on_record),
             ready: StoredValue::new(vec![]),
             threads: StoredValue::new(cross_origin_isolated()),
+            attempts: StoredValue::new(0),
         };
         on_cleanup(move || runner.terminate_all());
         runner
@@ -62,12 +66,30 @@ impl Runner {
     }
 
     /// Replaces any sweep with `queue` and starts its workers; the queue starts once
-    /// they are up.
+    /// they are up. A WebGPU lane first asks the browser for an adapter, and boots as
+    /// a CPU worker where none answers (it would otherwise learn so only from its first
+    /// job, which a quick sweep's CPU lanes may finish before it gets one).
     pub fn run(self, mut queue: Queue) {
         self.terminate_all();
-        if !crate::worker::has_webgpu(&window().navigator()) {
-            queue.without_gpu(crate::worker::NO_WEBGPU);
+        let attempt = self.attempts.get_value() + 1;
+        self.attempts.set_value(attempt);
+        if !queue.workers.iter().any(|w| w.on_gpu()) {
+            return self.start(queue);
         }
+        // Shown at once (every lane starting); a later Start replaces it.
+        self.queue.set(Some(queue.clone()));
+        wasm_bindgen_futures::spawn_local(async move {
+            if let Some(reason) = crate::worker::webgpu_missing(&window().navigator()).await {
+                queue.without_gpu(reason);
+            }
+            // The page may be gone, or another sweep started meanwhile.
+            if self.attempts.try_get_value() == Some(attempt) {
+                self.start(queue);
+            }
+        });
+    }
+
+    fn start(self, queue: Queue) {
         let n = queue.workers.len();
         self.queue.set(Some(queue));
         self.workers.set_value((0..n).map(|_| None).collect());

@@ -6,7 +6,6 @@
 
 use leptos::prelude::*;
 use wasm_bindgen::prelude::*;
-use wasm_bindgen_futures::JsFuture;
 use web_sys::{File, MessageEvent, Worker, WorkerOptions, WorkerType};
 
 use crate::design::NetSpec;
@@ -88,26 +87,6 @@ pub(crate) fn cross_origin_isolated() -> bool {
         .is_ok_and(|v| v.is_truthy())
 }
 
-/// Whether WebGPU gives an adapter here (`navigator.gpu` alone says little: headless
-/// and blocklisted browsers have it and answer no adapter).
-async fn webgpu_adapter() -> bool {
-    let navigator = window().navigator();
-    if !crate::worker::has_webgpu(&navigator) {
-        return false;
-    }
-    let request = js_sys::Reflect::get(&navigator, &"gpu".into()).and_then(|gpu| {
-        let f: js_sys::Function =
-            js_sys::Reflect::get(&gpu, &"requestAdapter".into())?.dyn_into()?;
-        f.call0(&gpu)?.dyn_into::<js_sys::Promise>()
-    });
-    match request {
-        Ok(promise) => JsFuture::from(promise)
-            .await
-            .is_ok_and(|adapter| !adapter.is_null() && !adapter.is_undefined()),
-        Err(_) => false,
-    }
-}
-
 /// Everything the panel shows about training; `Copy`, so components share it. Each
 /// part is a memo over the session, so a step redraws only what changed.
 #[derive(Clone, Copy)]
@@ -184,7 +163,9 @@ impl Training {
             result: Memo::new(move |_| session.with(|s| s.result.clone())),
         };
         wasm_bindgen_futures::spawn_local(async move {
-            let webgpu = webgpu_adapter().await;
+            let webgpu = crate::worker::webgpu_missing(&window().navigator())
+                .await
+                .is_none();
             let found = Browser {
                 webgpu,
                 isolated: cross_origin_isolated(),
