@@ -128,7 +128,7 @@ fn loss_falls(device: Device) {
         ..Recipe::default()
     };
     let mut trainer = Trainer::new(&net, recipe, &data, &device).unwrap();
-    let losses: Vec<f32> = std::iter::from_fn(|| trainer.step_sync()).collect();
+    let losses: Vec<f32> = trainer.losses().collect();
     assert_eq!(losses.len(), 12);
     assert!(losses.iter().all(|l| l.is_finite()), "{losses:?}");
     let first = (losses[0] + losses[1]) / 2.0;
@@ -205,6 +205,6 @@ fn a_recipe_larger_than_the_data_counts_the_data() {
     assert_eq!(trainer.recipe.train_images, 30);
     assert_eq!(trainer.recipe.test_images, 30);
     assert_eq!(trainer.recipe.steps_per_epoch(), 3);
-    let steps = std::iter::from_fn(|| trainer.step_sync()).count();
+    let steps = trainer.losses().count();
     assert_eq!(steps, 6);
 }

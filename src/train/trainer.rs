@@ -1,6 +1,7 @@
 //! One training step at a time, driven by the caller. Nothing here reads a tensor
-//! back: steps return the loss as a tensor, so the native CLI reads it at once and
-//! the browser can read it asynchronously (sync reads panic on WebGPU).
+//! back, except `Losses` natively: steps return the loss as a tensor, so the browser
+//! can read it asynchronously (sync reads panic on WebGPU), and a caller can record
+//! the next step before reading a loss (`Trainer::can_run_ahead`).
 
 use burn::module::{ModuleVisitor, Param, ParamGroup, ParamId};
 use burn::nn::loss::{CrossEntropyLoss, CrossEntropyLossConfig};
@@ -193,6 +194,17 @@ impl Trainer {
         Some(loss.detach())
     }
 
+    /// Whether the next step may be recorded before the last recorded step's loss is
+    /// read: not after an epoch's last step, whose test pass must see the model that
+    /// step left, nor after the run's last. Reading a loss waits for the device; a
+    /// caller that records the next step first (`Losses`, the browser's worker) lets a
+    /// GPU run one step while the host records the next, where reading each loss at
+    /// once leaves the GPU idle while the host records (BENCHMARKS.md). The steps, and
+    /// so the losses, are the same either way.
+    pub fn can_run_ahead(&self) -> bool {
+        !self.done() && !self.step.is_multiple_of(self.recipe.steps_per_epoch())
+    }
+
     /// Number of correct top-1 predictions on test images `start..start + len`
     /// (BN in inference mode, no gradients).
     pub fn correct(&self, start: usize, len: usize) -> Tensor<1, Int> {
@@ -211,9 +223,14 @@ impl Trainer {
 
 #[cfg(not(target_arch = "wasm32"))]
 impl Trainer {
-    /// Native convenience: one step, loss read back at once.
-    pub fn step_sync(&mut self) -> Option<f32> {
-        self.step().map(|loss| loss.into_scalar::<f32>())
+    /// Native: the losses of the steps left, in order, each read back once the step
+    /// after it is recorded where it may be (`can_run_ahead`). A step recorded ahead
+    /// is taken even if the iterator is dropped before its loss is read.
+    pub fn losses(&mut self) -> Losses<'_> {
+        Losses {
+            trainer: self,
+            ahead: None,
+        }
     }
 
     /// Native convenience: correct top-1 predictions on the whole test subset, in
@@ -228,5 +245,26 @@ impl Trainer {
     /// Native convenience: top-1 test error in [0, 1], in batches of `batch`.
     pub fn test_error(&self, batch: usize) -> f64 {
         1.0 - self.test_correct(batch) as f64 / self.test.len() as f64
+    }
+}
+
+/// `Trainer::losses`.
+#[cfg(not(target_arch = "wasm32"))]
+pub struct Losses<'a> {
+    trainer: &'a mut Trainer,
+    /// The step recorded ahead, its loss not read yet.
+    ahead: Option<Tensor<1>>,
+}
+
+#[cfg(not(target_arch = "wasm32"))]
+impl Iterator for Losses<'_> {
+    type Item = f32;
+
+    fn next(&mut self) -> Option<f32> {
+        let loss = self.ahead.take().or_else(|| self.trainer.step())?;
+        if self.trainer.can_run_ahead() {
+            self.ahead = self.trainer.step();
+        }
+        Some(loss.into_scalar::<f32>())
     }
 }

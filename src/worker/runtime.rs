@@ -498,41 +498,59 @@ async fn train(
     let run = spec.id;
     let mut progress = Progress::new(spec, trainer.facts(), now_s());
     post_run(run, progress.started(memory_bytes()));
-    while !trainer.done() {
-        if state.cancel.get() {
-            post_run(run, RunEvent::Cancelled);
-            return Ok(());
-        }
-        if state.paused.get() {
-            post_run(run, RunEvent::Paused);
-            progress.pause(now_s());
-            while state.paused.get() && !state.cancel.get() {
-                TimeoutFuture::new(100).await;
-            }
-            progress.resume(now_s());
-            if !state.cancel.get() {
-                post_run(run, RunEvent::Resumed);
-            }
-            continue;
-        }
-        let step = trainer.step_index();
+    // The next step, recorded: its loss, its number and when its recording began.
+    let record = |trainer: &mut Trainer| {
         let t0 = now_s();
-        let Some(loss) = trainer.step() else { break };
-        if step < 3 {
-            log(&format!(
-                "step {} recorded in {:.2} s",
-                step + 1,
-                now_s() - t0
-            ));
+        let loss = trainer.step()?;
+        let step = trainer.step_index();
+        if step <= 3 {
+            log(&format!("step {step} recorded in {:.2} s", now_s() - t0));
         }
+        Some((loss, step, t0))
+    };
+    // The step recorded ahead, its loss not read yet (`Trainer::can_run_ahead`).
+    let mut ahead = None;
+    loop {
+        let loss = match ahead.take() {
+            Some(loss) => loss,
+            None => {
+                // Pause and Cancel take effect here, with no step in flight.
+                if state.cancel.get() {
+                    post_run(run, RunEvent::Cancelled);
+                    return Ok(());
+                }
+                if state.paused.get() {
+                    post_run(run, RunEvent::Paused);
+                    progress.pause(now_s());
+                    while state.paused.get() && !state.cancel.get() {
+                        TimeoutFuture::new(100).await;
+                    }
+                    progress.resume(now_s());
+                    if !state.cancel.get() {
+                        post_run(run, RunEvent::Resumed);
+                    }
+                    continue;
+                }
+                let Some(recorded) = record(trainer) else {
+                    break;
+                };
+                recorded
+            }
+        };
+        // The next step is recorded before this one's loss is read, so that the GPU
+        // runs this one while the host records the next; not when Pause or Cancel
+        // came, which then take effect after this step.
+        if trainer.can_run_ahead() && !state.cancel.get() && !state.paused.get() {
+            ahead = record(trainer);
+        }
+        let (loss, step, t0) = loss;
         let loss = loss
             .into_scalar_async::<f32>()
             .await
             .map_err(device_error)?;
-        if step < 3 {
+        if step <= 3 {
             log(&format!(
-                "step {} read back after {:.2} s",
-                step + 1,
+                "step {step} read back after {:.2} s",
                 now_s() - t0
             ));
         }

@@ -1,10 +1,10 @@
 //! `regnet bench`: training-step (or, with `--eval`, inference) throughput on random
 //! batches (the benchmarks' measurement; BENCHMARKS.md).
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use clap::Args;
-use rand::{Rng, SeedableRng};
+use rand::{RngCore, SeedableRng};
 use regnet_playground::data::cifar::{Split, IMAGE_BYTES};
 use regnet_playground::data::Cifar10;
 use regnet_playground::run::{memory, Recipe};
@@ -45,47 +45,47 @@ pub struct BenchArgs {
 pub fn run(a: &BenchArgs) -> Result<String, CliError> {
     let report = a.model.cifar_report()?;
     use_layers(a.layers.into());
-    // The first step's time counts from here: the device's start, the model's
-    // initialisation, and the first step's kernel compilation and autotuning.
-    let begin = Instant::now();
-    let device = a.backend.device()?;
-    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(0);
     let n = a.batch;
-    let split = Split {
-        labels: (0..n).map(|i| (i % 10) as u8).collect(),
-        pixels: (0..n * IMAGE_BYTES).map(|_| rng.random()).collect(),
+    // Training: one epoch of distinct random batches, a step more than are run. The
+    // steps run as a run's do, each recorded before the last one's loss is read
+    // (`Trainer::losses`), so the last timed step's successor is recorded in the timed
+    // span too. Inference: one batch, again and again.
+    let steps = if a.eval { 1 } else { a.warmup + a.steps + 1 };
+    let split = |images: usize| {
+        let mut pixels = vec![0; images * IMAGE_BYTES];
+        rand_chacha::ChaCha8Rng::seed_from_u64(0).fill_bytes(&mut pixels);
+        Split {
+            labels: (0..images).map(|i| (i % 10) as u8).collect(),
+            pixels,
+        }
     };
     let data = Cifar10 {
-        train: split.clone(),
-        test: split,
+        train: split(n * steps),
+        test: split(n),
     };
     let recipe = Recipe {
-        epochs: (a.warmup + a.steps) as u32,
-        train_images: n,
+        epochs: 1,
+        train_images: n * steps,
         test_images: n,
         batch: n,
         ..Recipe::default()
     };
+    // The first step's time counts from here: the device's start, the model's
+    // initialisation, and the first step's kernel compilation and autotuning.
+    let begin = Instant::now();
+    let device = a.backend.device()?;
     let mut trainer = Trainer::new(&report.net, recipe, &data, &device)?;
-    let mut step = || {
-        if a.eval {
+    let (first_step, seconds) = if a.eval {
+        timed(a.warmup, a.steps, begin, || {
             trainer.test_correct(n);
-        } else {
-            trainer.step_sync();
-        }
+        })
+    } else {
+        let mut losses = trainer.losses();
+        timed(a.warmup, a.steps, begin, || {
+            losses.next();
+        })
     };
-    let mut first_step = None;
-    for _ in 0..a.warmup {
-        step();
-        first_step.get_or_insert_with(|| begin.elapsed());
-    }
-    let start = Instant::now();
-    for _ in 0..a.steps {
-        step();
-        first_step.get_or_insert_with(|| begin.elapsed());
-    }
     let first_step_ms = first_step.map(|t| 1000.0 * t.as_secs_f64());
-    let seconds = start.elapsed().as_secs_f64();
     let images_per_s = (n * a.steps) as f64 / seconds;
     let ms_per_step = 1000.0 * seconds / a.steps as f64;
     if a.json {
@@ -141,4 +141,25 @@ impl From<LayersArg> for Layers {
             LayersArg::Burn => Layers::Burn,
         }
     }
+}
+
+/// Runs `step` `warmup` times, then `steps` times timed: the time from `begin` to the
+/// end of the first step, and the timed steps' seconds.
+fn timed(
+    warmup: usize,
+    steps: usize,
+    begin: Instant,
+    mut step: impl FnMut(),
+) -> (Option<Duration>, f64) {
+    let mut first_step = None;
+    for _ in 0..warmup {
+        step();
+        first_step.get_or_insert_with(|| begin.elapsed());
+    }
+    let start = Instant::now();
+    for _ in 0..steps {
+        step();
+        first_step.get_or_insert_with(|| begin.elapsed());
+    }
+    (first_step, start.elapsed().as_secs_f64())
 }

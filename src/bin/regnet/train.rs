@@ -144,7 +144,7 @@ pub fn run_steps(
         ProgressStyle::with_template("{bar:40} {pos}/{len} steps  {msg}  eta {eta}")
             .expect("template"),
     );
-    while let Some(loss) = trainer.step_sync() {
+    for loss in trainer.losses() {
         match progress.step(loss, now(), 0) {
             Ok(report) => {
                 if let RunEvent::Step { images_per_s, .. } = report.event {
