@@ -186,6 +186,11 @@ impl Training {
         training
     }
 
+    /// Whether WebGPU gave this page an adapter; `None` until it has answered.
+    pub fn webgpu(self) -> Option<bool> {
+        self.browser.with(|b| b.map(|b| b.webgpu))
+    }
+
     /// What the page knows of this browser now.
     fn browser_now(self) -> Browser {
         Browser {

@@ -40,8 +40,12 @@ pub fn TrainPanel(report: Memo<Report>) -> impl IntoView {
     let target = Memo::new(move |_| {
         let gpu = match training.backend.get() {
             Some(b) => b.gpu,
+            // Before a run: where WebGPU gives an adapter (`navigator.gpu` until the
+            // page has asked), as the run's worker will be picked.
             None => {
-                crate::worker::has_webgpu(&window().navigator())
+                training
+                    .webgpu()
+                    .unwrap_or_else(|| crate::worker::has_webgpu(&window().navigator()))
                     && training.gpu_failed.with(Option::is_none)
             }
         };
