@@ -2,14 +2,16 @@
 //
 //   node bench/kernel_profile.mjs LOG STEPS
 //
-// LOG is a `regnet bench --backend wgpu --steps STEPS` run with CubeCL's per-kernel timing
-// on (`CUBECL_DEBUG_LOG=LOG CUBECL_DEBUG_OPTION=profile`; scripts/profile-gpu runs it).
+// LOG (or LOG.gz) is a `regnet bench --backend wgpu --steps STEPS` run with CubeCL's
+// per-kernel timing on (`CUBECL_DEBUG_LOG=LOG CUBECL_DEBUG_OPTION=profile`;
+// scripts/profile-gpu runs it).
 // Once the warm-up's kernel compilation and autotuning are done, every step launches the
 // same kernels in the same order, so the log ends in STEPS repeats of one sequence: the
 // script finds the shortest such period and reports the mean step over those repeats
 // (CubeCL's own device probes, which it runs in between, left out). Prints, per kernel,
 // its launches and time per step, largest first, as Markdown for BENCHMARKS.md.
 import { readFileSync } from "node:fs";
+import { gunzipSync } from "node:zlib";
 
 const [log, stepsArg] = process.argv.slice(2);
 const steps = Number(stepsArg);
@@ -25,15 +27,20 @@ const UNIT = { ns: 1e-6, µs: 1e-3, us: 1e-3, ms: 1, s: 1e3 };
 const PROBE = /Throughput|PrimeBuffer|LaunchOverhead/;
 
 const launches = [];
-for (const line of readFileSync(log, "utf8").split("\n")) {
+// A log as scripts/bench-gpu brings it back, gzipped, or as CubeCL wrote it.
+const bytes = readFileSync(log);
+const text = (log.endsWith(".gz") ? gunzipSync(bytes) : bytes).toString("utf8");
+for (const line of text.split("\n")) {
   const m = LINE.exec(line);
   if (m && !PROBE.test(m[3])) launches.push({ name: m[3], ms: Number(m[1]) * UNIT[m[2]] });
 }
 
-// The shortest period the last `steps` steps repeat with.
+// The shortest period the last `steps` steps repeat with. The log can end inside a step:
+// the loop reads the last step's loss before that step's parameter updates have run, and
+// those are left to the end of the process (or never flushed): so the launches after the
+// last whole step, fewer than a period and the start of one more step, are dropped.
 const names = launches.map((l) => l.name);
-const repeats = (p) => {
-  const end = names.length;
+const repeats = (p, end) => {
   for (let i = 1; i <= p; i++) {
     for (let s = 1; s < steps; s++) {
       if (names[end - i] !== names[end - i - s * p]) return false;
@@ -42,10 +49,17 @@ const repeats = (p) => {
   return true;
 };
 let period = 0;
-for (let p = 1; p * steps <= names.length; p++) {
-  if (repeats(p)) {
-    period = p;
-    break;
+let end = names.length;
+search: for (let p = 1; p * steps <= names.length; p++) {
+  for (let trim = 0; trim < p && p * steps <= names.length - trim; trim++) {
+    const cut = names.length - trim;
+    // What was dropped must be the start of one more step.
+    const partial = names.slice(cut).every((name, j) => name === names[cut - p + j]);
+    if (partial && repeats(p, cut)) {
+      period = p;
+      end = names.length - trim;
+      break search;
+    }
   }
 }
 if (!period) {
@@ -54,7 +68,7 @@ if (!period) {
 }
 
 const byName = new Map();
-for (const { name, ms } of launches.slice(-period * steps)) {
+for (const { name, ms } of launches.slice(end - period * steps, end)) {
   const entry = byName.get(name) ?? { n: 0, t: 0 };
   entry.n += 1 / steps;
   entry.t += ms / steps;

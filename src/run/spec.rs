@@ -58,17 +58,15 @@ impl BackendChoice {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Layers {
-    /// Ours where they are measured faster than Burn's (BENCHMARKS.md): every one on
-    /// flex; on the GPU the batch norm, squeeze-and-excitation and the 3x3
-    /// convolutions, whose few launches replace Burn's dozens (measured on Mesa's
-    /// lavapipe and on an NVIDIA H200).
+    /// Ours where they are measured faster than Burn's (BENCHMARKS.md): today every
+    /// one, on flex and on the GPU (measured on Mesa's lavapipe and on an NVIDIA H200;
+    /// the GPU's 1x1 layers since session 28, before which they were Burn's matrix
+    /// products), so the same kernels as `Ours`. A kernel of ours that a later
+    /// measurement finds slower would run Burn's layer here again.
     #[default]
     Measured,
-    /// Ours wherever we have them, kernels of ours still slower than Burn's included:
-    /// on the GPU also the 1x1 convolutions, as our tiled matrix products (slower than
-    /// Burn's on lavapipe, not yet measured on a GPU, but with no autotuning before the
-    /// first step). A link or a record that names it keeps its meaning: the same model,
-    /// other kernels.
+    /// Ours wherever we have them, kernels of ours slower than Burn's included. A link
+    /// or a record that names it keeps its meaning: the same model, other kernels.
     Ours,
     /// Burn's own operations everywhere: the peer ours are benchmarked against.
     Burn,

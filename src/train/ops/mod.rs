@@ -69,21 +69,20 @@ enum Ours {
     No,
 }
 
-/// Where a layer on `device` runs our kernels, as `use_layers` allows: on flex unless
-/// `Layers::Burn`; on the GPU with `Layers::Ours`, and with `Layers::Measured` when
-/// `gpu_measured_faster` (the op's GPU kernels have been measured faster than Burn's).
-fn ours_on(device: &burn::prelude::Device, gpu_measured_faster: bool) -> Ours {
+/// Where a layer on `device` runs our kernels, as `use_layers` allows: on flex and on
+/// the GPU unless `Layers::Burn`. Every kernel of ours is now measured faster than
+/// Burn's, or as fast and without Burn's autotuning before the first step (BENCHMARKS.md),
+/// so `Layers::Measured` and `Layers::Ours` choose the same.
+fn ours_on(device: &burn::prelude::Device) -> Ours {
     let layers = layers();
     #[cfg(feature = "cpu")]
     if layers != Layers::Burn && crate::train::cpu::on_flex(device) {
         return Ours::Flex;
     }
     #[cfg(feature = "gpu")]
-    if (layers == Layers::Ours || (layers == Layers::Measured && gpu_measured_faster))
-        && crate::train::gpu::on_cube(device)
-    {
+    if layers != Layers::Burn && crate::train::gpu::on_cube(device) {
         return Ours::Gpu;
     }
-    let _ = (device, layers, gpu_measured_faster);
+    let _ = (device, layers);
     Ours::No
 }

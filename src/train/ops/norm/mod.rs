@@ -12,7 +12,7 @@
 //! are separate passes on flex; ours is one. On the GPU, inference stays Burn's, whose
 //! fusion already makes it one element-wise kernel. Which runs where is `ops::Layers`'
 //! choice: by default ours on flex and, in training, on the GPU (measured faster on
-//! Mesa's lavapipe; BENCHMARKS.md).
+//! Mesa's lavapipe and on an NVIDIA H200; BENCHMARKS.md).
 
 use burn::backend::tensor::FloatTensor;
 use burn::backend::{backend_extension, Backend, Dispatch, ExtensionType};
@@ -44,7 +44,7 @@ fn apply(bn: &BatchNorm, x: Tensor<4>, residual: Option<Tensor<4>>, relu: bool) 
     let device = x.device();
     // As Burn's `BatchNorm::forward` chooses.
     let training = device.is_autodiff() && bn.training.is_enabled();
-    match ours_on(&device, true) {
+    match ours_on(&device) {
         Ours::Flex if !training => return infer(bn, x, residual, relu),
         Ours::Flex => {}
         Ours::Gpu if training => {}
@@ -471,7 +471,7 @@ mod tests {
     fn batch_norm_on_the_gpu_matches_burn() {
         crate::train::ops::use_layers(crate::train::ops::Layers::Ours);
         let gpu = &Device::wgpu(Default::default());
-        assert_eq!(super::ours_on(&gpu.clone().autodiff(), true), Ours::Gpu);
+        assert_eq!(super::ours_on(&gpu.clone().autodiff()), Ours::Gpu);
         for channels_last in [false, true] {
             batch_norm_cases(gpu, channels_last);
             // A channel over many cubes' worth of units, with a residual.

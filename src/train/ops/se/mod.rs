@@ -27,7 +27,7 @@ mod gpu;
 pub fn squeeze_excite(x: Tensor<4>, reduce: &Conv2d, expand: &Conv2d) -> Tensor<4> {
     let device = x.device();
     let biases = reduce.bias.as_ref().zip(expand.bias.as_ref());
-    let ours = match ours_on(&device, true) {
+    let ours = match ours_on(&device) {
         Ours::Flex => true,
         #[cfg(feature = "gpu")]
         Ours::Gpu => gpu::fits(x.dims()[1], reduce.weight.dims()[0]),
@@ -271,7 +271,7 @@ mod tests {
     fn squeeze_excite_on_the_gpu_matches_burn() {
         crate::train::ops::use_layers(crate::train::ops::Layers::Ours);
         let gpu = &Device::wgpu(Default::default());
-        assert_eq!(ours_on(&gpu.clone().autodiff(), true), Ours::Gpu);
+        assert_eq!(ours_on(&gpu.clone().autodiff()), Ours::Gpu);
         assert!(gpu::fits(3000, 750) && !gpu::fits(3712, 928));
         for channels_last in [false, true] {
             check(gpu, &Device::flex(), &SHAPES, channels_last);
