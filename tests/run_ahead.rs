@@ -4,37 +4,17 @@
 //! seeds one RNG for the whole process, which other tests running beside it would draw
 //! from between a trainer's seeding and its model's initialisation.
 
+mod common;
+
 use burn::prelude::*;
-use regnet_playground::data::cifar::RECORD_BYTES;
-use regnet_playground::data::{Cifar10, Split};
-use regnet_playground::design::{Dataset, RegNetParams};
-use regnet_playground::report::Report;
+use common::{one_block_net, synthetic};
 use regnet_playground::run::Recipe;
 use regnet_playground::train::Trainer;
 
 #[test]
 fn running_a_step_ahead_takes_the_same_steps() {
-    // 3 images a class, each byte from its index and class.
-    let bytes: Vec<u8> = (0..30 * RECORD_BYTES)
-        .map(|k| match k % RECORD_BYTES {
-            0 => ((k / RECORD_BYTES) % 10) as u8,
-            p => ((k / RECORD_BYTES) % 10 * 25 + p * 7 % 23) as u8,
-        })
-        .collect();
-    let split = Split::parse("synthetic", &bytes).unwrap();
-    let data = Cifar10 {
-        train: split.clone(),
-        test: split,
-    };
-    let params = RegNetParams {
-        d: 1,
-        w0: 8,
-        wa: 8.0,
-        wm: 2.0,
-        g: 8,
-        ..Default::default()
-    };
-    let net = Report::new(&params, Dataset::Cifar10).unwrap().net;
+    let data = synthetic(3);
+    let net = one_block_net();
     let recipe = Recipe {
         epochs: 2,
         train_images: 24,

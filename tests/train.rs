@@ -2,8 +2,9 @@
 //! machine without a GPU, Mesa's lavapipe Vulkan adapter).
 
 use burn::prelude::*;
-use regnet_playground::data::cifar::{IMAGE_BYTES, RECORD_BYTES};
-use regnet_playground::data::{Cifar10, Split};
+mod common;
+
+use common::{one_block_net, synthetic};
 use regnet_playground::design::{Dataset, NetSpec, RegNetParams, PRESETS, REGNETY_125MF_CIFAR};
 use regnet_playground::report::Report;
 use regnet_playground::run::Recipe;
@@ -87,24 +88,6 @@ fn forward_gives_one_logit_per_class() {
 }
 
 /// 10 images per class, each a flat class colour plus a little texture: learnable.
-fn synthetic(per_class: usize) -> Cifar10 {
-    let mut bytes = Vec::new();
-    for i in 0..per_class * 10 {
-        let label = (i % 10) as u8;
-        bytes.push(label);
-        bytes.extend((0..IMAGE_BYTES).map(|p| {
-            let channel = p / 1024;
-            (label as usize * 25 + channel * 40 + (p * 31 + i) % 17) as u8
-        }));
-    }
-    assert_eq!(bytes.len(), per_class * 10 * RECORD_BYTES);
-    let split = Split::parse("synthetic", &bytes).unwrap();
-    Cifar10 {
-        train: split.clone(),
-        test: split,
-    }
-}
-
 fn loss_falls(device: Device) {
     let data = synthetic(2);
     let (net, _) = spec(
@@ -183,17 +166,7 @@ fn runs_that_cannot_start_are_errors() {
 #[test]
 fn a_recipe_larger_than_the_data_counts_the_data() {
     let data = synthetic(3);
-    let (net, _) = spec(
-        &RegNetParams {
-            d: 1,
-            w0: 8,
-            wa: 8.0,
-            wm: 2.0,
-            g: 8,
-            ..Default::default()
-        },
-        Dataset::Cifar10,
-    );
+    let net = one_block_net();
     let recipe = Recipe {
         epochs: 2,
         train_images: 100,
