@@ -57,7 +57,7 @@ search: for (let p = 1; p * steps <= names.length; p++) {
     const partial = names.slice(cut).every((name, j) => name === names[cut - p + j]);
     if (partial && repeats(p, cut)) {
       period = p;
-      end = names.length - trim;
+      end = cut;
       break search;
     }
   }

@@ -58,11 +58,13 @@ impl BackendChoice {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Layers {
-    /// Ours where they are measured faster than Burn's (BENCHMARKS.md): today every
-    /// one, on flex and on the GPU (measured on Mesa's lavapipe and on an NVIDIA H200;
-    /// the GPU's 1x1 layers since session 28, before which they were Burn's matrix
-    /// products), so the same kernels as `Ours`. A kernel of ours that a later
-    /// measurement finds slower would run Burn's layer here again.
+    /// Ours where they are measured faster than Burn's (BENCHMARKS.md; on Mesa's
+    /// lavapipe and on an NVIDIA H200): today every one, on flex and on the GPU, so the
+    /// same kernels as `Ours`. The GPU's 1x1 layers are ours since session 28 (before,
+    /// Burn's matrix products): faster on wide layers, a few milliseconds a step slower
+    /// on narrow ones, and with no autotuning, which made the first step several times
+    /// longer. A kernel of ours that a later measurement finds slower would run Burn's
+    /// layer here again.
     #[default]
     Measured,
     /// Ours wherever we have them, kernels of ours slower than Burn's included. A link

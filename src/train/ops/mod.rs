@@ -70,9 +70,10 @@ enum Ours {
 }
 
 /// Where a layer on `device` runs our kernels, as `use_layers` allows: on flex and on
-/// the GPU unless `Layers::Burn`. Every kernel of ours is now measured faster than
-/// Burn's, or as fast and without Burn's autotuning before the first step (BENCHMARKS.md),
-/// so `Layers::Measured` and `Layers::Ours` choose the same.
+/// the GPU unless `Layers::Burn`. `Layers::Measured` and `Layers::Ours` choose the same:
+/// every kernel of ours was measured faster than Burn's but the GPU's 1x1 layers on
+/// narrow models, a few milliseconds a step slower there once Burn has autotuned its
+/// products, which makes the first step several times longer (BENCHMARKS.md).
 fn ours_on(device: &burn::prelude::Device) -> Ours {
     let layers = layers();
     #[cfg(feature = "cpu")]
